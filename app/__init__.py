@@ -1,0 +1,1 @@
+"""The searchr3 web app (``python -m app``)."""

