@@ -5,6 +5,7 @@ from .embedder import Embedder, Encoded, ReasonedQuery
 from .errors import (
     AdapterMismatchError,
     FingerprintMismatchError,
+    IndexNotFoundError,
     InvalidInputError,
     ModelLoadError,
     ModelNotFoundError,
@@ -20,6 +21,7 @@ __all__ = [
     "Embedder",
     "Encoded",
     "FingerprintMismatchError",
+    "IndexNotFoundError",
     "InvalidInputError",
     "ModelConfig",
     "ModelLoadError",

@@ -29,3 +29,7 @@ class AdapterMismatchError(SearchR3Error):
 
 class FingerprintMismatchError(SearchR3Error):
     """An index was built with a different model than the one now embedding into it."""
+
+
+class IndexNotFoundError(SearchR3Error):
+    """The requested collection does not exist at the given index location."""

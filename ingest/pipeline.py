@@ -1,0 +1,221 @@
+"""Incremental ingestion: files → sections → chunks → vectors → the index.
+
+The index itself is the record of what was ingested: every chunk carries its source path,
+the SHA-256 of the file it came from, and how many chunks that file has. A file is
+unchanged when all its chunks carry its current hash and their number is complete, so an
+interrupted run (Ctrl-C, kill) is finished by the next one: chunk ids come from content,
+new chunks are upserted before stale ones are removed, and nothing is ever duplicated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from searchr3 import Embedder
+from searchr3.index import VectorIndex
+from searchr3.lexical import LexicalIndex
+
+from .chunking import Chunk, Chunker
+from .loaders import LoadError, is_supported, load
+
+EMBED_GROUP = 32  # chunks embedded and stored together (the unit of lost work on a kill)
+
+
+@dataclass
+class FileResult:
+    """What happened to one file."""
+
+    path: str
+    status: str  # "indexed", "unchanged", "failed"
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    error: str | None = None
+
+
+@dataclass
+class Summary:
+    """Totals of one ingestion run (``--json`` prints this)."""
+
+    files_seen: int = 0
+    files_indexed: int = 0
+    files_unchanged: int = 0
+    files_failed: int = 0
+    files_skipped: int = 0
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    chunks_total: int = 0
+    seconds: float = 0.0
+    seconds_parse: float = 0.0
+    seconds_embed: float = 0.0
+    seconds_store: float = 0.0
+    failures: list[dict] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Progress(Protocol):
+    """What a user interface hears from a run; every method is optional to act on."""
+
+    def start(self, files: int) -> None: ...
+    def file_started(self, path: Path, chunks: int) -> None: ...
+    def chunks_done(self, n: int) -> None: ...
+    def file_done(self, result: FileResult) -> None: ...
+
+
+class _Silent:
+    def start(self, files: int) -> None: pass
+    def file_started(self, path: Path, chunks: int) -> None: pass
+    def chunks_done(self, n: int) -> None: pass
+    def file_done(self, result: FileResult) -> None: pass
+
+
+def collect_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
+    """``(supported, skipped)`` files under ``paths`` (directories walked, dot-files ignored).
+
+    Raises ``FileNotFoundError`` for a path that does not exist.
+    """
+    supported: list[Path] = []
+    skipped: list[Path] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if not path.exists():
+            raise FileNotFoundError(f"no such file or directory: {raw}")
+        candidates: Iterator[Path]
+        if path.is_dir():
+            candidates = (
+                p for p in sorted(path.rglob("*"))
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        else:
+            candidates = iter([path])
+        for p in candidates:
+            (supported if is_supported(p) else skipped).append(p.resolve())
+    return list(dict.fromkeys(supported)), list(dict.fromkeys(skipped))
+
+
+def chunk_ids(source: str, chunks: list[Chunk]) -> list[str]:
+    """Stable ids from content: source, heading, text, and which repeat of that text it is."""
+    seen: Counter = Counter()
+    ids = []
+    for c in chunks:
+        key = (c.heading or "", c.text)
+        seen[key] += 1
+        h = hashlib.sha256(f"{source}\0{key[0]}\0{key[1]}\0{seen[key]}".encode()).hexdigest()
+        ids.append(h[:32])
+    return ids
+
+
+def _metadata(source: str, file_sha: str, n_chunks: int, chunk: Chunk) -> dict:
+    meta = {"source": source, "file_name": Path(source).name, "file_sha": file_sha, "n_chunks": n_chunks, "position": chunk.position}
+    if chunk.heading:
+        meta["heading"] = chunk.heading
+    if chunk.page is not None:
+        meta["page"] = chunk.page
+    return meta
+
+
+def is_complete(existing: dict[str, dict], file_sha: str) -> bool:
+    """Whether stored chunks are exactly one full, current copy of a file."""
+    return bool(existing) and all(
+        m.get("file_sha") == file_sha and m.get("n_chunks") == len(existing) for m in existing.values()
+    )
+
+
+class Ingestor:
+    """Indexes files into a :class:`VectorIndex` with an :class:`Embedder`."""
+
+    def __init__(self, embedder: Embedder, index: VectorIndex, chunk_tokens: int = 256, overlap: int = 32):
+        self.embedder = embedder
+        self.index = index
+        self.chunker = Chunker(embedder.tokenizer, chunk_tokens, overlap)
+
+    def ingest_file(self, path: Path, summary: Summary, progress: Progress) -> FileResult:
+        source = str(path)
+        t0 = time.perf_counter()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            return FileResult(source, "failed", error=f"cannot read file ({exc.strerror or exc})")
+        file_sha = hashlib.sha256(data).hexdigest()
+        existing = self.index.metadata_where({"source": source})
+        summary.seconds_store += time.perf_counter() - t0
+        if is_complete(existing, file_sha):
+            return FileResult(source, "unchanged")
+
+        t0 = time.perf_counter()
+        try:
+            chunks = self.chunker.chunk(load(path))
+        except LoadError as exc:  # chunks stored for an earlier version stay as they were
+            return FileResult(source, "failed", error=str(exc))
+        finally:
+            summary.seconds_parse += time.perf_counter() - t0
+        ids = chunk_ids(source, chunks)
+        metas = [_metadata(source, file_sha, len(chunks), c) for c in chunks]
+        progress.file_started(path, len(chunks))
+
+        new = [i for i, cid in enumerate(ids) if cid not in existing]
+        for start in range(0, len(new), EMBED_GROUP):
+            group = new[start : start + EMBED_GROUP]
+            t0 = time.perf_counter()
+            vectors = self.embedder.embed_documents([chunks[i].embedding_text for i in group])
+            t1 = time.perf_counter()
+            self.index.upsert([ids[i] for i in group], vectors, [chunks[i].text for i in group], [metas[i] for i in group])
+            summary.seconds_embed += t1 - t0
+            summary.seconds_store += time.perf_counter() - t1
+            progress.chunks_done(len(group))
+        t0 = time.perf_counter()
+        kept = [i for i, cid in enumerate(ids) if cid in existing]
+        if kept:
+            self.index.update_metadata([ids[i] for i in kept], [metas[i] for i in kept])
+            progress.chunks_done(len(kept))
+        stale = sorted(set(existing) - set(ids))
+        self.index.delete(stale)
+        summary.seconds_store += time.perf_counter() - t0
+        return FileResult(source, "indexed", chunks_added=len(new), chunks_removed=len(stale))
+
+    def prune(self) -> int:
+        """Remove chunks whose source file no longer exists; return how many."""
+        gone = [cid for cid, _, meta in self.index.iter_all(include_text=False) if not Path(meta.get("source", "")).exists()]
+        self.index.delete(gone)
+        return len(gone)
+
+    def run(self, paths: Iterable[str | Path], prune: bool = False, progress: Progress | None = None) -> Summary:
+        """Ingest every supported file under ``paths``; return the totals.
+
+        Raises ``FileNotFoundError`` (before touching the index) for a missing path.
+        """
+        progress = progress or _Silent()
+        started = time.perf_counter()
+        files, skipped = collect_files(paths)
+        summary = Summary(files_seen=len(files) + len(skipped), files_skipped=len(skipped), skipped=[str(p) for p in skipped])
+        progress.start(len(files))
+        try:
+            for path in files:
+                result = self.ingest_file(path, summary, progress)
+                summary.chunks_added += result.chunks_added
+                summary.chunks_removed += result.chunks_removed
+                if result.status == "indexed":
+                    summary.files_indexed += 1
+                elif result.status == "unchanged":
+                    summary.files_unchanged += 1
+                else:
+                    summary.files_failed += 1
+                    summary.failures.append({"path": result.path, "error": result.error})
+                progress.file_done(result)
+            if prune:
+                summary.chunks_removed += self.prune()
+        finally:
+            t0 = time.perf_counter()
+            LexicalIndex.in_step_with(self.index)
+            summary.seconds_store += time.perf_counter() - t0
+            summary.chunks_total = self.index.count()
+            summary.seconds = time.perf_counter() - started
+        return summary

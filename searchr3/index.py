@@ -1,0 +1,196 @@
+"""The Chroma-backed vector index: the only module that talks to Chroma.
+
+A collection records the fingerprint of the model whose vectors it holds; opening it with
+another model raises :class:`FingerprintMismatchError` instead of mixing vector spaces.
+Chroma runs embedded (``PersistentClient`` on a directory) or as a server (``chroma run``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import FingerprintMismatchError, IndexNotFoundError, SearchR3Error
+
+DEFAULT_COLLECTION = "documents"
+FINGERPRINT_KEY = "searchr3_fingerprint"
+DIM_KEY = "searchr3_dim"
+_PAGE = 1000
+
+
+def default_db_path() -> Path:
+    """The embedded index directory: ``$SEARCHR3_DB`` or ``~/.local/share/searchr3/db``."""
+    if env := os.environ.get("SEARCHR3_DB"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base).expanduser() / "searchr3" / "db"
+
+
+@dataclass(frozen=True)
+class IndexLocation:
+    """Where an index lives: an embedded directory, or a Chroma server (host and port)."""
+
+    path: Path | None = None
+    host: str | None = None
+    port: int = 8000
+    collection: str = DEFAULT_COLLECTION
+
+    @classmethod
+    def embedded(cls, path: str | Path | None = None, collection: str = DEFAULT_COLLECTION) -> "IndexLocation":
+        return cls(path=Path(path).expanduser() if path else default_db_path(), collection=collection)
+
+    @classmethod
+    def server(cls, host: str, port: int = 8000, collection: str = DEFAULT_COLLECTION) -> "IndexLocation":
+        return cls(host=host, port=port, collection=collection)
+
+    @property
+    def label(self) -> str:
+        where = f"{self.host}:{self.port}" if self.host else str(self.path)
+        return f"{where} [{self.collection}]"
+
+    def client(self):
+        """A Chroma client for this location (telemetry off)."""
+        import chromadb
+
+        settings = chromadb.Settings(anonymized_telemetry=False)
+        try:
+            if self.host:
+                return chromadb.HttpClient(host=self.host, port=self.port, settings=settings)
+            assert self.path is not None
+            self.path.mkdir(parents=True, exist_ok=True)
+            return chromadb.PersistentClient(path=str(self.path), settings=settings)
+        except (ValueError, OSError, RuntimeError) as exc:
+            raise SearchR3Error(f"cannot open the index at {self.label}: {str(exc).splitlines()[0]}") from exc
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: chunk id, text, metadata and cosine similarity."""
+
+    id: str
+    text: str
+    metadata: dict
+    score: float
+
+
+class VectorIndex:
+    """A Chroma collection of unit vectors from one model (cosine space).
+
+    Args:
+        location: where the collection lives.
+        fingerprint: the embedding model's fingerprint; must equal the stored one.
+        dim: vector length.
+        create: create the collection if it is missing (else raise IndexNotFoundError).
+    """
+
+    def __init__(self, location: IndexLocation, fingerprint: str, dim: int, create: bool = True):
+        self.location = location
+        self.fingerprint = fingerprint
+        self.dim = dim
+        self._client = location.client()
+        self._collection = self._open(create)
+
+    def _open(self, create: bool):
+        from chromadb.errors import NotFoundError
+
+        name = self.location.collection
+        try:
+            collection = self._client.get_collection(name, embedding_function=None)
+        except NotFoundError:
+            if not create:
+                raise IndexNotFoundError(f"no collection {name!r} at {self.location.label}") from None
+            try:
+                return self._client.get_or_create_collection(
+                    name,
+                    embedding_function=None,
+                    configuration={"hnsw": {"space": "cosine"}},
+                    metadata={FINGERPRINT_KEY: self.fingerprint, DIM_KEY: self.dim},
+                )
+            except ValueError as exc:  # chroma's InvalidArgumentError
+                raise SearchR3Error(f"invalid collection name {name!r}: {str(exc).splitlines()[0]}") from exc
+        stored = (collection.metadata or {}).get(FINGERPRINT_KEY)
+        if stored != self.fingerprint:
+            raise FingerprintMismatchError(
+                f"collection {name!r} at {self.location.label} holds vectors of model {stored!r}; "
+                f"this model is {self.fingerprint!r}. Use another --collection or re-index."
+            )
+        return collection
+
+    def count(self) -> int:
+        return self._collection.count()
+
+    def upsert(self, ids: Sequence[str], vectors: np.ndarray, texts: Sequence[str], metadatas: Sequence[dict]) -> None:
+        """Insert or replace chunks by id."""
+        if vectors.ndim != 2 or vectors.shape[1] != self.dim:
+            raise ValueError(f"expected vectors of width {self.dim}, got shape {vectors.shape}")
+        for start in range(0, len(ids), _PAGE):
+            end = start + _PAGE
+            self._collection.upsert(
+                ids=list(ids[start:end]),
+                embeddings=vectors[start:end].astype(np.float32),
+                documents=list(texts[start:end]),
+                metadatas=list(metadatas[start:end]),
+            )
+
+    def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict]) -> None:
+        """Replace the metadata of existing chunks (their vectors stay)."""
+        for start in range(0, len(ids), _PAGE):
+            self._collection.update(ids=list(ids[start : start + _PAGE]), metadatas=list(metadatas[start : start + _PAGE]))
+
+    def delete(self, ids: Sequence[str]) -> None:
+        for start in range(0, len(ids), _PAGE):
+            self._collection.delete(ids=list(ids[start : start + _PAGE]))
+
+    def metadata_where(self, where: dict) -> dict[str, dict]:
+        """``{id: metadata}`` of every chunk matching a Chroma ``where`` filter."""
+        got = self._collection.get(where=where, include=["metadatas"])
+        return dict(zip(got["ids"], got["metadatas"]))
+
+    def iter_all(self, include_text: bool = True) -> Iterator[tuple[str, str | None, dict]]:
+        """Every chunk as ``(id, text, metadata)``, page by page."""
+        include = ["metadatas", "documents"] if include_text else ["metadatas"]
+        offset = 0
+        while True:
+            got = self._collection.get(include=include, limit=_PAGE, offset=offset)
+            if not got["ids"]:
+                return
+            texts = got["documents"] if include_text else [None] * len(got["ids"])
+            yield from zip(got["ids"], texts, got["metadatas"])
+            offset += len(got["ids"])
+
+    def all_ids(self) -> list[str]:
+        ids: list[str] = []
+        offset = 0
+        while True:
+            got = self._collection.get(include=[], limit=_PAGE, offset=offset)
+            if not got["ids"]:
+                return ids
+            ids.extend(got["ids"])
+            offset += len(got["ids"])
+
+    def query(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[Hit]:
+        """The ``k`` nearest chunks to ``vector`` (optionally filtered), best first."""
+        n = self.count()
+        if n == 0 or k <= 0:
+            return []
+        got = self._collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)],
+            n_results=min(k, n),
+            where=where or None,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            Hit(i, t, m or {}, 1.0 - float(d))
+            for i, t, m, d in zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])
+        ]
+
+    def get(self, ids: Sequence[str]) -> dict[str, tuple[str, dict]]:
+        """``{id: (text, metadata)}`` for the given ids that exist."""
+        if not ids:
+            return {}
+        got = self._collection.get(ids=list(ids), include=["documents", "metadatas"])
+        return {i: (t, m) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])}

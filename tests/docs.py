@@ -1,0 +1,70 @@
+"""Small documents of each supported format, written by the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def write_pdf(path: Path, pages: list[str]) -> Path:
+    """A minimal valid PDF with one line of Helvetica text per page."""
+    objects: list[bytes] = []
+    n = len(pages)
+    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(n))
+    objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
+    objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {n} >>".encode())
+    font_obj = 3 + 2 * n
+    for i, text in enumerate(pages):
+        escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+        stream = f"BT /F1 12 Tf 72 720 Td ({escaped}) Tj ET".encode()
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * i} 0 R "
+            f"/Resources << /Font << /F1 {font_obj} 0 R >> >> >>".encode()
+        )
+        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    path.write_bytes(bytes(out))
+    return path
+
+
+def write_docx(path: Path, heading: str, paragraphs: list[str]) -> Path:
+    from docx import Document
+
+    doc = Document()
+    doc.add_heading(heading, level=1)
+    for p in paragraphs:
+        doc.add_paragraph(p)
+    doc.save(str(path))
+    return path
+
+
+def write_corpus(folder: Path) -> dict[str, Path]:
+    """One file per format, each with a distinctive fact to search for."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {
+        "txt": folder / "notes.txt",
+        "md": folder / "guide.md",
+        "rst": folder / "manual.rst",
+        "html": folder / "page.html",
+        "pdf": folder / "report.pdf",
+        "docx": folder / "memo.docx",
+    }
+    files["txt"].write_text("The lighthouse keeper lit the lamp at dusk every evening.\n\nGulls nested on the rocks.")
+    files["md"].write_text("# Brewing\n\nGreen tea is brewed at eighty degrees.\n\n## Storage\n\nKeep the leaves in a dark tin.\n")
+    files["rst"].write_text("Volcanoes\n=========\n\nMagma rises through the crust and erupts as lava.\n\nGlaciers\n--------\n\nIce sheets carve valleys over millennia.\n")
+    files["html"].write_text(
+        "<html><head><title>Orchard</title><script>var x=1;</script></head><body>"
+        "<h1>Apples</h1><p>Apple trees blossom in spring and fruit in autumn.</p>"
+        "<h2>Pears</h2><p>Pear wood is prized by violin makers.</p></body></html>"
+    )
+    write_pdf(files["pdf"], ["Quarterly revenue grew by twelve percent.", "Second page: the board approved the merger."])
+    write_docx(files["docx"], "Meeting", ["The committee postponed the vote on the bridge.", "Minutes were taken by the clerk."])
+    return files

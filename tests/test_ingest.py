@@ -1,0 +1,263 @@
+"""Ingestion into a real Chroma (embedded, and a `chroma run` server) with the real model."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import EMBED_GROUP, Ingestor, collect_files, is_complete
+from searchr3 import FingerprintMismatchError
+from searchr3.index import IndexLocation, VectorIndex
+from searchr3.lexical import LexicalIndex
+from tests.docs import write_corpus
+
+CHUNK_TOKENS = 64
+
+
+def _ingestor(embedder, location):
+    return Ingestor(embedder, VectorIndex(location, embedder.fingerprint, embedder.dim), CHUNK_TOKENS, 8)
+
+
+def _state(index: VectorIndex) -> dict[str, tuple[str, str]]:
+    return {cid: (meta["source"], text) for cid, text, meta in index.iter_all()}
+
+
+def test_each_format_is_indexed_with_its_metadata(tmp_path, embedder):
+    files = write_corpus(tmp_path / "docs")
+    ing = _ingestor(embedder, IndexLocation.embedded(tmp_path / "db"))
+    s = ing.run([tmp_path / "docs"])
+    assert (s.files_seen, s.files_indexed, s.files_failed, s.files_skipped) == (6, 6, 0, 0)
+    metas = [m for _, _, m in ing.index.iter_all()]
+    assert {Path(m["source"]).name for m in metas} == {p.name for p in files.values()}
+    assert sorted(m["page"] for m in metas if m["file_name"] == "report.pdf") == [1, 2]
+    assert {m.get("heading") for m in metas if m["file_name"] == "guide.md"} == {"Brewing", "Storage"}
+    # dense search finds the planted fact
+    hits = ing.index.query(embedder.embed_query("At what temperature should green tea be brewed?"), k=3)
+    assert any("eighty degrees" in h.text for h in hits)
+    # BM25 covers exactly the same chunks
+    lex = LexicalIndex.in_step_with(ing.index)
+    assert sorted(lex.ids) == sorted(ing.index.all_ids())
+    top, _ = lex.search("violin makers", 1)[0]
+    assert "violin" in ing.index.get([top])[top][0]
+
+
+def test_incremental_runs(tmp_path, embedder):
+    docs = tmp_path / "docs"
+    files = write_corpus(docs)
+    ing = _ingestor(embedder, IndexLocation.embedded(tmp_path / "db"))
+    first = ing.run([docs])
+    before = _state(ing.index)
+    # unchanged: nothing added or removed
+    again = ing.run([docs])
+    assert (again.files_unchanged, again.files_indexed, again.chunks_added, again.chunks_removed) == (6, 0, 0, 0)
+    assert _state(ing.index) == before and again.chunks_total == first.chunks_total
+    # changed: old chunks replaced
+    files["txt"].write_text("The lighthouse was automated in 1990 and the keeper retired.")
+    changed = ing.run([docs])
+    assert (changed.files_indexed, changed.files_unchanged) == (1, 5)
+    assert changed.chunks_added >= 1 and changed.chunks_removed >= 1
+    texts = [t for _, (src, t) in _state(ing.index).items() if src == str(files["txt"])]
+    assert texts == ["The lighthouse was automated in 1990 and the keeper retired."]
+    lex = LexicalIndex.in_step_with(ing.index)
+    top, _ = lex.search("automated lighthouse", 1)[0]
+    assert "automated" in ing.index.get([top])[top][0]
+    assert all("Gulls" not in ing.index.get([i])[i][0] for i, _ in lex.search("gulls nested rocks", 5))
+    # removed: kept without --prune, gone with it
+    files["md"].unlink()
+    kept = ing.run([docs])
+    assert kept.chunks_removed == 0 and any(src == str(files["md"]) for src, _ in _state(ing.index).values())
+    pruned = ing.run([docs], prune=True)
+    assert pruned.chunks_removed == 2
+    assert not any(src == str(files["md"]) for src, _ in _state(ing.index).values())
+
+
+def test_corrupt_and_binary_files_are_reported_and_the_rest_indexed(tmp_path, embedder):
+    docs = tmp_path / "docs"
+    write_corpus(docs)
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog")
+    (docs / "fake.txt").write_bytes(os.urandom(4096))
+    (docs / "image.png").write_bytes(b"\x89PNG\r\n")
+    ing = _ingestor(embedder, IndexLocation.embedded(tmp_path / "db"))
+    s = ing.run([docs])
+    assert (s.files_seen, s.files_indexed, s.files_failed, s.files_skipped) == (9, 6, 2, 1)
+    assert {Path(f["path"]).name for f in s.failures} == {"broken.pdf", "fake.txt"}
+
+
+def test_a_file_that_turns_corrupt_keeps_its_old_chunks(tmp_path, embedder):
+    docs = tmp_path / "docs"
+    files = write_corpus(docs)
+    ing = _ingestor(embedder, IndexLocation.embedded(tmp_path / "db"))
+    ing.run([docs])
+    before = _state(ing.index)
+    files["pdf"].write_bytes(b"%PDF-1.4 truncated")
+    s = ing.run([docs])
+    assert s.files_failed == 1 and _state(ing.index) == before
+
+
+class _InterruptAfter:
+    """A progress listener that raises KeyboardInterrupt after ``n`` stored chunk groups."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def start(self, files): pass
+    def file_started(self, path, chunks): pass
+    def file_done(self, result): pass
+
+    def chunks_done(self, n):
+        self.n -= 1
+        if self.n <= 0:
+            raise KeyboardInterrupt
+
+
+def _long_docs(folder: Path, files=3, paragraphs=40) -> Path:
+    folder.mkdir(parents=True)
+    for f in range(files):
+        body = "\n\n".join(f"Document {f} paragraph {p}: the quick brown fox number {p} jumps over lazy dog {f}." for p in range(paragraphs))
+        (folder / f"long{f}.txt").write_text(body)
+    return folder
+
+
+def test_interrupted_run_is_finished_without_duplicates(tmp_path, embedder):
+    docs = _long_docs(tmp_path / "docs", files=2, paragraphs=100)  # > EMBED_GROUP chunks a file
+    clean = _ingestor(embedder, IndexLocation.embedded(tmp_path / "clean"))
+    clean.run([docs])
+    expected = _state(clean.index)
+
+    ing = _ingestor(embedder, IndexLocation.embedded(tmp_path / "db"))
+    with pytest.raises(KeyboardInterrupt):
+        ing.run([docs], progress=_InterruptAfter(1))  # stops inside the first file
+    partial = _state(ing.index)
+    first_file = [cid for cid, (src, _) in expected.items() if src.endswith("long0.txt")]
+    assert len(partial) == EMBED_GROUP < len(first_file)  # stopped inside the first file
+    s = ing.run([docs])
+    assert _state(ing.index) == expected
+    assert s.chunks_total == len(expected) and s.files_indexed == 2
+    assert sorted(LexicalIndex.in_step_with(ing.index).ids) == sorted(expected)
+
+
+def _cli(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "ingest", *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+def test_cli_json_summary_and_exit_status(tmp_path):
+    docs = tmp_path / "docs"
+    write_corpus(docs)
+    out = _cli(docs, "--db", tmp_path / "db", "--json")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    for key in ("files_seen", "files_indexed", "files_unchanged", "files_failed", "chunks_added", "chunks_removed"):
+        assert key in summary
+    assert summary["files_indexed"] == 6 and summary["chunks_added"] > 0
+    (docs / "bad.pdf").write_bytes(b"%PDF-1.4 junk")
+    out = _cli(docs, "--db", tmp_path / "db", "--json")
+    summary = json.loads(out.stdout)
+    assert out.returncode == 1 and summary["files_failed"] == 1 and summary["files_unchanged"] == 6
+    assert "bad.pdf" in out.stderr
+
+
+def test_cli_bad_path_is_one_line(tmp_path):
+    out = _cli(tmp_path / "nowhere", "--db", tmp_path / "db")
+    assert out.returncode == 2
+    assert out.stderr.strip() == f"error: no such file or directory: {tmp_path / 'nowhere'}"
+
+
+def test_killed_run_is_finished_by_the_next(tmp_path):
+    docs = _long_docs(tmp_path / "docs", files=4, paragraphs=60)
+    db = tmp_path / "db"
+    proc = subprocess.Popen([sys.executable, "-m", "ingest", str(docs), "--db", str(db), "--chunk-tokens", "48", "--overlap", "0"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(14)  # model load (~2 s) and some embedding
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    out = _cli(docs, "--db", db, "--chunk-tokens", 48, "--overlap", 0, "--json")
+    assert out.returncode == 0, out.stderr
+    resumed = json.loads(out.stdout)
+    clean = json.loads(_cli(docs, "--db", tmp_path / "clean", "--chunk-tokens", 48, "--overlap", 0, "--json").stdout)
+    assert resumed["chunks_total"] == clean["chunks_total"]
+    assert resumed["files_indexed"] + resumed["files_unchanged"] == 4
+
+
+def test_fingerprint_mismatch_is_refused(tmp_path, embedder):
+    location = IndexLocation.embedded(tmp_path / "db")
+    VectorIndex(location, "some-other-model|adapter=none|prompts=v1", embedder.dim)
+    with pytest.raises(FingerprintMismatchError, match="some-other-model"):
+        VectorIndex(location, embedder.fingerprint, embedder.dim)
+    docs = tmp_path / "docs"
+    write_corpus(docs)
+    out = _cli(docs, "--db", tmp_path / "db")
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+    assert "holds vectors of model 'some-other-model" in out.stderr
+
+
+def test_collect_files_skips_hidden_and_reports_missing(tmp_path):
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "x.txt").write_text("hidden")
+    (tmp_path / "a.txt").write_text("a")
+    (tmp_path / "b.bin").write_text("b")
+    supported, skipped = collect_files([tmp_path])
+    assert [p.name for p in supported] == ["a.txt"] and [p.name for p in skipped] == ["b.bin"]
+    with pytest.raises(FileNotFoundError):
+        collect_files([tmp_path / "missing"])
+
+
+def test_is_complete():
+    assert not is_complete({}, "x")
+    assert is_complete({"a": {"file_sha": "x", "n_chunks": 2}, "b": {"file_sha": "x", "n_chunks": 2}}, "x")
+    assert not is_complete({"a": {"file_sha": "x", "n_chunks": 2}}, "x")
+    assert not is_complete({"a": {"file_sha": "y", "n_chunks": 1}}, "x")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory):
+    """A real `chroma run` server on 127.0.0.1, stopped after the module."""
+    chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+    port = _free_port()
+    path = tmp_path_factory.mktemp("chroma-server")
+    proc = subprocess.Popen([chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2)
+            break
+        except OSError:
+            assert proc.poll() is None and time.time() < deadline, "chroma run did not start"
+            time.sleep(0.5)
+    yield port
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_same_flow_against_a_chroma_server(tmp_path, chroma_server):
+    docs = tmp_path / "docs"
+    files = write_corpus(docs)
+    args = ["--chroma-host", "127.0.0.1", "--chroma-port", chroma_server, "--collection", "server-test", "--json"]
+    first = json.loads(_cli(docs, *args).stdout)
+    assert first["files_indexed"] == 6 and first["chunks_added"] > 0
+    again = json.loads(_cli(docs, *args).stdout)
+    assert again["files_unchanged"] == 6 and again["chunks_added"] == 0
+    files["txt"].unlink()
+    pruned = json.loads(_cli(docs, *args, "--prune").stdout)
+    assert pruned["chunks_removed"] == 1 and pruned["chunks_total"] == first["chunks_total"] - 1
+
+
+def test_server_fingerprint_mismatch(chroma_server, embedder):
+    location = IndexLocation.server("127.0.0.1", chroma_server, "server-mismatch")
+    VectorIndex(location, "another-model", embedder.dim)
+    with pytest.raises(FingerprintMismatchError):
+        VectorIndex(location, embedder.fingerprint, embedder.dim)

@@ -1,0 +1,98 @@
+"""Loaders for each format and the chunker, on files the tests write."""
+
+import pytest
+
+from ingest.chunking import Chunker
+from ingest.loaders import LoadError, Section, load
+from tests.docs import write_corpus, write_pdf
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return write_corpus(tmp_path_factory.mktemp("formats"))
+
+
+def test_txt(corpus):
+    (s,) = load(corpus["txt"])
+    assert "lighthouse keeper" in s.text and s.heading is None
+
+
+def test_markdown_splits_on_headings(corpus):
+    sections = load(corpus["md"])
+    assert [(s.heading, s.text) for s in sections] == [
+        ("Brewing", "Green tea is brewed at eighty degrees."),
+        ("Storage", "Keep the leaves in a dark tin."),
+    ]
+
+
+def test_rst_splits_on_underlined_titles(corpus):
+    sections = load(corpus["rst"])
+    assert [s.heading for s in sections] == ["Volcanoes", "Glaciers"]
+    assert "Magma rises" in sections[0].text
+
+
+def test_html_drops_scripts_and_keeps_headings(corpus):
+    sections = load(corpus["html"])
+    assert [s.heading for s in sections] == ["Apples", "Pears"]
+    assert all("var x" not in s.text for s in sections)
+
+
+def test_pdf_pages(corpus):
+    sections = load(corpus["pdf"])
+    assert [s.page for s in sections] == [1, 2]
+    assert "twelve percent" in sections[0].text and "merger" in sections[1].text
+
+
+def test_docx_headings(corpus):
+    (s,) = load(corpus["docx"])
+    assert s.heading == "Meeting" and "postponed the vote" in s.text and "clerk" in s.text
+
+
+@pytest.mark.parametrize(
+    "name, content, reason",
+    [
+        ("broken.pdf", b"%PDF-1.4\n1 0 obj garbage", "corrupt PDF"),
+        ("binary.txt", bytes(range(256)) * 20, "binary content"),
+        ("latin1.txt", "caf\xe9".encode("latin-1") * 10, "not valid UTF-8"),
+        ("empty.md", b"   \n\n", "no text found"),
+        ("broken.docx", b"PK\x03\x04 not really a zip", "corrupt DOCX"),
+    ],
+)
+def test_bad_files_raise_one_line_errors(tmp_path, name, content, reason):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(LoadError, match=reason) as info:
+        load(path)
+    assert "\n" not in str(info.value)
+
+
+def test_pdf_without_text(tmp_path):
+    with pytest.raises(LoadError, match="no text"):
+        load(write_pdf(tmp_path / "blank.pdf", [""]))
+
+
+def test_chunks_respect_the_limit_and_prefer_paragraphs(embedder):
+    tok = embedder.tokenizer
+    chunker = Chunker(tok, max_tokens=50, overlap=20)  # a paragraph is ~15 tokens
+    paragraphs = [f"Paragraph {i} says something about topic {i}, briefly and plainly." for i in range(8)]
+    chunks = chunker.chunk([Section("\n\n".join(paragraphs), "H")])
+    assert len(chunks) > 1
+    for c in chunks:
+        assert len(tok(c.text, add_special_tokens=False)["input_ids"]) <= 50 + 2
+        # boundaries fall between paragraphs: every line is a whole paragraph
+        assert all(line in paragraphs for line in c.text.split("\n\n"))
+        assert c.heading == "H"
+    # overlap: each chunk after the first starts with the previous chunk's last paragraph
+    for prev, nxt in zip(chunks, chunks[1:]):
+        assert nxt.text.split("\n\n")[0] == prev.text.split("\n\n")[-1]
+    assert [c.position for c in chunks] == list(range(len(chunks)))
+
+
+def test_long_sentences_are_cut_and_sections_are_not_crossed(embedder):
+    tok = embedder.tokenizer
+    chunker = Chunker(tok, max_tokens=32, overlap=0)
+    long_sentence = " ".join(f"word{i}" for i in range(200))
+    chunks = chunker.chunk([Section(long_sentence, "A", 1), Section("Short text.", "B", 2)])
+    assert all(len(tok(c.text, add_special_tokens=False)["input_ids"]) <= 32 for c in chunks)
+    assert "word0" in chunks[0].text and "word199" in chunks[-2].text
+    assert chunks[-1].text == "Short text." and (chunks[-1].heading, chunks[-1].page) == ("B", 2)
