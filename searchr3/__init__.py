@@ -13,6 +13,8 @@ from .errors import (
 )
 from .prompts import EMBED_TOKEN
 from .reasoning import Sampling
+from .retriever import SearchR3Retriever
+from .search import RankedHit, Searcher, SearchResult
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -27,6 +29,10 @@ __all__ = [
     "ModelLoadError",
     "ModelNotFoundError",
     "ReasonedQuery",
+    "RankedHit",
     "Sampling",
+    "SearchR3Retriever",
+    "SearchResult",
+    "Searcher",
     "SearchR3Error",
 ]

@@ -52,6 +52,10 @@ class LexicalIndex:
             self._retriever = bm25s.BM25()
             self._retriever.index(bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False)
 
+    def digest_stale(self, index: VectorIndex) -> bool:
+        """Whether ``index`` now holds other chunks than this BM25 index covers."""
+        return self.digest != _digest(index.all_ids())
+
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """``(id, bm25 score)`` of the best ``k`` chunks with a positive score."""
         import bm25s
@@ -99,7 +103,7 @@ class LexicalIndex:
         """The saved BM25 index if it covers exactly the collection's chunks, else a rebuilt one."""
         directory = lexical_dir(index.location)
         saved = cls.load(directory)
-        if saved is not None and saved.digest == _digest(index.all_ids()):
+        if saved is not None and not saved.digest_stale(index):
             return saved
         fresh = cls.build(index)
         fresh.save(directory)

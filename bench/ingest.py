@@ -1,0 +1,71 @@
+"""Ingestion speed on a real folder: files/s, chunks/s, and how time splits between
+parsing, embedding and storing. Default folder: the Python documentation HTML from
+Debian's ``python3-doc`` package (``apt-get install python3-doc``).
+
+    python -m bench.ingest [--folder DIR] [--limit 40] [--chunk-tokens 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from ingest.pipeline import Ingestor
+from searchr3 import Embedder, ModelConfig
+from searchr3.index import IndexLocation, VectorIndex
+
+
+def python_doc_folder() -> Path | None:
+    found = ["/usr/share/doc/python3/html/library"] + sorted(glob.glob("/usr/share/doc/python3*/html/library"))
+    return next((Path(p) for p in found if Path(p).is_dir()), None)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--folder", type=Path, default=None)
+    ap.add_argument("--limit", type=int, default=40, help="first N files (sorted) of the folder")
+    ap.add_argument("--chunk-tokens", type=int, default=256)
+    args = ap.parse_args()
+    folder = args.folder or python_doc_folder()
+    if folder is None or not folder.is_dir():
+        print("error: no folder given and python3-doc is not installed (apt-get install python3-doc)", file=sys.stderr)
+        return 2
+    files = sorted(p for p in folder.rglob("*.html") if p.is_file())[: args.limit]
+    console = Console()
+    work = Path(tempfile.mkdtemp(prefix="searchr3-bench-"))
+    try:
+        subset = work / "docs"
+        subset.mkdir()
+        for i, f in enumerate(files):
+            shutil.copy(f, subset / f"{i:04d}-{f.name}")
+        size_mb = sum(f.stat().st_size for f in files) / 1e6
+        embedder = Embedder.load(ModelConfig())
+        index = VectorIndex(IndexLocation.embedded(work / "db"), embedder.fingerprint, embedder.dim)
+        ingestor = Ingestor(embedder, index, chunk_tokens=args.chunk_tokens)
+        first = ingestor.run([subset])
+        again = ingestor.run([subset])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    table = Table(title=f"ingest {len(files)} files ({size_mb:.1f} MB) from {folder}, chunks of {args.chunk_tokens} tokens")
+    for col in ("run", "files", "chunks", "seconds", "files/s", "chunks/s", "parse s", "embed s", "store s"):
+        table.add_column(col, justify="right" if col != "run" else "left")
+    for label, s in (("first (empty index)", first), ("second (unchanged)", again)):
+        table.add_row(
+            label, str(s.files_seen), str(s.chunks_added), f"{s.seconds:.1f}", f"{s.files_seen / s.seconds:.2f}",
+            f"{s.chunks_added / s.seconds:.2f}", f"{s.seconds_parse:.1f}", f"{s.seconds_embed:.1f}", f"{s.seconds_store:.1f}",
+        )
+    console.print(table)
+    console.print(f"first run failures: {first.files_failed}; chunks in index: {first.chunks_total}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""``python -m searchr3.eval --data DIR --method METHOD [--reasoning] [--json OUT]``
+
+Prints nDCG@10, Recall@10, Recall@100 and MRR@10 on a BEIR-layout folder, and writes them
+(keys ``ndcg@10``, ``recall@10``, ``recall@100``, ``mrr@10``) with timings to JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..config import ModelConfig
+from ..errors import SearchR3Error
+from .beir import load_beir
+from .methods import METHODS, run_method
+from .metrics import evaluate
+
+
+def evaluate_to_dict(method: str, data_dir: Path, config: ModelConfig, reasoning: bool, limit: int | None, console: Console) -> dict:
+    """Run one method on one folder; return metrics, timing and provenance."""
+    data = load_beir(data_dir)
+    if limit:
+        keep = list(data.qrels)[:limit]
+        data.qrels = {q: data.qrels[q] for q in keep}
+        data.queries = {q: data.queries[q] for q in keep}
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+        tasks: dict[str, int] = {}
+
+        def tick(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total)
+            bar.update(tasks[phase], completed=done)
+
+        run = run_method(method, data, config, reasoning, tick)
+    metrics = evaluate(run.rankings, data.qrels)
+    n = len(data.queries)
+    return {
+        **metrics,
+        "timing": {
+            "index_seconds": run.seconds_index,
+            "query_seconds": run.seconds_queries,
+            "ms_per_query": 1000 * run.seconds_queries / max(n, 1),
+        },
+        "run": {"method": method, "reasoning": reasoning, "model": run.model, "data": str(data_dir),
+                "queries": n, "corpus": len(data.corpus)},
+        "traces": dict(list(run.traces.items())[:5]),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m searchr3.eval", description="Evaluate retrieval on a BEIR-layout folder.")
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--method", choices=METHODS, required=True)
+    ap.add_argument("--reasoning", action="store_true", help="searchr3/hybrid: reason before embedding each query")
+    ap.add_argument("--model", default=ModelConfig.model)
+    ap.add_argument("--adapter", default=None)
+    ap.add_argument("--json", type=Path, default=None, help="write the results here")
+    ap.add_argument("--limit", type=int, default=None, help="evaluate the first N queries only")
+    args = ap.parse_args(argv)
+    console = Console(stderr=True)
+    config = ModelConfig(model=args.model, adapter=args.adapter)
+    try:
+        result = evaluate_to_dict(args.method, args.data, config, args.reasoning, args.limit, console)
+    except (SearchR3Error, ValueError) as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    table = Table(title=f"{args.method}{' + reasoning' if args.reasoning else ''} on {args.data} ({result['run']['queries']} queries, {result['run']['corpus']} docs)")
+    for key in ("ndcg@10", "recall@10", "recall@100", "mrr@10"):
+        table.add_column(key, justify="right")
+    table.add_column("ms/query", justify="right")
+    table.add_row(*(f"{result[k]:.4f}" for k in ("ndcg@10", "recall@10", "recall@100", "mrr@10")), f"{result['timing']['ms_per_query']:.1f}")
+    Console().print(table)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Search over an index: dense (optionally after reasoning), BM25, or both fused by RRF."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .embedder import Embedder
+from .encoding import validate_texts
+from .filters import matches, to_chroma
+from .fusion import reciprocal_rank_fusion
+from .index import Hit, IndexLocation, VectorIndex
+from .lexical import LexicalIndex
+
+
+@dataclass(frozen=True)
+class RankedHit:
+    """A retrieved chunk with its rank (1 = best) and the scores behind it."""
+
+    id: str
+    text: str
+    metadata: dict
+    rank: int
+    score: float
+    dense_score: float | None = None
+    bm25_score: float | None = None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What a search returns: the hits and, with reasoning, the model's trace."""
+
+    query: str
+    hits: list[RankedHit]
+    trace: str | None = None
+    query_truncated: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+class Searcher:
+    """Searches one collection with one embedder.
+
+    ``search(query, k, reasoning, hybrid, where)``: dense search embeds the query (after a
+    reasoning trace when ``reasoning``); hybrid fuses the dense and BM25 rankings (each
+    ``candidates`` deep) by reciprocal rank. ``where`` is a Chroma metadata filter.
+    """
+
+    def __init__(self, embedder: Embedder, location: IndexLocation, candidates: int = 50):
+        self.embedder = embedder
+        self.index = VectorIndex(location, embedder.fingerprint, embedder.dim, create=False)
+        self.candidates = candidates
+        self._lexical: LexicalIndex | None = None
+
+    def lexical(self) -> LexicalIndex:
+        """The BM25 index, rebuilt when the collection has changed since it was built."""
+        if self._lexical is None or self._lexical.digest_stale(self.index):
+            self._lexical = LexicalIndex.in_step_with(self.index)
+        return self._lexical
+
+    def _embed(self, query: str, reasoning: bool):
+        if reasoning:
+            (r,) = self.embedder.reason([query])
+            return r.vector, r.trace, r.truncated
+        enc = self.embedder.encode([query], role="query")
+        return enc.vectors[0], None, enc.truncated[0]
+
+    def search(self, query: str, k: int = 4, reasoning: bool = False, hybrid: bool = False, where: dict | None = None) -> SearchResult:
+        (query,) = validate_texts([query])
+        vector, trace, cut = self._embed(query, reasoning)
+        depth = max(k, self.candidates) if hybrid else k
+        dense: list[Hit] = self.index.query(vector, depth, to_chroma(where))
+        if not hybrid:
+            hits = [RankedHit(h.id, h.text, h.metadata, r, h.score, dense_score=h.score) for r, h in enumerate(dense, 1)]
+            return SearchResult(query, hits, trace, cut)
+        lexical = self.lexical().search(query, self.candidates * (4 if where else 1))
+        bm25 = dict(lexical)
+        found = {h.id: h for h in dense}
+        missing = [i for i in bm25 if i not in found]
+        stored = self.index.get(missing)
+        for i in missing:
+            if i in stored and matches(stored[i][1], where):
+                found[i] = Hit(i, stored[i][0], stored[i][1], float("nan"))
+        bm25_ranking = [i for i, _ in lexical if i in found][: self.candidates]
+        fused = reciprocal_rank_fusion([[h.id for h in dense], bm25_ranking])[:k]
+        dense_scores = {h.id: h.score for h in dense}
+        hits = [
+            RankedHit(i, found[i].text, found[i].metadata, r, s, dense_scores.get(i), bm25.get(i))
+            for r, (i, s) in enumerate(fused, 1)
+        ]
+        return SearchResult(query, hits, trace, cut)
