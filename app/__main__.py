@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from searchr3 import Embedder, ModelConfig, SearchR3Error
+from searchr3.config import DEFAULT_ADAPTER
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -13,7 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=7860)
     ap.add_argument("--model", default=ModelConfig.model, help="default: the embedded SmolLM2-135M-Instruct")
-    ap.add_argument("--adapter", default=None, help="a LoRA adapter directory")
+    ap.add_argument("--adapter", default=DEFAULT_ADAPTER, help="LoRA adapter directory; 'default': the shipped trained adapter; 'none': the bare model")
     args = ap.parse_args(argv)
     try:
         embedder = Embedder.load(ModelConfig(model=args.model, adapter=args.adapter))

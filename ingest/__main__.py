@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from searchr3 import Embedder, ModelConfig, SearchR3Error
+from searchr3.config import DEFAULT_ADAPTER
 from searchr3.index import DEFAULT_COLLECTION, IndexLocation, VectorIndex, default_db_path
 
 from .pipeline import FileResult, Ingestor, Summary
@@ -88,7 +89,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--prune", action="store_true", help="remove chunks of files that no longer exist")
     ap.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     ap.add_argument("--model", default=ModelConfig.model)
-    ap.add_argument("--adapter", default=None)
+    ap.add_argument("--adapter", default=DEFAULT_ADAPTER, help="LoRA adapter directory; 'default': the shipped trained adapter; 'none': the bare model")
     ap.add_argument("--chunk-tokens", type=int, default=256)
     ap.add_argument("--overlap", type=int, default=32)
     return ap.parse_args(argv)

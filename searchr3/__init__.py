@@ -1,7 +1,15 @@
-"""searchr3: Search-R3 embeddings (reason, then embed at ``<|embed_token|>``) and retrieval."""
+"""searchr3: Search-R3 embeddings (reason, then embed at ``<|embed_token|>``) and retrieval.
+
+Names are imported on first use, so ``import searchr3`` stays light and parts that need
+LangChain or Chroma load them only when asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
 
 from .config import DEFAULT_MODEL, ModelConfig
-from .embedder import Embedder, Encoded, ReasonedQuery
 from .errors import (
     AdapterMismatchError,
     FingerprintMismatchError,
@@ -12,27 +20,35 @@ from .errors import (
     SearchR3Error,
 )
 from .prompts import EMBED_TOKEN
-from .reasoning import Sampling
-from .retriever import SearchR3Retriever
-from .search import RankedHit, Searcher, SearchResult
+
+_LAZY = {
+    "Embedder": "embedder",
+    "Encoded": "embedder",
+    "ReasonedQuery": "embedder",
+    "Sampling": "reasoning",
+    "SearchR3Retriever": "retriever",
+    "LocalChatModel": "chat",
+    "RankedHit": "search",
+    "SearchResult": "search",
+    "Searcher": "search",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .chat import LocalChatModel
+    from .embedder import Embedder, Encoded, ReasonedQuery
+    from .reasoning import Sampling
+    from .retriever import SearchR3Retriever
+    from .search import RankedHit, Searcher, SearchResult
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'searchr3' has no attribute {name!r}")
+
 
 __all__ = [
-    "DEFAULT_MODEL",
-    "EMBED_TOKEN",
-    "AdapterMismatchError",
-    "Embedder",
-    "Encoded",
-    "FingerprintMismatchError",
-    "IndexNotFoundError",
-    "InvalidInputError",
-    "ModelConfig",
-    "ModelLoadError",
-    "ModelNotFoundError",
-    "ReasonedQuery",
-    "RankedHit",
-    "Sampling",
-    "SearchR3Retriever",
-    "SearchResult",
-    "Searcher",
-    "SearchR3Error",
+    "DEFAULT_MODEL", "EMBED_TOKEN", "AdapterMismatchError", "Embedder", "Encoded", "FingerprintMismatchError",
+    "IndexNotFoundError", "InvalidInputError", "LocalChatModel", "ModelConfig", "ModelLoadError", "ModelNotFoundError",
+    "RankedHit", "ReasonedQuery", "Sampling", "SearchR3Error", "SearchR3Retriever", "SearchResult", "Searcher",
 ]

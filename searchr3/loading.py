@@ -233,10 +233,10 @@ def write_adapter_meta(adapter_dir: Path, base_id: str) -> None:
     )
 
 
-def _apply_adapter(model, adapter: str, base_id: str):
+def _apply_adapter(model, adapter_dir: Path, base_id: str):
     from peft import PeftModel
 
-    adapter_dir = Path(adapter).expanduser()
+    adapter = str(adapter_dir)
     if not (adapter_dir / "adapter_config.json").is_file():
         raise ModelNotFoundError(f"adapter not found: {adapter} has no adapter_config.json")
     meta_path = adapter_dir / ADAPTER_META
@@ -275,15 +275,16 @@ def load_model(config: ModelConfig | None = None) -> LoadedModel:
     device = pick_device(config.device)
     if config.threads:
         torch.set_num_threads(config.threads)
-    dtype = torch.float32 if device.type == "cpu" else torch.bfloat16
+    dtype = getattr(torch, config.dtype) if config.dtype else (torch.float32 if device.type == "cpu" else torch.bfloat16)
     if config.model == DEFAULT_MODEL:
         model, tokenizer, base_id = _default_base(dtype)
     else:
         model, tokenizer, base_id = _other_base(config, dtype)
     embed_id = add_embed_token(model, tokenizer)
     adapter_id = None
-    if config.adapter:
-        model, adapter_id = _apply_adapter(model, config.adapter, base_id)
+    adapter_dir = config.adapter_path()
+    if adapter_dir is not None:
+        model, adapter_id = _apply_adapter(model, adapter_dir, base_id)
     model.to(device)
     model.eval()
     return LoadedModel(model, tokenizer, embed_id, base_id, adapter_id, device)

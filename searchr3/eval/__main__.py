@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..config import ModelConfig
+from ..config import DEFAULT_ADAPTER, ModelConfig
 from ..errors import SearchR3Error
 from .beir import load_beir
 from .methods import METHODS, run_method
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--method", choices=METHODS, required=True)
     ap.add_argument("--reasoning", action="store_true", help="searchr3/hybrid: reason before embedding each query")
     ap.add_argument("--model", default=ModelConfig.model)
-    ap.add_argument("--adapter", default=None)
+    ap.add_argument("--adapter", default=DEFAULT_ADAPTER, help="LoRA adapter directory; 'default': the shipped trained adapter; 'none': the bare model")
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
     ap.add_argument("--limit", type=int, default=None, help="evaluate the first N queries only")
     args = ap.parse_args(argv)

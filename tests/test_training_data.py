@@ -1,0 +1,45 @@
+"""The stage-1 data builder on real local text (Python docs, man pages)."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from searchr3.pydocs import python_doc_root
+from training.data import man_page, mine_hard_negatives, pydoc_pairs
+
+try:
+    ROOT = python_doc_root()
+except Exception:  # pragma: no cover - python3-doc missing
+    ROOT = None
+
+
+@pytest.mark.skipif(ROOT is None, reason="python3-doc is not installed")
+def test_pydoc_pairs_never_use_the_faq(tmp_path):
+    for folder, page in (("library", "json.html"), ("faq", "programming.html")):
+        (tmp_path / folder).mkdir()
+        shutil.copy(ROOT / folder / page, tmp_path / folder / page)
+    (tmp_path / "faq" / "library").mkdir()  # a FAQ page inside a scanned folder name is still skipped
+    shutil.copy(ROOT / "faq" / "library.html", tmp_path / "faq" / "library" / "x.html")
+    pairs = list(pydoc_pairs(tmp_path))
+    assert pairs and all("faq" not in src for _, _, src in pairs)
+    # signatures keep Sphinx's span boundaries as spaces ("json. dumps ( obj , ...")
+    sig = [(q, p) for q, p, src in pairs if src.endswith("#sig") and q.startswith("json. dumps (")]
+    assert sig and "JSON" in sig[0][1]
+
+
+def test_man_page_name_and_description():
+    page = next((p for p in Path("/usr/share/man/man2").glob("open.2*")), None)
+    if page is None:
+        pytest.skip("manpages-dev is not installed")
+    name, desc = man_page(page)
+    assert name.startswith("open") and " - " in name and "create a file" in name
+    assert len(desc.split()) >= 12 and "\\f" not in desc
+
+
+def test_hard_negatives_exclude_the_positive():
+    queries = ["sort a list", "open a file", "sort a dictionary by value"]
+    positives = ["list.sort sorts a list in place", "open returns a file object", "sorted(d.items(), key=...) sorts a dictionary by value"]
+    negs = mine_hard_negatives(queries, positives, k=2)
+    assert all(i not in row for i, row in enumerate(negs))
+    assert negs[0][0] == 2  # the other "sort" passage is the hardest negative for "sort a list"

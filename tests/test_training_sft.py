@@ -1,0 +1,154 @@
+"""Stage 1 (contrastive SFT) on the real default model, with tiny settings."""
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from searchr3 import Embedder, ModelConfig, SearchR3Retriever
+from training.losses import info_nce, kl_to_base, lm_loss, triplet
+from training.pairs import Pair, batch_indices, load_pairs
+from training.sft import SFTConfig, SFTTrainer
+
+PAIRS = [
+    Pair("reverse a list in place", "list.reverse() reverses the items of the list in place.", ("dict.clear() removes all items from the dictionary.",)),
+    Pair("open a file for reading", "open(file, 'r') returns a file object opened for reading text.", ("os.remove(path) deletes the file at path.",)),
+    Pair("current time in seconds", "time.time() returns the time in seconds since the epoch as a float.", ("math.sqrt(x) returns the square root of x.",)),
+    Pair("split a string on whitespace", "str.split() with no argument splits on runs of whitespace.", ("str.upper() returns an upper-cased copy.",)),
+]
+
+
+def tiny(**changes) -> SFTConfig:
+    base = dict(steps=4, batch_size=4, chunk_size=2, negatives=1, lr=1e-3, warmup=1, lora_r=4, lora_alpha=8,
+                max_query_tokens=16, max_doc_tokens=24, save_every=2, seed=3, mixed_precision="no")
+    base.update(changes)
+    return SFTConfig(**base)
+
+
+def test_loss_terms_by_hand():
+    q = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), dim=-1)
+    aligned = torch.cat([q, -q])  # positives equal the queries; negatives opposite
+    shuffled = torch.cat([q.flip(0), -q])
+    assert info_nce(q, aligned, 0.05) < 1e-6 < info_nce(q, shuffled, 0.05)
+    # uniform similarities: InfoNCE = log(number of candidates)
+    same = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+    assert info_nce(same, torch.cat([same, same]), 1.0).item() == pytest.approx(math.log(4))
+    assert triplet(q, aligned, margin=0.2).item() == 0.0
+    assert triplet(q, shuffled, margin=0.2).item() == pytest.approx(1.2)  # 0.2 - 0 + 1
+    logits = torch.randn(2, 3, 7)
+    assert kl_to_base(logits, logits).abs().item() < 1e-6 and kl_to_base(logits, logits.flip(-1)).item() > 0
+    assert lm_loss(logits, logits.argmax(-1)).item() < lm_loss(logits, logits.argmin(-1)).item()
+
+
+def test_batches_cover_each_epoch_once():
+    seen = [i for s in range(5) for i in batch_indices(10, 2, s, seed=1)]
+    assert sorted(seen) == list(range(10))
+    assert batch_indices(10, 2, 7, seed=1) == batch_indices(10, 2, 7, seed=1)
+
+
+def test_pairs_file_errors(tmp_path):
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"query": "q", "positive": "p"}\n{"query": "", "positive": "p"}\n')
+    with pytest.raises(Exception, match="p.jsonl:2: needs non-empty"):
+        load_pairs(path)
+
+
+def test_every_loss_term_is_finite_and_kl_starts_at_zero(tmp_path):
+    trainer = SFTTrainer(tiny(), PAIRS, tmp_path)
+    first = trainer.train_step()
+    second = trainer.train_step()
+    for row in (first, second):
+        for key in ("loss", "nce", "triplet", "lm", "kl", "grad_norm"):
+            assert math.isfinite(row[key]), (key, row)
+        assert not row["skipped"]
+    assert first["kl"] == pytest.approx(0.0, abs=1e-7)  # LoRA starts as the identity
+    assert second["kl"] > 0 and first["lm"] > 1.0
+
+
+def test_gradient_caching_matches_the_direct_gradient(tmp_path):
+    """The gradient of a step in 2-sequence chunks equals the gradient of the whole batch at
+    once (compared before the optimizer, whose first Adam step amplifies rounding)."""
+    grads = []
+    for chunk in (2, 64):
+        trainer = SFTTrainer(tiny(chunk_size=chunk, steps=1), PAIRS, tmp_path / str(chunk))
+        params = {n: p for n, p in trainer.peft_model.named_parameters() if p.requires_grad}
+        captured = {}
+        step = trainer.optimizer.step
+
+        def snapshot(*args, _step=step, _captured=captured, _params=params, **kwargs):
+            _captured.update({n: p.grad.detach().clone() for n, p in _params.items() if p.grad is not None})
+            return _step(*args, **kwargs)
+
+        trainer.optimizer.step = snapshot
+        trainer.train_step()
+        grads.append(captured)
+    assert grads[0].keys() == grads[1].keys() and len(grads[0]) > 0
+    for name in grads[0]:
+        torch.testing.assert_close(grads[0][name], grads[1][name], atol=1e-7, rtol=1e-3)
+
+
+def test_infonce_falls_on_a_fixed_batch(tmp_path):
+    trainer = SFTTrainer(tiny(steps=8, lr=2e-3, w_lm=0.0, w_kl=0.0), PAIRS, tmp_path)  # the batch is all 4 pairs
+    rows = [trainer.train_step() for _ in range(8)]
+    assert rows[-1]["nce"] < 0.7 * rows[0]["nce"], [round(r["nce"], 3) for r in rows]
+
+
+def test_resume_reaches_the_same_state(tmp_path):
+    straight = SFTTrainer(tiny(), PAIRS, tmp_path / "a")
+    straight.fit()
+    interrupted = SFTTrainer(tiny(), PAIRS, tmp_path / "b")
+    interrupted.train_step()
+    interrupted.train_step()
+    interrupted.save()
+    del interrupted
+    resumed = SFTTrainer(tiny(), PAIRS, tmp_path / "b")
+    assert resumed.resume() and resumed.step == 2
+    resumed.fit()
+    a = {n: p for n, p in straight.peft_model.named_parameters() if p.requires_grad}
+    b = {n: p for n, p in resumed.peft_model.named_parameters() if p.requires_grad}
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], atol=1e-6, rtol=1e-5)
+    log = [json.loads(line) for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [3, 4]
+
+
+def test_saved_adapter_reloads_into_the_retriever(tmp_path):
+    from ingest.pipeline import Ingestor
+    from searchr3.index import IndexLocation, VectorIndex
+
+    trainer = SFTTrainer(tiny(steps=2), PAIRS, tmp_path / "run")
+    trainer.fit()
+    adapter = trainer.export()
+    trainer.peft_model.eval()
+    reloaded = Embedder.load(ModelConfig(adapter=str(adapter)))
+    in_memory = Embedder(type(reloaded.loaded)(trainer.peft_model, trainer.tokenizer, trainer.embed_id, trainer.base_id, "x", torch.device("cpu")))
+    texts = [p.positive for p in PAIRS]
+    assert np.abs(reloaded.embed_documents(texts) - in_memory.embed_documents(texts)).max() < 1e-4
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i, p in enumerate(PAIRS):
+        (docs / f"{i}.txt").write_text(p.positive)
+    Ingestor(reloaded, VectorIndex(IndexLocation.embedded(tmp_path / "db"), reloaded.fingerprint, reloaded.dim)).run([docs])
+    retriever = SearchR3Retriever(db_path=str(tmp_path / "db"), model_settings=ModelConfig(adapter=str(adapter)), k=2)
+    found = retriever.invoke("how do I reverse a list?")
+    assert found[0].metadata["file_name"] == "0.txt"
+
+
+def test_cli_writes_adapter_log_and_curve(tmp_path):
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("\n".join(json.dumps({"query": p.query, "positive": p.positive, "negatives": list(p.negatives)}) for p in PAIRS))
+    out = subprocess.run([sys.executable, "-m", "training.sft", "--data", str(data), "--out", str(tmp_path / "run"), "--steps", "2",
+                          "--batch-size", "4", "--chunk-size", "4", "--max-query-tokens", "16", "--max-doc-tokens", "24", "--lora-r", "4"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    run = tmp_path / "run"
+    for name in ("adapter/adapter_model.safetensors", "adapter/searchr3_adapter.json", "log.jsonl", "loss.png", "summary.json", "config.json"):
+        assert (run / name).is_file(), name
+    assert json.loads((run / "summary.json").read_text())["steps"] == 2
+    bad = subprocess.run([sys.executable, "-m", "training.sft", "--data", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "x")],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.strip() == f"error: no such pairs file: {tmp_path / 'nope.jsonl'}"

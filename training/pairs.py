@@ -1,0 +1,59 @@
+"""Training pairs: reading ``{"query", "positive", "negatives"}`` JSONL and ordering batches."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from searchr3.errors import SearchR3Error
+
+
+@dataclass(frozen=True)
+class Pair:
+    query: str
+    positive: str
+    negatives: tuple[str, ...] = ()
+
+
+def load_pairs(path: str | Path) -> list[Pair]:
+    """Read and validate a pairs file; raise :class:`SearchR3Error` naming the bad line."""
+    path = Path(path)
+    if not path.is_file():
+        raise SearchR3Error(f"no such pairs file: {path}")
+    pairs = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SearchR3Error(f"{path}:{n}: not JSON ({exc.msg})") from None
+        query, positive, negatives = row.get("query"), row.get("positive"), row.get("negatives", [])
+        if not (isinstance(query, str) and query.strip() and isinstance(positive, str) and positive.strip()):
+            raise SearchR3Error(f"{path}:{n}: needs non-empty 'query' and 'positive' strings")
+        if not isinstance(negatives, list) or not all(isinstance(x, str) and x.strip() for x in negatives):
+            raise SearchR3Error(f"{path}:{n}: 'negatives' must be a list of non-empty strings")
+        pairs.append(Pair(query, positive, tuple(negatives)))
+    if not pairs:
+        raise SearchR3Error(f"{path}: no pairs")
+    return pairs
+
+
+def batch_indices(n: int, batch_size: int, step: int, seed: int) -> list[int]:
+    """Indices of the pairs in optimizer step ``step`` (0-based).
+
+    Each epoch is a fresh permutation derived from ``seed``; the batch depends on the step
+    alone, so a resumed run sees exactly the batches an uninterrupted one would.
+    """
+    start = step * batch_size
+    return [_epoch_order(n, seed, pos // n)[pos % n] for pos in range(start, start + batch_size)]
+
+
+@lru_cache(maxsize=4)
+def _epoch_order(n: int, seed: int, epoch: int) -> tuple[int, ...]:
+    order = list(range(n))
+    random.Random(seed * 1_000_003 + epoch).shuffle(order)
+    return tuple(order)
