@@ -1,51 +1,141 @@
-"""The Gradio page. Handlers are plain functions of an :class:`~searchr3.Embedder` so they
-can be tested without a browser."""
+"""The Gradio page: chat on the left; reasoning trace and retrieved passages on the right;
+settings, upload and index statistics below. The logic lives in :mod:`app.service`."""
 
 from __future__ import annotations
 
+import html
 import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from searchr3 import Embedder, SearchR3Error  # noqa: E402
+from .service import ChatService, Reply, Settings, cited  # noqa: E402
 
 INTRO = (
-    "### searchr3\n"
-    "Ask a question: the model reasons about what you need, then emits `<|embed_token|>`; "
-    "its hidden state there is the search vector."
+    "## searchr3\n"
+    "Ask about your documents. The model first reasons about what you need, then emits "
+    "`<|embed_token|>`: its hidden state there is the search vector. The answer cites the "
+    "passages shown on the right."
 )
 
 
-def analyse(embedder: Embedder, question: str, reasoning: bool) -> tuple[str, str]:
-    """Return (trace markdown, status line) for ``question``."""
-    try:
-        if reasoning:
-            (result,) = embedder.reason([question])
-            trace, vector, cut = result.trace or "_(no trace)_", result.vector, result.truncated
-        else:
-            encoded = embedder.encode([question], role="query")
-            trace, vector, cut = "_(reasoning is off)_", encoded.vectors[0], encoded.truncated[0]
-    except SearchR3Error as exc:
-        return "", f"**Error:** {exc}"
-    status = f"Embedded into {vector.shape[0]} dimensions with `{embedder.fingerprint}`."
-    if cut:
-        status += " The question was too long and was cut."
-    return trace, status
+def passages_markdown(reply: Reply) -> str:
+    if not reply.passages:
+        return "_No passages yet._"
+    blocks = []
+    for h in reply.passages:
+        m = h.metadata
+        where = [m.get("file_name") or m.get("source", "?")]
+        if m.get("page") is not None:
+            where.append(f"page {m['page']}")
+        if m.get("heading"):
+            where.append(f"§ {m['heading']}")
+        text = h.text if len(h.text) < 700 else h.text[:700] + " …"
+        blocks.append(f"**[{h.rank}]** {' · '.join(where)} — score {h.score:.3f}\n\n> " + html.escape(text).replace("\n", "\n> "))
+    return "\n\n".join(blocks)
 
 
-def build(embedder: Embedder) -> gr.Blocks:
-    """The page for ``embedder``."""
+def trace_markdown(reply: Reply, reasoning: bool) -> str:
+    if not reasoning:
+        return "_Reasoning is off: the question was embedded directly._"
+    return html.escape(reply.trace) if reply.trace else "_No trace._"
+
+
+def answer_markdown(reply: Reply) -> str:
+    if reply.error:
+        return f"⚠️ {reply.error}"
+    text = reply.answer or "…"
+    if reply.done and reply.passages:
+        names = {h.rank: h.metadata.get("file_name") or h.metadata.get("source", "?") for h in reply.passages}
+        refs = cited(reply.answer, len(reply.passages))
+        label = "Cited" if refs else "Answered from"  # the model saw all passages shown
+        text += f"\n\n**{label}:** " + " · ".join(f"[{i}] {names[i]}" for i in (refs or sorted(names)))
+    return text
+
+
+def stats_markdown(stats: dict) -> str:
+    return f"**Index** `{stats['collection']}`: {stats['files']} files, {stats['chunks']} chunks · model `{stats['model']}`"
+
+
+def build(service: ChatService, settings: Settings | None = None) -> gr.Blocks:
+    """The page over ``service``."""
+    defaults = settings or Settings(collection=service.location.collection)
+
+    def ask(question, history, k, reasoning, hybrid, collection):
+        history = list(history or []) + [{"role": "user", "content": question}]
+        s = Settings(int(k), bool(reasoning), bool(hybrid), collection.strip() or defaults.collection)
+        for reply in service.ask(question, s):
+            yield (history + [{"role": "assistant", "content": answer_markdown(reply)}],
+                   trace_markdown(reply, s.reasoning), passages_markdown(reply), "")
+
+    def upload(files, collection, progress=gr.Progress()):
+        collection = collection.strip() or defaults.collection
+        if not files:
+            return "Choose files first.", stats_markdown(service.stats(collection))
+
+        class Bar:
+            def start(self, n):
+                self.n, self.done = n, 0
+                progress(0, desc=f"indexing {n} files")
+
+            def file_started(self, path, chunks):
+                progress(self.done / max(self.n, 1), desc=f"{path.name}: {chunks} chunks")
+
+            def chunks_done(self, n):
+                pass
+
+            def file_done(self, result):
+                self.done += 1
+                progress(self.done / max(self.n, 1))
+
+        paths = [f if isinstance(f, str) else f.name for f in files]
+        summary = service.upload(paths, collection, Bar())
+        lines = [f"Indexed {summary.files_indexed} files ({summary.chunks_added} chunks added), "
+                 f"{summary.files_unchanged} unchanged, {summary.files_failed} failed, {summary.files_skipped} skipped."]
+        lines += [f"⚠️ {os.path.basename(f['path'])}: {f['error']}" for f in summary.failures]
+        lines += [f"skipped (unsupported type): {os.path.basename(p)}" for p in summary.skipped]
+        return "\n\n".join(lines), stats_markdown(service.stats(collection))
+
     with gr.Blocks(title="searchr3", analytics_enabled=False) as page:
         gr.Markdown(INTRO)
         with gr.Row():
-            question = gr.Textbox(label="Question", scale=4, elem_id="question")
-            reasoning = gr.Checkbox(label="Reason first", value=True, elem_id="reasoning")
-        ask = gr.Button("Ask", variant="primary", elem_id="ask")
-        trace = gr.Markdown(label="Reasoning trace", elem_id="trace")
-        status = gr.Markdown(elem_id="status")
-        ask.click(lambda q, r: analyse(embedder, q, r), [question, reasoning], [trace, status])
-        question.submit(lambda q, r: analyse(embedder, q, r), [question, reasoning], [trace, status])
-    page.queue(default_concurrency_limit=1)
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(label="Conversation", height=460, elem_id="chat")
+                with gr.Row():
+                    question = gr.Textbox(placeholder="Ask a question about your documents", show_label=False, scale=5, elem_id="question")
+                    send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+            with gr.Column(scale=2):
+                gr.Markdown("### Reasoning trace")
+                trace = gr.Markdown("_Ask something to see the model reason._", elem_id="trace")
+                gr.Markdown("### Retrieved passages")
+                passages = gr.Markdown("_No passages yet._", elem_id="passages")
+        with gr.Row():
+            with gr.Column():
+                with gr.Accordion("Settings", open=True):
+                    k = gr.Slider(1, 10, value=defaults.k, step=1, label="passages (k)", elem_id="k")
+                    reasoning = gr.Checkbox(value=defaults.reasoning, label="reason before searching", elem_id="reasoning")
+                    hybrid = gr.Checkbox(value=defaults.hybrid, label="hybrid (dense + BM25)", elem_id="hybrid")
+                    collection = gr.Textbox(value=defaults.collection, label="collection", elem_id="collection")
+            with gr.Column():
+                files = gr.File(label="Upload documents (.txt .md .rst .html .pdf .docx)", file_count="multiple", elem_id="upload")
+                index_button = gr.Button("Index files", elem_id="index")
+                upload_status = gr.Markdown(elem_id="upload-status")
+                stats = gr.Markdown(elem_id="stats")
+        inputs = [question, chat, k, reasoning, hybrid, collection]
+        outputs = [chat, trace, passages, question]
+        send.click(ask, inputs, outputs, concurrency_id="model")
+        question.submit(ask, inputs, outputs, concurrency_id="model")
+        index_button.click(upload, [files, collection], [upload_status, stats], concurrency_id="model")
+        page.load(lambda c: stats_markdown(service.stats(c.strip() or defaults.collection)), [collection], [stats])
+    # One model, so one job at a time; other requests wait in the queue.
+    page.queue(default_concurrency_limit=1, max_size=64)
     return page
+
+
+THEME_FONTS = dict(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+
+
+def launch(page: gr.Blocks, host: str, port: int, **kwargs) -> None:
+    """Serve offline: no analytics, system fonts (nothing fetched from a CDN)."""
+    page.launch(server_name=host, server_port=port, show_error=True, theme=gr.themes.Default(**THEME_FONTS), **kwargs)

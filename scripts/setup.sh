@@ -7,13 +7,18 @@ VENV=${SEARCHR3_VENV:-.venv}
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
 
-# Debian packages: the Python documentation (evaluation set and training text).
-if ! compgen -G "/usr/share/doc/python3*/html/faq" >/dev/null; then
+# Debian packages: the Python documentation and man pages (evaluation set and training
+# text) and Chromium (the browser test drives the web page with it).
+missing=()
+compgen -G "/usr/share/doc/python3*/html/faq" >/dev/null || missing+=(python3-doc)
+[[ -e /usr/share/man/man2/open.2.gz ]] || missing+=(manpages manpages-dev)
+command -v chromium >/dev/null || missing+=(chromium)
+if ((${#missing[@]})); then
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-        echo "[setup] installing python3-doc (apt) ..." >&2
-        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-doc >/dev/null
+        echo "[setup] installing ${missing[*]} (apt) ..." >&2
+        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     else
-        echo "[setup] note: 'apt-get install python3-doc' provides the evaluation and training text" >&2
+        echo "[setup] note: 'apt-get install ${missing[*]}' is needed for the evaluation set, training text and browser test" >&2
     fi
 fi
 

@@ -1,0 +1,55 @@
+"""End to end in a real browser: headless Chromium (Debian's) driven by Playwright.
+
+Upload a file, ask about it, and check that the answer, the trace and the right passage
+appear; no request leaves 127.0.0.1. Saves a screenshot in the test's temp dir (and in
+$SEARCHR3_SCREENSHOT when set, as the README's picture is made)."""
+
+import os
+import shutil
+
+import pytest
+
+from tests.test_app_page import server  # noqa: F401  (the running app)
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (scripts/setup.sh installs it as root)")
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def test_upload_ask_and_see_answer_trace_and_passage(server, tmp_path):  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    doc = tmp_path / "lighthouse.txt"
+    doc.write_text("The Fastnet lighthouse off the coast of Ireland was first lit in 1854.\n\n"
+                   "Its keepers rowed out every Monday with fresh water and supplies.")
+    outside = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.on("request", lambda r: None if r.url.startswith(server) or r.url.startswith("data:") or r.url.startswith("blob:") else outside.append(r.url))
+        page.goto(server)
+        expect(page.locator("#stats")).to_contain_text("0 chunks", timeout=60_000)
+
+        page.locator("#upload input[type=file]").set_input_files(str(doc))
+        page.locator("#index").click()
+        expect(page.locator("#upload-status")).to_contain_text("Indexed 1 files", timeout=180_000)
+        expect(page.locator("#stats")).to_contain_text("1 files", timeout=30_000)
+
+        page.locator("#question textarea").fill("When was the Fastnet lighthouse first lit?")
+        page.locator("#ask").click()
+        expect(page.locator("#passages")).to_contain_text("lighthouse.txt", timeout=180_000)
+        expect(page.locator("#passages")).to_contain_text("1854")
+        expect(page.locator("#chat")).to_contain_text("lighthouse.txt", timeout=180_000)  # the answer's citations
+        trace = page.locator("#trace").inner_text()
+        assert trace.strip() and "Ask something" not in trace and "Reasoning is off" not in trace
+        answer = page.locator("#chat .message").last.inner_text()
+        assert len(answer.strip()) > 20
+        shot = tmp_path / "page.png"
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    assert shot.stat().st_size > 10_000
+    assert not outside, outside[:5]
+    if os.environ.get("SEARCHR3_SCREENSHOT"):
+        shutil.copy(shot, os.environ["SEARCHR3_SCREENSHOT"])
