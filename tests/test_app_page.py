@@ -1,10 +1,8 @@
 """The app's service and page handlers on the real model and a real Chroma, no browser."""
 
-import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 
 import pytest
@@ -13,7 +11,7 @@ from app.page import answer_markdown, passages_markdown
 from app.service import EMPTY_INDEX, ChatService, Settings
 from searchr3.chat import LocalChatModel
 from searchr3.index import IndexLocation
-from tests.docs import write_pdf
+from tests.net import free_port, wait_for_http
 
 FAST = Settings(k=2, reasoning=True, hybrid=False)
 
@@ -88,28 +86,15 @@ def test_concurrent_questions_all_finish(uploaded, service):
     assert not errors and len(results) == 4 and all(r.done and not r.error for r in results)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`python -m app` on a fresh index, stopped after the module."""
-    port = _free_port()
+    port = free_port()
     db = tmp_path_factory.mktemp("server") / "db"
     proc = subprocess.Popen([sys.executable, "-m", "app", "--db", str(db), "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=5)
-            break
-        except OSError:
-            assert proc.poll() is None and time.time() < deadline, proc.stdout.read() if proc.poll() is not None else "timeout"
-            time.sleep(1)
+    wait_for_http(url, proc, timeout=180)
     yield url
     proc.terminate()
     proc.wait(timeout=30)

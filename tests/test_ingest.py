@@ -4,11 +4,9 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from searchr3 import FingerprintMismatchError
 from searchr3.index import IndexLocation, VectorIndex
 from searchr3.lexical import LexicalIndex
 from tests.docs import write_corpus
+from tests.net import free_port, wait_for_http
 
 CHUNK_TOKENS = 64
 
@@ -216,28 +215,15 @@ def test_is_complete():
     assert not is_complete({"a": {"file_sha": "y", "n_chunks": 1}}, "x")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory):
     """A real `chroma run` server on 127.0.0.1, stopped after the module."""
     chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
-    port = _free_port()
+    port = free_port()
     path = tmp_path_factory.mktemp("chroma-server")
     proc = subprocess.Popen([chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2)
-            break
-        except OSError:
-            assert proc.poll() is None and time.time() < deadline, "chroma run did not start"
-            time.sleep(0.5)
+    wait_for_http(f"http://127.0.0.1:{port}/api/v2/heartbeat", proc, timeout=60)
     yield port
     proc.terminate()
     proc.wait(timeout=30)

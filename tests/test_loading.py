@@ -1,6 +1,5 @@
 """Loading: other models by path, adapters, fingerprints and their failures."""
 
-import json
 
 import numpy as np
 import pytest

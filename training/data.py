@@ -40,6 +40,13 @@ def _words(text: str, limit: int = MAX_WORDS) -> str:
     return " ".join(words[:limit])
 
 
+def _body(element, min_words: int) -> str | None:
+    """The element's own paragraphs as one text of at most MAX_WORDS words, if long enough."""
+    paras = [_clean(p.get_text(" ", strip=True)) for p in element.find_all("p", recursive=False)]
+    body = _words(" ".join(p for p in paras if p))
+    return body if len(body.split()) >= min_words else None
+
+
 def pydoc_pairs(root: Path) -> Iterator[tuple[str, str, str]]:
     """``(query, positive, source)`` from the Python docs, FAQ excluded."""
     from bs4 import BeautifulSoup
@@ -54,19 +61,15 @@ def pydoc_pairs(root: Path) -> Iterator[tuple[str, str, str]]:
             dt, dd = dl.find("dt", recursive=False), dl.find("dd", recursive=False)
             if dt is None or dd is None:
                 continue
-            sig = _clean(dt.get_text(" ", strip=True))
-            paras = [_clean(p.get_text(" ", strip=True)) for p in dd.find_all("p", recursive=False)]
-            body = _words(" ".join(p for p in paras if p))
-            if len(sig) >= 4 and len(body.split()) >= 8:
+            sig, body = _clean(dt.get_text(" ", strip=True)), _body(dd, 8)
+            if len(sig) >= 4 and body:
                 yield sig, body, f"pydoc:{rel}#sig"
         for section in soup.find_all("section"):
             heading = section.find(["h1", "h2", "h3", "h4"], recursive=False)
             if heading is None:
                 continue
-            title = _clean(heading.get_text(" ", strip=True))
-            paras = [_clean(p.get_text(" ", strip=True)) for p in section.find_all("p", recursive=False)]
-            body = _words(" ".join(p for p in paras if p))
-            if len(title) >= 4 and len(body.split()) >= 15:
+            title, body = _clean(heading.get_text(" ", strip=True)), _body(section, 15)
+            if len(title) >= 4 and body:
                 yield title, body, f"pydoc:{rel}#section"
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from searchr3.errors import SearchR3Error
+from searchr3.jsonl import read_jsonl
 
 
 @dataclass(frozen=True)
@@ -21,16 +21,8 @@ class Pair:
 def load_pairs(path: str | Path) -> list[Pair]:
     """Read and validate a pairs file; raise :class:`SearchR3Error` naming the bad line."""
     path = Path(path)
-    if not path.is_file():
-        raise SearchR3Error(f"no such pairs file: {path}")
     pairs = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SearchR3Error(f"{path}:{n}: not JSON ({exc.msg})") from None
+    for n, row in read_jsonl(path, missing="no such pairs file: {path}"):
         query, positive, negatives = row.get("query"), row.get("positive"), row.get("negatives", [])
         if not (isinstance(query, str) and query.strip() and isinstance(positive, str) and positive.strip()):
             raise SearchR3Error(f"{path}:{n}: needs non-empty 'query' and 'positive' strings")

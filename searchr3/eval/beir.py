@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SearchR3Error
+from ..jsonl import read_jsonl
 
 
 class DatasetError(SearchR3Error):
@@ -27,20 +28,11 @@ class Dataset:
 
 
 def _jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
-    if not path.is_file():
-        raise DatasetError(f"missing {path}")
-    rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path}:{n}: not JSON ({exc.msg})") from None
-        if not isinstance(row, dict) or any(k not in row for k in required):
+    rows = read_jsonl(path, DatasetError, "missing {path}")
+    for n, row in rows:
+        if any(k not in row for k in required):
             raise DatasetError(f"{path}:{n}: needs the fields {', '.join(required)}")
-        rows.append(row)
-    return rows
+    return [row for _, row in rows]
 
 
 def read_qrels(path: Path) -> dict[str, dict[str, int]]:
