@@ -14,9 +14,9 @@ from .service import ChatService, Reply, Settings, cited  # noqa: E402
 
 INTRO = (
     "## searchr3\n"
-    "Ask about your documents. The model first reasons about what you need, then emits "
-    "`<|embed_token|>`: its hidden state there is the search vector. The answer cites the "
-    "passages shown on the right."
+    "Ask about your documents. The model emits `<|embed_token|>` after your question (with "
+    "*reasoning* on, after first writing what you need): its hidden state there is the search "
+    "vector. The answer cites the passages shown on the right."
 )
 
 

@@ -36,7 +36,7 @@ def main() -> None:
     ap.add_argument("--batch-sizes", default="1,8,32")
     args = ap.parse_args()
 
-    console = Console()
+    console = Console(width=140)
     base = ModelConfig(max_document_tokens=args.tokens + 16, reasoning_tokens=args.reasoning_tokens)
     embedder = Embedder.load(base)
     passages = stdlib_passages(embedder.tokenizer, args.passages, args.tokens)

@@ -38,7 +38,7 @@ def main() -> int:
         print("error: no folder given and python3-doc is not installed (apt-get install python3-doc)", file=sys.stderr)
         return 2
     files = sorted(p for p in folder.rglob("*.html") if p.is_file())[: args.limit]
-    console = Console()
+    console = Console(width=140)
     work = Path(tempfile.mkdtemp(prefix="searchr3-bench-"))
     try:
         subset = work / "docs"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .embedder import Embedder
 from .encoding import validate_texts
@@ -33,7 +33,6 @@ class SearchResult:
     hits: list[RankedHit]
     trace: str | None = None
     query_truncated: bool = False
-    extra: dict = field(default_factory=dict)
 
 
 class Searcher:

@@ -37,6 +37,7 @@ def test_upload_ask_and_see_answer_trace_and_passage(server, tmp_path):  # noqa:
         expect(page.locator("#upload-status")).to_contain_text("Indexed 1 files", timeout=180_000)
         expect(page.locator("#stats")).to_contain_text("1 files", timeout=30_000)
 
+        page.locator("#reasoning input[type=checkbox]").check()  # off by default; the trace shows when on
         page.locator("#question textarea").fill("When was the Fastnet lighthouse first lit?")
         page.locator("#ask").click()
         expect(page.locator("#passages")).to_contain_text("lighthouse.txt", timeout=180_000)

@@ -68,7 +68,8 @@ def write_markdown(out: Path, results: list[tuple[Row, dict]], data: Path) -> No
     ]
     for row, r in results:
         cells = " | ".join(f"{r[m]:.3f}" for m in METRICS)
-        lines.append(f"| {row.label} | {cells} | {r['timing']['ms_per_query']:.0f} | `{r['run']['model']}` |")
+        model = r["run"]["model"].replace("|", "\\|")  # a bare pipe would split the table cell
+        lines.append(f"| {row.label} | {cells} | {r['timing']['ms_per_query']:.0f} | `{model}` |")
     lines += ["", "![nDCG@10 and Recall@10 by method](results.png)", ""]
     (out / "results.md").write_text("\n".join(lines))
 
@@ -89,9 +90,9 @@ def write_chart(out: Path, results: list[tuple[Row, dict]]) -> None:
         ax.bar_label(bars, fmt="%.3f", fontsize=8, padding=2)
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
-    ax.set_xlim(0, 1)
+    ax.set_xlim(0, 1.08)
     ax.set_title("Python FAQ dev set")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, frameon=False)
     fig.tight_layout()
     fig.savefig(out / "results.png", dpi=120)
     plt.close(fig)
