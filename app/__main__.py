@@ -4,37 +4,26 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-
-from searchr3 import Embedder, ModelConfig, SearchR3Error
-from searchr3.config import DEFAULT_ADAPTER
-from searchr3.index import DEFAULT_COLLECTION, IndexLocation, default_db_path
+from searchr3 import Embedder, SearchR3Error
+from searchr3.cli import add_index_args, add_model_args, index_location, model_config, print_error
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m app", description="searchr3 web chat")
-    where = ap.add_mutually_exclusive_group()
-    where.add_argument("--db", type=Path, default=None, help=f"embedded index directory (default {default_db_path()})")
-    where.add_argument("--chroma-host", default=None, help="use a Chroma server (chroma run) at this host")
-    ap.add_argument("--chroma-port", type=int, default=8000)
-    ap.add_argument("--collection", default=DEFAULT_COLLECTION)
+    add_index_args(ap)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=7860)
-    ap.add_argument("--model", default=ModelConfig.model, help="default: the embedded SmolLM2-135M-Instruct")
-    ap.add_argument("--adapter", default=DEFAULT_ADAPTER, help="LoRA adapter directory; 'default': the shipped trained adapter; 'none': the bare model")
+    add_model_args(ap)
     return ap.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    location = (
-        IndexLocation.server(args.chroma_host, args.chroma_port, args.collection)
-        if args.chroma_host else IndexLocation.embedded(args.db, args.collection)
-    )
+    location = index_location(args)
     try:
-        embedder = Embedder.load(ModelConfig(model=args.model, adapter=args.adapter))
+        embedder = Embedder.load(model_config(args))
     except SearchR3Error as exc:
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        print_error(exc)
         return 1
     from app.page import build, launch
     from app.service import ChatService

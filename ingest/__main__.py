@@ -16,9 +16,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from searchr3 import Embedder, ModelConfig, SearchR3Error
-from searchr3.config import DEFAULT_ADAPTER
-from searchr3.index import DEFAULT_COLLECTION, IndexLocation, VectorIndex, default_db_path
+from searchr3 import Embedder, SearchR3Error
+from searchr3.cli import add_index_args, add_model_args, index_location, model_config, print_error
+from searchr3.index import VectorIndex
 
 from .pipeline import FileResult, Ingestor, Summary
 
@@ -72,24 +72,19 @@ def _summary_table(s: Summary, where: str) -> Table:
     return table
 
 
-def _fail(message: str) -> int:
+def _fail(message: object) -> int:
     """One plain line on stderr (never wrapped), exit status 2."""
-    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    print_error(message)
     return 2
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m ingest", description="Index documents (.txt .md .rst .html .pdf .docx) for searchr3.")
     ap.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
-    where = ap.add_mutually_exclusive_group()
-    where.add_argument("--db", type=Path, default=None, help=f"embedded index directory (default {default_db_path()})")
-    where.add_argument("--chroma-host", default=None, help="use a Chroma server (chroma run) at this host")
-    ap.add_argument("--chroma-port", type=int, default=8000)
-    ap.add_argument("--collection", default=DEFAULT_COLLECTION)
+    add_index_args(ap)
     ap.add_argument("--prune", action="store_true", help="remove chunks of files that no longer exist")
     ap.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
-    ap.add_argument("--model", default=ModelConfig.model)
-    ap.add_argument("--adapter", default=DEFAULT_ADAPTER, help="LoRA adapter directory; 'default': the shipped trained adapter; 'none': the bare model")
+    add_model_args(ap)
     ap.add_argument("--chunk-tokens", type=int, default=256)
     ap.add_argument("--overlap", type=int, default=32)
     return ap.parse_args(argv)
@@ -101,12 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     missing = [p for p in args.paths if not Path(p).expanduser().exists()]
     if missing:
         return _fail(f"no such file or directory: {missing[0]}")
-    location = (
-        IndexLocation.server(args.chroma_host, args.chroma_port, args.collection)
-        if args.chroma_host else IndexLocation.embedded(args.db, args.collection)
-    )
+    location = index_location(args)
     try:
-        embedder = Embedder.load(ModelConfig(model=args.model, adapter=args.adapter))
+        embedder = Embedder.load(model_config(args))
         index = VectorIndex(location, embedder.fingerprint, embedder.dim)
         ingestor = Ingestor(embedder, index, args.chunk_tokens, args.overlap)
         with RichProgress(console) as progress:
@@ -115,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: the index is consistent; run the same command again to finish", file=sys.stderr)
         return 130
     except (SearchR3Error, ValueError, FileNotFoundError) as exc:
-        return _fail(str(exc))
+        return _fail(exc)
     if args.json:
         print(json.dumps(summary.as_dict(), indent=2))
     else:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from rich.progress import track
 
+from searchr3.cli import print_error
 from searchr3.errors import SearchR3Error
 from searchr3.pydocs import python_doc_root
 
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rows = build([s.strip() for s in args.sources.split(",") if s.strip()], args.max_pairs, args.negatives, args.seed)
     except SearchR3Error as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from searchr3.batching import pad_left
+from searchr3.cli import print_error
 from searchr3.config import DEFAULT_MODEL, ModelConfig
 from searchr3.encoding import PromptEncoder
 from searchr3.errors import SearchR3Error
@@ -272,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         pairs = load_pairs(args.data)
         trainer = SFTTrainer(config, pairs, args.out)
     except SearchR3Error as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "config.json").write_text(json.dumps(asdict(config), indent=2))

@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..config import DEFAULT_ADAPTER, ModelConfig
+from ..cli import add_model_args, model_config, print_error
+from ..config import ModelConfig
 from ..errors import SearchR3Error
 from .beir import load_beir
 from .methods import METHODS, run_method
@@ -58,17 +59,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--method", choices=METHODS, required=True)
     ap.add_argument("--reasoning", action="store_true", help="searchr3/hybrid: reason before embedding each query")
-    ap.add_argument("--model", default=ModelConfig.model)
-    ap.add_argument("--adapter", default=DEFAULT_ADAPTER, help="LoRA adapter directory; 'default': the shipped trained adapter; 'none': the bare model")
+    add_model_args(ap)
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
     ap.add_argument("--limit", type=int, default=None, help="evaluate the first N queries only")
     args = ap.parse_args(argv)
     console = Console(stderr=True)
-    config = ModelConfig(model=args.model, adapter=args.adapter)
     try:
-        result = evaluate_to_dict(args.method, args.data, config, args.reasoning, args.limit, console)
+        result = evaluate_to_dict(args.method, args.data, model_config(args), args.reasoning, args.limit, console)
     except (SearchR3Error, ValueError) as exc:
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        print_error(exc)
         return 2
     table = Table(title=f"{args.method}{' + reasoning' if args.reasoning else ''} on {args.data} ({result['run']['queries']} queries, {result['run']['corpus']} docs)")
     for key in ("ndcg@10", "recall@10", "recall@100", "mrr@10"):

@@ -11,6 +11,7 @@ import re
 import sys
 from pathlib import Path
 
+from ..cli import print_error
 from ..errors import SearchR3Error
 from ..pydocs import python_doc_root
 from .beir import Dataset, write_beir
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         data = BUILDERS[args.name]()
     except SearchR3Error as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return 2
     write_beir(args.out, data)
     print(f"{args.name}: {len(data.queries)} queries, {len(data.corpus)} documents -> {args.out}")

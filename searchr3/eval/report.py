@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from ..cli import print_error
 from ..config import ModelConfig
 from ..errors import SearchR3Error
 from .__main__ import evaluate_to_dict
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                 path.write_text(json.dumps(evaluate_to_dict(row.method, args.data, config, row.reasoning, None, console), indent=2))
             results.append((row, json.loads(path.read_text())))
     except SearchR3Error as exc:
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        print_error(exc)
         return 2
     write_markdown(args.out, results, args.data)
     write_chart(args.out, results)

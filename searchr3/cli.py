@@ -1,0 +1,41 @@
+"""Pieces every searchr3 command line shares: model and index options, one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .config import DEFAULT_ADAPTER, ModelConfig
+from .index import DEFAULT_COLLECTION, IndexLocation, default_db_path
+
+
+def add_model_args(ap: argparse.ArgumentParser) -> None:
+    """``--model`` and ``--adapter``."""
+    ap.add_argument("--model", default=ModelConfig.model, help="default: the embedded SmolLM2-135M-Instruct")
+    ap.add_argument("--adapter", default=DEFAULT_ADAPTER,
+                    help="LoRA adapter directory; 'default': the shipped trained adapter; 'none': the bare model")
+
+
+def model_config(args: argparse.Namespace) -> ModelConfig:
+    return ModelConfig(model=args.model, adapter=args.adapter)
+
+
+def add_index_args(ap: argparse.ArgumentParser) -> None:
+    """``--db DIR`` or ``--chroma-host H --chroma-port P``, and ``--collection``."""
+    where = ap.add_mutually_exclusive_group()
+    where.add_argument("--db", type=Path, default=None, help=f"embedded index directory (default {default_db_path()})")
+    where.add_argument("--chroma-host", default=None, help="use a Chroma server (chroma run) at this host")
+    ap.add_argument("--chroma-port", type=int, default=8000)
+    ap.add_argument("--collection", default=DEFAULT_COLLECTION)
+
+
+def index_location(args: argparse.Namespace) -> IndexLocation:
+    if args.chroma_host:
+        return IndexLocation.server(args.chroma_host, args.chroma_port, args.collection)
+    return IndexLocation.embedded(args.db, args.collection)
+
+
+def print_error(message: object) -> None:
+    """``error: MESSAGE`` as one line on stderr (whitespace and newlines collapsed)."""
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
