@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from searchr3.topk import top_k
+
 Encode = Callable[[Sequence[int]], np.ndarray]  # document indices -> unit vectors [n, dim]
 _BLOCK = 4096
 
@@ -27,9 +29,7 @@ def knn_graph(vectors: np.ndarray, k: int, rows: Sequence[int] | None = None) ->
         block = rows[start : start + _BLOCK]
         sims = vectors[block] @ vectors.T
         sims[np.arange(len(block)), block] = -np.inf  # not its own neighbour
-        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(sims, part, axis=1), axis=1, kind="stable")
-        out[start : start + len(block)] = np.take_along_axis(part, order, axis=1)
+        out[start : start + len(block)] = top_k(sims, k)
     return out
 
 
@@ -89,11 +89,7 @@ class CorpusEnvironment:
 
     def top(self, query_vectors: np.ndarray, k: int) -> np.ndarray:
         """Indices ``[n_queries, k]`` of the best documents for each query, best first."""
-        sims = np.atleast_2d(query_vectors) @ self.vectors.T
-        k = min(k, self.n_docs)
-        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(sims, part, axis=1), axis=1, kind="stable")
-        return np.take_along_axis(part, order, axis=1)
+        return top_k(np.atleast_2d(query_vectors) @ self.vectors.T, k)
 
     def ranks(self, query_vectors: np.ndarray, positives: Sequence[int]) -> np.ndarray:
         """1-based rank of each query's positive among all documents (ties count against it)."""

@@ -19,6 +19,7 @@ from ..embedder import Embedder
 from ..errors import ModelNotFoundError
 from ..fusion import reciprocal_rank_fusion
 from ..lexical import LexicalIndex
+from ..topk import top_k
 from .beir import Dataset
 
 METHODS = ("searchr3", "bm25", "minilm", "hybrid")
@@ -45,10 +46,7 @@ def _no_tick(phase: str, done: int, total: int) -> None:
 
 
 def _top(scores: np.ndarray, ids: list[str], depth: int) -> list[list[str]]:
-    depth = min(depth, scores.shape[1])
-    part = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
-    order = np.take_along_axis(part, np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable"), axis=1)
-    return [[ids[j] for j in row] for row in order]
+    return [[ids[j] for j in row] for row in top_k(scores, depth)]
 
 
 def _grouped(fn, items: list[str], phase: str, tick: Tick, group: int) -> np.ndarray:
