@@ -150,27 +150,23 @@ class VectorIndex:
         got = self._collection.get(where=where, include=["metadatas"])
         return dict(zip(got["ids"], got["metadatas"]))
 
-    def iter_all(self, include_text: bool = True) -> Iterator[tuple[str, str | None, dict]]:
-        """Every chunk as ``(id, text, metadata)``, page by page."""
-        include = ["metadatas", "documents"] if include_text else ["metadatas"]
+    def _pages(self, include: list[str]) -> Iterator[dict]:
         offset = 0
         while True:
             got = self._collection.get(include=include, limit=_PAGE, offset=offset)
             if not got["ids"]:
                 return
-            texts = got["documents"] if include_text else [None] * len(got["ids"])
-            yield from zip(got["ids"], texts, got["metadatas"])
+            yield got
             offset += len(got["ids"])
 
+    def iter_all(self, include_text: bool = True) -> Iterator[tuple[str, str | None, dict]]:
+        """Every chunk as ``(id, text, metadata)``, page by page."""
+        for got in self._pages(["metadatas", "documents"] if include_text else ["metadatas"]):
+            texts = got["documents"] if include_text else [None] * len(got["ids"])
+            yield from zip(got["ids"], texts, got["metadatas"])
+
     def all_ids(self) -> list[str]:
-        ids: list[str] = []
-        offset = 0
-        while True:
-            got = self._collection.get(include=[], limit=_PAGE, offset=offset)
-            if not got["ids"]:
-                return ids
-            ids.extend(got["ids"])
-            offset += len(got["ids"])
+        return [i for got in self._pages([]) for i in got["ids"]]
 
     def query(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[Hit]:
         """The ``k`` nearest chunks to ``vector`` (optionally filtered), best first."""

@@ -32,6 +32,11 @@ def _digest(ids: Sequence[str]) -> str:
     return h.hexdigest()
 
 
+def chunk_digest(index: VectorIndex) -> str:
+    """Digest of the chunk ids a collection holds now (reads every id once)."""
+    return _digest(index.all_ids())
+
+
 def lexical_dir(location: IndexLocation) -> Path:
     """Where the BM25 files for a collection live (beside an embedded db, else in the cache)."""
     if location.path is not None:
@@ -51,10 +56,6 @@ class LexicalIndex:
         if ids:
             self._retriever = bm25s.BM25()
             self._retriever.index(bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False)
-
-    def digest_stale(self, index: VectorIndex) -> bool:
-        """Whether ``index`` now holds other chunks than this BM25 index covers."""
-        return self.digest != _digest(index.all_ids())
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """``(id, bm25 score)`` of the best ``k`` chunks with a positive score."""
@@ -99,11 +100,12 @@ class LexicalIndex:
         return cls(ids, texts)
 
     @classmethod
-    def in_step_with(cls, index: VectorIndex) -> "LexicalIndex":
-        """The saved BM25 index if it covers exactly the collection's chunks, else a rebuilt one."""
+    def in_step_with(cls, index: VectorIndex, digest: str | None = None) -> "LexicalIndex":
+        """The saved BM25 index if it covers exactly the collection's chunks, else a rebuilt
+        one. ``digest``: :func:`chunk_digest` of ``index`` when the caller has it already."""
         directory = lexical_dir(index.location)
         saved = cls.load(directory)
-        if saved is not None and not saved.digest_stale(index):
+        if saved is not None and saved.digest == (digest or chunk_digest(index)):
             return saved
         fresh = cls.build(index)
         fresh.save(directory)

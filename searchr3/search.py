@@ -9,7 +9,7 @@ from .encoding import validate_texts
 from .filters import matches, to_chroma
 from .fusion import reciprocal_rank_fusion
 from .index import Hit, IndexLocation, VectorIndex
-from .lexical import LexicalIndex
+from .lexical import LexicalIndex, chunk_digest
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,9 @@ class Searcher:
 
     def lexical(self) -> LexicalIndex:
         """The BM25 index, rebuilt when the collection has changed since it was built."""
-        if self._lexical is None or self._lexical.digest_stale(self.index):
-            self._lexical = LexicalIndex.in_step_with(self.index)
+        digest = chunk_digest(self.index)
+        if self._lexical is None or self._lexical.digest != digest:
+            self._lexical = LexicalIndex.in_step_with(self.index, digest)
         return self._lexical
 
     def _embed(self, query: str, reasoning: bool):
