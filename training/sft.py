@@ -13,29 +13,25 @@ devices and mixed precision; ``accelerate launch -m training.sft ...`` runs it d
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
-import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from searchr3.batching import pad_left
-from searchr3.cli import print_error
 from searchr3.config import DEFAULT_MODEL, ModelConfig
 from searchr3.encoding import PromptEncoder
-from searchr3.errors import SearchR3Error
-from searchr3.loading import LoadedModel, load_model, save_adapter
+from searchr3.loading import LoadedModel, load_model
 from searchr3.prompts import EMBED_SUFFIX
 from searchr3.readout import vectors_from_hidden
 
-from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .devset import evaluate_adapter
+from .loop import TrainingLoop, make_accelerator, parse_args, run_cli
 from .losses import info_nce, kl_to_base, lm_loss, triplet
-from .pairs import Pair, batch_indices, load_pairs
-from .plots import plot_curves
+from .pairs import Pair, batch_indices
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 LOSS_KEYS = ["loss", "nce", "triplet", "lm", "kl", "grad_norm"]
@@ -85,18 +81,16 @@ class Seqs:
                 "position_ids": self.position_ids[start:end]}
 
 
-class SFTTrainer:
+class SFTTrainer(TrainingLoop):
     """Trains a LoRA adapter for the Search-R3 read-out (see module docstring)."""
 
+    curves, curve_keys, title = "loss.png", LOSS_KEYS, "stage 1 (SFT) losses"
+
     def __init__(self, config: SFTConfig, pairs: list[Pair], out: Path, accelerator=None):
-        from accelerate import Accelerator
         from peft import LoraConfig, get_peft_model
 
         self.config, self.pairs, self.out = config, pairs, out
-        precision = config.mixed_precision
-        if precision == "auto":
-            precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
-        self.accelerator = accelerator or Accelerator(mixed_precision=precision)
+        self.accelerator = accelerator or make_accelerator(config.mixed_precision)
         torch.manual_seed(config.seed)
         base: LoadedModel = load_model(ModelConfig(model=config.model, adapter=None, device=str(self.accelerator.device), dtype="float32"))
         self.base_id, self.tokenizer, self.embed_id = base.base_id, base.tokenizer, base.embed_token_id
@@ -115,10 +109,6 @@ class SFTTrainer:
         self.docs = PromptEncoder(self.tokenizer, "document", config.max_doc_tokens)
         self.assistant_ids = self.tokenizer(EMBED_SUFFIX, add_special_tokens=False)["input_ids"]
         self.step = 0
-
-    @property
-    def peft_model(self):
-        return self.accelerator.unwrap_model(self.model)
 
     # -- one optimizer step ------------------------------------------------------------
 
@@ -194,106 +184,17 @@ class SFTTrainer:
         return {"step": self.step, "loss": loss, "nce": nce.item(), "triplet": tri.item(), "lm": lm_total, "kl": kl_total,
                 "grad_norm": grad_norm, "skipped": skipped, "lr": self.scheduler.get_last_lr()[0]}
 
-    # -- the run -------------------------------------------------------------------------
-
-    def save(self) -> Path:
-        return save_checkpoint(self.out / "checkpoints", self.peft_model, self.optimizer, self.scheduler, self.step, self.base_id)
-
-    def resume(self) -> bool:
-        found = latest_checkpoint(self.out / "checkpoints")
-        if found is None:
-            return False
-        self.step = load_checkpoint(found, self.peft_model, self.optimizer, self.scheduler)
-        return True
-
-    def export(self) -> Path:
-        """The final adapter in ``OUT/adapter`` (a few MB), loadable with ``--adapter``."""
-        return save_adapter(self.peft_model, self.out / "adapter", self.base_id)
-
-    def fit(self, progress=None) -> None:
-        log = self.out / "log.jsonl"
-        self.out.mkdir(parents=True, exist_ok=True)
-        deadline = time.perf_counter() + self.config.max_minutes * 60 if self.config.max_minutes > 0 else math.inf
-        while self.step < self.config.steps:
-            if time.perf_counter() > deadline:
-                if self.accelerator.is_main_process:
-                    self.save()
-                    plot_curves(log, self.out / "loss.png", LOSS_KEYS, "stage 1 (SFT) losses")
-                break
-            t0 = time.perf_counter()
-            row = self.train_step()
-            row["seconds"] = time.perf_counter() - t0
-            if self.accelerator.is_main_process:
-                with open(log, "a") as f:
-                    f.write(json.dumps(row) + "\n")
-            if progress:
-                progress(row)
-            if self.step % self.config.save_every == 0 or self.step == self.config.steps:
-                if self.accelerator.is_main_process:
-                    self.save()
-                    plot_curves(log, self.out / "loss.png", LOSS_KEYS, "stage 1 (SFT) losses")
-                self.accelerator.wait_for_everyone()
-
-
-def evaluate_adapter(adapter: Path, data: Path, device: str | None = None) -> dict:
-    """Dev-set metrics of a saved adapter (dense search, no reasoning)."""
-    from searchr3.eval.beir import load_beir
-    from searchr3.eval.methods import dense_searchr3
-    from searchr3.eval.metrics import evaluate
-
-    dataset = load_beir(data)
-    run = dense_searchr3(dataset, ModelConfig(adapter=str(adapter), device=device), reasoning=False)
-    return {**evaluate(run.rankings, dataset.qrels), "model": run.model}
-
-
-def parse_config(argv: list[str] | None) -> tuple[argparse.Namespace, SFTConfig]:
-    ap = argparse.ArgumentParser(prog="python -m training.sft", description="Stage 1: contrastive SFT of the Search-R3 read-out.")
-    ap.add_argument("--data", type=Path, required=True, help="pairs JSONL (python -m training.data)")
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--config", type=Path, default=None, help="JSON with SFTConfig fields")
-    ap.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in OUT")
-    for f in fields(SFTConfig):
-        kind = type(f.default) if f.default is not None else str
-        ap.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=None)
-    args = ap.parse_args(argv)
-    values = asdict(SFTConfig())
-    if args.config:
-        values.update(json.loads(args.config.read_text()))
-    values.update({f.name: getattr(args, f.name) for f in fields(SFTConfig) if getattr(args, f.name) is not None})
-    return args, SFTConfig(**values)
-
 
 def main(argv: list[str] | None = None) -> int:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    args, config = parse_args(argv, "python -m training.sft", "Stage 1: contrastive SFT of the Search-R3 read-out.", SFTConfig)
 
-    args, config = parse_config(argv)
-    console = Console(stderr=True)
-    try:
-        pairs = load_pairs(args.data)
-        trainer = SFTTrainer(config, pairs, args.out)
-    except SearchR3Error as exc:
-        print_error(exc)
-        return 2
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "config.json").write_text(json.dumps(asdict(config), indent=2))
-    if args.resume and trainer.resume():
-        console.print(f"resumed at step {trainer.step}")
-    started = time.perf_counter()
-    with Progress(TextColumn("[bold]SFT"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=not trainer.accelerator.is_main_process) as bar:
-        task = bar.add_task("sft", total=config.steps, completed=trainer.step, info="")
-        trainer.fit(lambda r: bar.update(task, completed=r["step"], info=f"loss {r['loss']:.3f} nce {r['nce']:.3f} lm {r['lm']:.3f} kl {r['kl']:.4f}"))
-    if not trainer.accelerator.is_main_process:
-        return 0
-    adapter = trainer.export()
-    summary = {"pairs": len(pairs), "steps": trainer.step, "seconds": time.perf_counter() - started, "adapter": str(adapter)}
-    if config.eval_data:
-        summary["eval"] = evaluate_adapter(adapter, Path(config.eval_data), str(trainer.accelerator.device))
-        console.print(f"dev set: {json.dumps({k: round(v, 4) for k, v in summary['eval'].items() if k != 'model'})}")
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
-    console.print(f"adapter: {adapter}  curves: {args.out / 'loss.png'}")
-    return 0
+    def finish(trainer: SFTTrainer, adapter: Path, summary: dict) -> None:
+        if config.eval_data:
+            summary["eval"] = evaluate_adapter(adapter, Path(config.eval_data), str(trainer.accelerator.device))
+            print(f"dev set: {json.dumps({k: round(v, 4) for k, v in summary['eval'].items() if k != 'model'})}", file=sys.stderr)
+
+    return run_cli(args, config, lambda pairs: SFTTrainer(config, pairs, args.out), "SFT",
+                   lambda r: f"loss {r['loss']:.3f} nce {r['nce']:.3f} lm {r['lm']:.3f} kl {r['kl']:.4f}", finish)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,11 @@ class Row:
         return "".join(c if c.isalnum() else "-" for c in self.label.lower()).strip("-")
 
 
+def stage_rows(stage: str, adapter: str) -> list[Row]:
+    """Dense and reasoning rows of one trained adapter."""
+    return [Row(f"Search-R3 {stage}", "searchr3", adapter), Row(f"Search-R3 {stage} + reasoning", "searchr3", adapter, True)]
+
+
 def default_rows() -> list[Row]:
     rows = [
         Row("BM25", "bm25"),
@@ -47,22 +52,19 @@ def default_rows() -> list[Row]:
     for stage, folder in (("SFT", "sft"), ("SFT+RL", "rl")):
         adapter = REPO / "searchr3" / "adapters" / folder
         if (adapter / "adapter_config.json").is_file():
-            rows += [
-                Row(f"Search-R3 {stage}", "searchr3", str(adapter)),
-                Row(f"Search-R3 {stage} + reasoning", "searchr3", str(adapter), True),
-                Row(f"Search-R3 {stage} hybrid", "hybrid", str(adapter)),
-            ]
+            rows += [*stage_rows(stage, str(adapter)), Row(f"Search-R3 {stage} hybrid", "hybrid", str(adapter))]
     return rows
 
 
-def write_markdown(out: Path, results: list[tuple[Row, dict]], data: Path) -> None:
+def write_markdown(out: Path, results: list[tuple[Row, dict]], data: Path, stages: list[str] = ()) -> None:
     first = results[0][1]["run"]
     lines = [
         "# Results",
         "",
         f"Python FAQ development set ({first['queries']} questions, {first['corpus']} answers as the corpus), "
         f"built by `python -m searchr3.eval.build pyfaq {data}` from Debian's `python3-doc`.",
-        f"Regenerate: `python -m searchr3.eval.report --data {data}` (add `--reuse` to keep finished rows).",
+        f"Regenerate: `python -m searchr3.eval.report --data {data}{''.join(f' --stage {s!r}' for s in stages)}` "
+        "(add `--reuse` to keep finished rows). Reasoning rows use a greedy trace of at most 64 new tokens.",
         "",
         "| method | nDCG@10 | Recall@10 | Recall@100 | MRR@10 | ms/query | model |",
         "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
@@ -72,6 +74,9 @@ def write_markdown(out: Path, results: list[tuple[Row, dict]], data: Path) -> No
         model = r["run"]["model"].replace("|", "\\|")  # a bare pipe would split the table cell
         lines.append(f"| {row.label} | {cells} | {r['timing']['ms_per_query']:.0f} | `{model}` |")
     lines += ["", "![nDCG@10 and Recall@10 by method](results.png)", ""]
+    logs = [p.name for p in sorted((out / "training").glob("*")) if p.is_dir()] if (out / "training").is_dir() else []
+    if logs:
+        lines += [f"Training runs (configs, logs, curves, notes): {', '.join(f'[{n}](training/{n}/)' for n in logs)}.", ""]
     (out / "results.md").write_text("\n".join(lines))
 
 
@@ -105,13 +110,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=REPO / "docs")
     ap.add_argument("--reuse", action="store_true", help="keep rows whose JSON already exists")
     ap.add_argument("--only", nargs="*", default=None, help="run only these row labels (others are reused)")
+    ap.add_argument("--stage", action="append", default=[], metavar="LABEL=ADAPTER",
+                    help="also evaluate this adapter (e.g. an RL run that is not shipped), with and without reasoning")
     args = ap.parse_args(argv)
+    extra = []
+    for spec in args.stage:
+        label, sep, adapter = spec.partition("=")
+        if not (sep and label and adapter):
+            print_error(f"--stage wants LABEL=ADAPTER, not {spec!r}")
+            return 2
+        extra += stage_rows(label, adapter)
     console = Console(stderr=True)
     store = args.out / "results"
     store.mkdir(parents=True, exist_ok=True)
     results = []
     try:
-        for row in default_rows():
+        for row in default_rows() + extra:
             path = store / f"{row.slug}.json"
             skip = (args.reuse or (args.only is not None and row.label not in args.only)) and path.is_file()
             if not skip:
@@ -122,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     except SearchR3Error as exc:
         print_error(exc)
         return 2
-    write_markdown(args.out, results, args.data)
+    write_markdown(args.out, results, args.data, args.stage)
     write_chart(args.out, results)
     console.print(f"wrote {args.out / 'results.md'} and {args.out / 'results.png'}")
     return 0

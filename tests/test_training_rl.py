@@ -1,0 +1,129 @@
+"""Stage 2 (RL of the reasoning trace) on the real default model, with tiny settings."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from searchr3 import Embedder, ModelConfig
+from training.pairs import Pair
+from training.rewards import FormatRule
+from training.rl import RLConfig, RLTrainer, grpo_loss, main
+
+PAIRS = [
+    Pair("sort a list in place", "list.sort() sorts the list in place and returns None.",
+         ("set.add(x) adds an element to the set.", "os.getcwd() returns the current working directory.")),
+    Pair("read environment variables", "os.environ is a mapping of the process environment variables.",
+         ("json.loads(s) parses a JSON document from a string.", "list.sort() sorts the list in place and returns None.")),
+    Pair("sleep for a few seconds", "time.sleep(secs) suspends execution for the given number of seconds.",
+         ("random.choice(seq) returns a random element.", "str.strip() removes leading and trailing whitespace.")),
+    Pair("delete a directory tree", "shutil.rmtree(path) deletes an entire directory tree.",
+         ("math.floor(x) returns the largest integer not above x.", "zip() iterates over several iterables in parallel.")),
+]
+
+
+def tiny(**changes) -> RLConfig:
+    base = dict(steps=2, queries=2, group=2, max_new_tokens=12, lr=1e-3, warmup=1, micro_batch=2, corpus_pairs=4,
+                max_query_tokens=64, max_doc_tokens=128, neighbours=2, candidates=2, full_every=0, save_every=1, seed=5,
+                mixed_precision="no")
+    base.update(changes)
+    return RLConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def trainer(tmp_path_factory) -> RLTrainer:
+    return RLTrainer(tiny(), PAIRS, tmp_path_factory.mktemp("rl"))
+
+
+def test_grpo_loss_by_hand():
+    logp = torch.log(torch.tensor([[0.6, 0.3, 0.5]]))
+    old = torch.log(torch.tensor([[0.4, 0.3, 0.5]]))  # first token: ratio 1.5
+    mask = torch.tensor([[True, True, False]])  # the third position is padding
+    up, kl = grpo_loss(logp, old, logp, mask, torch.tensor([1.0]), clip=0.2, beta=0.1)
+    assert up.item() == pytest.approx(-(1.2 + 1.0) / 2)  # positive advantage: the ratio is clipped at 1.2
+    assert kl.item() == 0.0  # policy equals reference
+    down, _ = grpo_loss(logp, old, logp, mask, torch.tensor([-1.0]), clip=0.2, beta=0.1)
+    assert down.item() == pytest.approx((1.5 + 1.0) / 2)  # negative advantage: the unclipped (worse) term
+    ref = torch.log(torch.tensor([[0.3, 0.3, 0.9]]))
+    _, kl = grpo_loss(logp, old, ref, mask, torch.tensor([0.0]), clip=0.2, beta=0.1)
+    assert kl.item() == pytest.approx((0.5 - np.log(0.5) - 1) / 2, rel=1e-5)  # k3 at token 1, 0 at token 2, pad ignored
+
+
+def test_rewards_come_from_real_embeddings(trainer, trained):
+    """Rewards equal 1/rank (+ format) recomputed independently with the shipped model."""
+    r = trainer.rollout(0)
+    assert len(r.traces) == 4 and [t.query_index for t in r.traces] == [0, 0, 1, 1]
+    docs = trained.embed_documents(trainer.corpus.docs)
+    queries = trained.vectors_for_ids([t.final_ids for t in r.traces])
+    np.testing.assert_allclose(r.vectors, queries, atol=1e-4)
+    sims = queries @ docs.T
+    own = sims[np.arange(len(r.positives)), r.positives]
+    ranks = (sims >= own[:, None]).sum(axis=1)
+    assert r.ranks.tolist() == ranks.tolist()
+    np.testing.assert_allclose(r.rewards, 1.0 / ranks + trainer.config.w_format * r.format)
+    assert np.allclose(r.advantages.reshape(-1, 2).sum(axis=1), 0.0)
+    assert set(trainer.corpus.positive) <= set(range(len(trainer.corpus.docs))) and len(trainer.corpus.docs) == 11
+
+
+def test_format_reward_punishes_a_forced_embed_token(trainer):
+    trainer.config.max_new_tokens, rule = 2, trainer.format_rule  # too short to write "The embedding is" itself
+    try:
+        r = trainer.rollout(1)
+    finally:
+        trainer.config.max_new_tokens = 12
+    missing = np.array([not t.emitted_embed_token for t in r.traces])
+    assert missing.any()
+    assert (r.format[missing] <= -rule.missing_embed_penalty).all()
+    assert (r.rewards[missing] <= r.retrieval[missing] - trainer.config.w_format * rule.missing_embed_penalty).all()
+    assert FormatRule().missing_embed_penalty > 0
+
+
+def test_tiny_run_kl_starts_at_zero_and_refresh_is_local(tmp_path):
+    trainer = RLTrainer(tiny(), PAIRS, tmp_path)
+    init = {n: p.detach().clone() for n, p in trainer.peft_model.named_parameters() if p.requires_grad}
+    first = trainer.train_step()
+    assert first["kl"] == 0.0  # the policy is the reference at step 0
+    assert np.isfinite(first["reward"]) and first["grad_norm"] > 0
+    changed = [n for n, p in trainer.peft_model.named_parameters() if p.requires_grad and not torch.equal(p, init[n])]
+    assert changed  # the update moved the adapter
+    # the next rollout's local refresh re-encodes its region, and only it, under the new weights
+    before = trainer.env.vectors.copy()
+    r = trainer.rollout()
+    moved = np.where(np.abs(trainer.env.vectors - before).max(axis=1) > 1e-6)[0]
+    assert not r.refresh_full and 0 < len(r.refresh_rows) < len(trainer.corpus.docs)
+    assert moved.tolist() == r.refresh_rows.tolist()
+    fresh = trainer._encode_docs(r.refresh_rows.tolist())
+    np.testing.assert_allclose(trainer.env.vectors[r.refresh_rows], fresh, atol=1e-5)
+    second = trainer.update(r)
+    assert second["kl"] > 0  # the policy has left the reference
+
+
+def test_cli_trains_and_exports(tmp_path):
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("".join(json.dumps({"query": p.query, "positive": p.positive, "negatives": list(p.negatives)}) + "\n" for p in PAIRS))
+    out = tmp_path / "run"
+    config = tmp_path / "rl.json"
+    config.write_text(json.dumps({k: v for k, v in tiny(steps=1).__dict__.items()}))
+    assert main(["--data", str(data), "--out", str(out), "--config", str(config)]) == 0
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in log] == [1] and log[0]["kl"] == 0.0
+    assert (out / "rewards.png").stat().st_size > 10_000 and (out / "checkpoints" / "step-000001").is_dir()
+    before = Embedder.load(ModelConfig(max_query_tokens=64, max_document_tokens=128))
+    after = Embedder.load(ModelConfig(adapter=str(out / "adapter"), max_query_tokens=64, max_document_tokens=128))
+    assert after.fingerprint != before.fingerprint
+    text = [PAIRS[0].positive]
+    assert 1e-6 < np.abs(after.embed_documents(text) - before.embed_documents(text)).max() < 0.5
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data", "/nonexistent/pairs.jsonl"], "no such pairs file"),
+    (["--init", "/nonexistent/adapter"], "adapter not found"),
+])
+def test_cli_errors_are_one_line(tmp_path, capsys, args, message):
+    data = tmp_path / "pairs.jsonl"
+    data.write_text(json.dumps({"query": "q", "positive": "p"}) + "\n")
+    argv = ["--data", str(data), "--out", str(tmp_path / "run")] + args
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
