@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,10 @@ def run(args: argparse.Namespace) -> list[dict]:
         with Progress(console=Console(stderr=True)) as bar:
             task = bar.add_task("RL steps, local and exact refresh", total=args.steps)
             for _ in range(args.steps):
-                rows.append(trainer.train_step())
+                t0 = time.perf_counter()
+                row = trainer.train_step()
+                row["seconds"] = time.perf_counter() - t0
+                rows.append(row)
                 bar.advance(task)
         rows[0]["docs"] = len(trainer.corpus.docs)
     return rows
