@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -35,15 +34,10 @@ def run(args: argparse.Namespace) -> list[dict]:
         trainer = RLTrainer(config, load_pairs(args.data), Path(out))
         # the exact environment starts from the same vectors and re-encodes everything every step
         trainer.shadow = CorpusEnvironment(trainer._encode_docs, len(trainer.corpus.docs), config.neighbours, config.candidates, 1)
-        rows = []
+        rows: list[dict] = []
         with Progress(console=Console(stderr=True)) as bar:
             task = bar.add_task("RL steps, local and exact refresh", total=args.steps)
-            for _ in range(args.steps):
-                t0 = time.perf_counter()
-                row = trainer.train_step()
-                row["seconds"] = time.perf_counter() - t0
-                rows.append(row)
-                bar.advance(task)
+            trainer.fit(lambda row: (rows.append(row), bar.advance(task)))  # fit times each step
         rows[0]["docs"] = len(trainer.corpus.docs)
     return rows
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from searchr3.config import ModelConfig
+from searchr3.config import DEFAULT_MODEL, ModelConfig
 
 
 def evaluate_adapter(adapter: Path, data: Path, device: str | None = None, reasoning: bool = False,
@@ -16,8 +16,6 @@ def evaluate_adapter(adapter: Path, data: Path, device: str | None = None, reaso
     from searchr3.eval.metrics import evaluate
 
     dataset = load_beir(data)
-    config = ModelConfig(adapter=str(adapter), device=device)
-    if model:
-        config = config.with_(model=model)
+    config = ModelConfig(model=model or DEFAULT_MODEL, adapter=str(adapter), device=device)
     run = dense_searchr3(dataset, config, reasoning=reasoning)
     return {**evaluate(run.rankings, dataset.qrels), "model": run.model}
