@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from searchr3 import Sampling
-from training.rewards import FormatRule, format_reward, group_advantages, retrieval_reward
+from training.rewards import FormatRule, format_reward, group_advantages, retrieval_reward, softmax_reward
 from training.rl_env import CorpusEnvironment, knn_graph
 
 
@@ -55,6 +55,41 @@ def test_local_refresh_updates_exactly_the_region():
     assert (env.graph[refresh.rows] == knn_graph(env.vectors, 4, refresh.rows)).all()
 
 
+def test_drift_band_re_encodes_where_ranks_can_flip():
+    """The band adds the stale rows whose score lies within the observed drift of a
+    positive's score; with it, every positive's rank equals the rank under a full re-encode."""
+    n = 300
+    enc, plain_enc = VersionedEncoder(n, seed=3), VersionedEncoder(n, seed=3)
+    banded = CorpusEnvironment(enc, n, neighbours=3, candidates=2, full_every=0, band=1.0, band_limit=n)
+    plain = CorpusEnvironment(plain_enc, n, neighbours=3, candidates=2, full_every=0)
+    rng = np.random.default_rng(1)
+    positives = rng.choice(n, size=6, replace=False)
+    equal_plain, equal_banded = [], []
+    for version in (1, 2, 3):
+        enc.version = plain_enc.version = version
+        queries = banded.vectors[positives] + 0.3 * rng.normal(size=(6, 16)).astype(np.float32)
+        region = banded.region(positives, queries)
+        before, encoded_at = banded.vectors.copy(), banded.encoded_at.copy()
+        refresh = banded.refresh(positives, queries)
+        plain.refresh(positives, queries)
+        band = np.setdiff1d(refresh.rows, region)
+        # the band by hand: per query, the largest score change per step of staleness on the
+        # region; a stale row is in it when its gap to the positive's score is within rate x its age
+        rate = (np.abs(queries @ (banded.vectors[region] - before[region]).T) / (version - encoded_at[region])).max(axis=1)
+        mid = before.copy()
+        mid[region] = banded.vectors[region]  # what the band saw: the region fresh, the rest stale
+        sims = queries @ mid.T
+        gap = np.abs(sims - sims[np.arange(6), positives][:, None]) / (rate[:, None] * (version - encoded_at)[None, :])
+        gap[:, region] = np.inf
+        assert band.tolist() == np.where(gap.min(axis=0) <= 1.0)[0].tolist()
+        exact = CorpusEnvironment(enc, n, neighbours=3).ranks(queries, positives)
+        equal_banded.append(np.mean(banded.ranks(queries, positives) == exact))
+        equal_plain.append(np.mean(plain.ranks(queries, positives) == exact))
+    assert np.mean(equal_banded) == 1.0 and np.mean(equal_plain) < 1.0
+    with pytest.raises(ValueError):
+        banded.band_rows(queries, positives[:2], refresh.rows, before[refresh.rows], np.ones(len(refresh.rows)))
+
+
 def test_full_refresh_every_n_steps():
     enc = VersionedEncoder(30)
     env = CorpusEnvironment(enc, 30, neighbours=3, candidates=0, full_every=3)
@@ -70,6 +105,14 @@ def test_ranks_and_rewards():
     # a query equal to doc 4 ranks doc 9 behind doc 4 at least
     assert env.ranks(env.vectors[[4]], [9])[0] >= 2
     assert retrieval_reward(np.array([1, 2, 4])).tolist() == [1.0, 0.5, 0.25]
+
+
+def test_softmax_reward_grows_with_the_margin():
+    scores = np.array([[0.9, 0.5, 0.4], [0.6, 0.5, 0.4], [0.3, 0.5, 0.4]])
+    got = softmax_reward(scores, [0, 0, 0], temperature=0.1)
+    np.testing.assert_allclose(got, np.exp(scores[:, 0] / 0.1) / np.exp(scores / 0.1).sum(axis=1))
+    assert got[0] > got[1] > got[2]  # both first-ranked rollouts differ: the wider margin earns more
+    assert softmax_reward(np.array([[500.0, 0.0]]), [0], 0.01)[0] == 1.0  # no overflow
 
 
 def test_advantages_are_zero_mean_per_group():

@@ -64,6 +64,16 @@ def test_rewards_come_from_real_embeddings(trainer, trained):
     np.testing.assert_allclose(r.rewards, 1.0 / ranks + trainer.config.w_format * r.format)
     assert np.allclose(r.advantages.reshape(-1, 2).sum(axis=1), 0.0)
     assert set(trainer.corpus.positive) <= set(range(len(trainer.corpus.docs))) and len(trainer.corpus.docs) == 11
+    # the softmax reward: the positive's probability over the corpus at temperature tau, same rollouts
+    trainer.config.reward, tau = "softmax", trainer.config.reward_temperature
+    try:
+        soft = trainer.rollout(0)
+    finally:
+        trainer.config.reward = "rank"
+    assert [t.text for t in soft.traces] == [t.text for t in r.traces]
+    expected = np.exp(own / tau) / np.exp(sims / tau).sum(axis=1)
+    np.testing.assert_allclose(soft.retrieval, expected, rtol=1e-3)
+    np.testing.assert_allclose(soft.rewards, expected + trainer.config.w_format * soft.format, rtol=1e-3)
 
 
 def test_format_reward_punishes_a_forced_embed_token(trainer):
@@ -119,6 +129,7 @@ def test_cli_trains_and_exports(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--data", "/nonexistent/pairs.jsonl"], "no such pairs file"),
     (["--init", "/nonexistent/adapter"], "adapter not found"),
+    (["--reward", "ndcg"], "--reward must be 'rank' or 'softmax'"),
 ])
 def test_cli_errors_are_one_line(tmp_path, capsys, args, message):
     data = tmp_path / "pairs.jsonl"

@@ -13,6 +13,16 @@ def retrieval_reward(rank: np.ndarray | int) -> np.ndarray:
     return 1.0 / np.asarray(rank, dtype=np.float64)
 
 
+def softmax_reward(scores: np.ndarray, positives, temperature: float) -> np.ndarray:
+    """Probability of the positive under a softmax over all corpus scores ``[n, docs]`` at
+    ``temperature``: like 1/rank it rewards the positive on top, but it keeps growing with
+    the margin, so a group whose rollouts all rank it first still carries a signal."""
+    logits = np.asarray(scores, dtype=np.float64) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    log_z = np.log(np.exp(logits).sum(axis=1))
+    return np.exp(logits[np.arange(len(logits)), np.asarray(positives)] - log_z)
+
+
 @dataclass(frozen=True)
 class FormatRule:
     """What a well-formed rollout looks like: a trace, the embed token emitted by the

@@ -17,6 +17,7 @@ import math
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,14 +27,14 @@ import torch
 from searchr3.batching import pad_right
 from searchr3.config import DEFAULT_ADAPTER, DEFAULT_MODEL, ModelConfig
 from searchr3.embedder import Embedder
-from searchr3.errors import ModelNotFoundError
+from searchr3.errors import InvalidInputError, ModelNotFoundError
 from searchr3.loading import LoadedModel, load_model
 from searchr3.reasoning import Sampling, Trace
 
 from .devset import evaluate_adapter
 from .loop import TrainingLoop, make_accelerator, parse_args, run_cli
 from .pairs import Pair, batch_indices
-from .rewards import FormatRule, format_reward, group_advantages, retrieval_reward
+from .rewards import FormatRule, format_reward, group_advantages, retrieval_reward, softmax_reward
 from .rl_env import CorpusEnvironment
 
 LOG_KEYS = ["reward", "retrieval", "format", "hit@1", "kl", "trace_tokens", "emitted", "refresh_seconds"]
@@ -59,12 +60,16 @@ class RLConfig:
     micro_batch: int = 8
     max_grad_norm: float = 1.0
     w_format: float = 0.5
+    reward: str = "rank"  # retrieval reward: "rank" (1/rank of the positive) or "softmax" (its probability)
+    reward_temperature: float = 0.05  # of the "softmax" reward
     corpus_pairs: int = 128  # the pairs whose positives and negatives make up the RL corpus
     max_query_tokens: int = 64
     max_doc_tokens: int = 128
     neighbours: int = 4
     candidates: int = 4
     full_every: int = 10
+    band: float = 1.0  # re-encode stale documents within this x the observed drift of a positive's score (0: off)
+    band_limit: int = 16
     save_every: int = 20
     seed: int = 0
     eval_data: str | None = None
@@ -148,6 +153,8 @@ class RLTrainer(TrainingLoop):
     def __init__(self, config: RLConfig, pairs: list[Pair], out: Path, accelerator=None):
         from peft import PeftModel
 
+        if config.reward not in ("rank", "softmax"):
+            raise InvalidInputError(f"--reward must be 'rank' or 'softmax', not {config.reward!r}")
         self.config, self.out = config, out
         self.accelerator = accelerator or make_accelerator(config.mixed_precision)
         torch.manual_seed(config.seed)
@@ -175,8 +182,10 @@ class RLTrainer(TrainingLoop):
                                              self.accelerator.device), limits)
         self.corpus = Corpus.from_pairs(pairs, config.corpus_pairs, config.seed)
         self.env = CorpusEnvironment(self._encode_docs, len(self.corpus.docs), config.neighbours, config.candidates,
-                                     config.full_every)
-        self.shadow: CorpusEnvironment | None = None  # an exact environment to compare with (bench/rl_env.py)
+                                     config.full_every, config.band, config.band_limit)
+        # called with each step's rollouts before the update (the policy that produced them);
+        # what they return joins the log row (bench/rl_env.py compares environments this way)
+        self.observers: list[Callable[[Rollouts], dict]] = []
         self.format_rule = FormatRule(max_tokens=config.max_new_tokens)
         self.step = 0
 
@@ -197,10 +206,13 @@ class RLTrainer(TrainingLoop):
         vectors = self.embedder.vectors_for_ids([t.final_ids for t in traces])
         positives = np.array([self.corpus.positive[chosen[t.query_index]] for t in traces])
         t0 = time.perf_counter()
-        refresh = self.env.refresh(sorted(set(positives.tolist())), vectors)
+        refresh = self.env.refresh(positives, vectors)
         seconds = time.perf_counter() - t0
         ranks = self.env.ranks(vectors, positives)
-        retrieval = retrieval_reward(ranks)
+        if cfg.reward == "softmax":
+            retrieval = softmax_reward(self.env.scores(vectors), positives, cfg.reward_temperature)
+        else:
+            retrieval = retrieval_reward(ranks)
         fmt = np.array([format_reward(t.text, t.emitted_embed_token, len(t.generated_ids), self.format_rule) for t in traces])
         rewards = retrieval + cfg.w_format * fmt
         return Rollouts(traces, positives, vectors, ranks, retrieval, fmt, rewards, group_advantages(rewards, cfg.group),
@@ -256,6 +268,8 @@ class RLTrainer(TrainingLoop):
         t0 = time.perf_counter()
         r = self.rollout()
         t1 = time.perf_counter()
+        observed = {k: v for observe in self.observers for k, v in observe(r).items()}
+        t2 = time.perf_counter()
         stats = self.update(r)
         self.step += 1
         row = {
@@ -274,22 +288,12 @@ class RLTrainer(TrainingLoop):
             "refresh_full": r.refresh_full,
             "refresh_seconds": r.refresh_seconds,
             "rollout_seconds": t1 - t0,
-            "update_seconds": time.perf_counter() - t1,
+            "update_seconds": time.perf_counter() - t2,
             "lr": self.scheduler.get_last_lr()[0],
             "example": r.traces[0].text[:200],
+            **observed,
         }
-        if self.shadow is not None:
-            row.update(self._compare_with_shadow(r))
         return row
-
-    def _compare_with_shadow(self, r: Rollouts) -> dict:
-        """Refresh the exact environment (everything, every step) and compare ranks."""
-        t0 = time.perf_counter()
-        self.shadow.refresh(sorted(set(r.positives.tolist())), r.vectors)
-        seconds = time.perf_counter() - t0
-        exact = self.shadow.ranks(r.vectors, r.positives)
-        return {"exact_seconds": seconds, "rank_equal": float((exact == r.ranks).mean()),
-                "rank_abs_diff": float(np.abs(exact - r.ranks).mean()), "exact_retrieval": float(retrieval_reward(exact).mean())}
 
     def resume(self) -> bool:
         """Continue from the newest checkpoint; the environment is rebuilt with a full encode."""

@@ -5,6 +5,12 @@ whole corpus each step is what an exact environment would do; Search-R3 instead 
 corpus in a k-nearest-neighbour graph and re-encodes only the local region a batch touches:
 its positives, their graph neighbours, and the top candidates its queries retrieve; every
 ``full_every`` steps it re-encodes everything and rebuilds the graph.
+
+A positive's rank changes only where a stale document's score crosses the positive's fresh
+score. The region's re-encoded rows show how far scores moved per step of staleness (the
+drift rate); with ``band`` > 0 a second pass also re-encodes every stale document whose score
+lies within ``band`` x rate x its own staleness of a positive's score (at most
+``band_limit`` of them, the closest first), which is where the crossings are.
 """
 
 from __future__ import annotations
@@ -50,16 +56,25 @@ class CorpusEnvironment:
         neighbours: graph degree k.
         candidates: top retrieved documents per query added to the refreshed region.
         full_every: every this many refreshes, re-encode everything (0: never).
+        band: also re-encode stale documents within this multiple of the observed score
+            drift of a positive's score (0: off).
+        band_limit: at most this many extra documents per refresh from the band.
+        vectors: start from these document vectors instead of encoding the corpus.
     """
 
-    def __init__(self, encode: Encode, n_docs: int, neighbours: int = 8, candidates: int = 8, full_every: int = 10):
+    def __init__(self, encode: Encode, n_docs: int, neighbours: int = 8, candidates: int = 8, full_every: int = 10,
+                 band: float = 0.0, band_limit: int = 32, vectors: np.ndarray | None = None):
         self.encode = encode
         self.n_docs = n_docs
         self.neighbours = neighbours
         self.candidates = candidates
         self.full_every = full_every
+        self.band = band
+        self.band_limit = band_limit
         self.steps = 0
-        self.vectors = np.asarray(encode(range(n_docs)), dtype=np.float32)
+        start = encode(range(n_docs)) if vectors is None else vectors
+        self.vectors = np.array(start, dtype=np.float32)  # a copy: refreshes write into it
+        self.encoded_at = np.zeros(n_docs, dtype=np.int64)  # the refresh step that last encoded each row
         self.graph = knn_graph(self.vectors, neighbours)
 
     def region(self, positives: Sequence[int], query_vectors: np.ndarray | None = None) -> np.ndarray:
@@ -73,17 +88,47 @@ class CorpusEnvironment:
         return np.array(sorted(rows), dtype=np.int64)
 
     def refresh(self, positives: Sequence[int], query_vectors: np.ndarray | None = None) -> Refresh:
-        """Re-encode the batch's region (or everything, every ``full_every`` steps) and patch the graph."""
+        """Re-encode the batch's region (or everything, every ``full_every`` steps) and patch the graph.
+
+        ``positives[i]`` is the positive of ``query_vectors[i]`` when both are given."""
         self.steps += 1
         if self.full_every and self.steps % self.full_every == 0:
             return self.refresh_full()
         rows = self.region(positives, query_vectors)
-        self.vectors[rows] = self.encode(rows.tolist())
+        stale, ages = self.vectors[rows].copy(), self.steps - self.encoded_at[rows]
+        self._encode_rows(rows)
+        if self.band > 0 and query_vectors is not None and len(query_vectors):
+            extra = self.band_rows(np.atleast_2d(query_vectors), np.asarray(positives), rows, stale, ages)
+            if len(extra):
+                self._encode_rows(extra)
+                rows = np.union1d(rows, extra)
         self.graph[rows] = knn_graph(self.vectors, self.neighbours, rows)
         return Refresh(rows, False)
 
+    def _encode_rows(self, rows: np.ndarray) -> None:
+        self.vectors[rows] = self.encode(rows.tolist())
+        self.encoded_at[rows] = self.steps
+
+    def band_rows(self, queries: np.ndarray, positives: np.ndarray, fresh: np.ndarray, stale: np.ndarray,
+                  ages: np.ndarray) -> np.ndarray:
+        """Stale rows whose score could have crossed a positive's. The drift rate per query is
+        the largest score change per step of staleness on the just re-encoded rows ``fresh``
+        (their old vectors ``stale``, ``ages`` steps old); a row is in the band when its score
+        lies within ``band`` x rate x its own staleness of the positive's score."""
+        if len(positives) != len(queries):
+            raise ValueError(f"{len(positives)} positives for {len(queries)} query vectors")
+        rate = (np.abs(queries @ (self.vectors[fresh] - stale).T) / np.maximum(ages, 1)).max(axis=1)  # [n_queries]
+        reach = self.band * np.maximum(rate, 1e-12)[:, None] * (self.steps - self.encoded_at)[None, :]
+        sims = queries @ self.vectors.T
+        gap = np.abs(sims - sims[np.arange(len(queries)), positives][:, None]) / np.maximum(reach, 1e-12)
+        gap[:, fresh] = np.inf  # already fresh
+        closest = gap.min(axis=0)  # per document, its smallest gap to any query's positive
+        inside = np.where(closest <= 1.0)[0]
+        return np.sort(inside[np.argsort(closest[inside], kind="stable")[: self.band_limit]])
+
     def refresh_full(self) -> Refresh:
         self.vectors = np.asarray(self.encode(range(self.n_docs)), dtype=np.float32)
+        self.encoded_at[:] = self.steps
         self.graph = knn_graph(self.vectors, self.neighbours)
         return Refresh(np.arange(self.n_docs), True)
 
@@ -91,8 +136,12 @@ class CorpusEnvironment:
         """Indices ``[n_queries, k]`` of the best documents for each query, best first."""
         return top_k(np.atleast_2d(query_vectors) @ self.vectors.T, k)
 
+    def scores(self, query_vectors: np.ndarray) -> np.ndarray:
+        """Cosine of each query with every document ``[n_queries, n_docs]``."""
+        return np.atleast_2d(query_vectors) @ self.vectors.T
+
     def ranks(self, query_vectors: np.ndarray, positives: Sequence[int]) -> np.ndarray:
         """1-based rank of each query's positive among all documents (ties count against it)."""
-        sims = np.atleast_2d(query_vectors) @ self.vectors.T
+        sims = self.scores(query_vectors)
         own = sims[np.arange(len(positives)), np.asarray(positives)]
         return (sims >= own[:, None]).sum(axis=1)  # the positive itself counts once
