@@ -8,12 +8,10 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 
-def add_config_args(ap: argparse.ArgumentParser, config_cls, skip: tuple[str, ...] = ()) -> None:
+def add_config_args(ap: argparse.ArgumentParser, config_cls) -> None:
     """``--config FILE`` plus one ``--field-name`` option per dataclass field."""
     ap.add_argument("--config", type=Path, default=None, help=f"JSON with {config_cls.__name__} fields")
     for f in fields(config_cls):
-        if f.name in skip:
-            continue
         kind = type(f.default) if f.default is not None else str
         ap.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=None)
 

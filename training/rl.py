@@ -35,7 +35,7 @@ from .devset import evaluate_adapter
 from .loop import TrainingLoop, make_accelerator, parse_args, run_cli
 from .pairs import Pair, batch_indices
 from .rewards import FormatRule, format_reward, group_advantages, retrieval_reward, softmax_reward
-from .rl_env import CorpusEnvironment
+from .rl_env import CorpusEnvironment, positive_ranks
 
 LOG_KEYS = ["reward", "retrieval", "format", "hit@1", "kl", "trace_tokens", "emitted", "refresh_seconds"]
 
@@ -208,9 +208,10 @@ class RLTrainer(TrainingLoop):
         t0 = time.perf_counter()
         refresh = self.env.refresh(positives, vectors)
         seconds = time.perf_counter() - t0
-        ranks = self.env.ranks(vectors, positives)
+        scores = self.env.scores(vectors)
+        ranks = positive_ranks(scores, positives)
         if cfg.reward == "softmax":
-            retrieval = softmax_reward(self.env.scores(vectors), positives, cfg.reward_temperature)
+            retrieval = softmax_reward(scores, positives, cfg.reward_temperature)
         else:
             retrieval = retrieval_reward(ranks)
         fmt = np.array([format_reward(t.text, t.emitted_embed_token, len(t.generated_ids), self.format_rule) for t in traces])

@@ -119,7 +119,7 @@ class CorpusEnvironment:
             raise ValueError(f"{len(positives)} positives for {len(queries)} query vectors")
         rate = (np.abs(queries @ (self.vectors[fresh] - stale).T) / np.maximum(ages, 1)).max(axis=1)  # [n_queries]
         reach = self.band * np.maximum(rate, 1e-12)[:, None] * (self.steps - self.encoded_at)[None, :]
-        sims = queries @ self.vectors.T
+        sims = self.scores(queries)
         gap = np.abs(sims - sims[np.arange(len(queries)), positives][:, None]) / np.maximum(reach, 1e-12)
         gap[:, fresh] = np.inf  # already fresh
         closest = gap.min(axis=0)  # per document, its smallest gap to any query's positive
@@ -134,7 +134,7 @@ class CorpusEnvironment:
 
     def top(self, query_vectors: np.ndarray, k: int) -> np.ndarray:
         """Indices ``[n_queries, k]`` of the best documents for each query, best first."""
-        return top_k(np.atleast_2d(query_vectors) @ self.vectors.T, k)
+        return top_k(self.scores(query_vectors), k)
 
     def scores(self, query_vectors: np.ndarray) -> np.ndarray:
         """Cosine of each query with every document ``[n_queries, n_docs]``."""
@@ -142,6 +142,10 @@ class CorpusEnvironment:
 
     def ranks(self, query_vectors: np.ndarray, positives: Sequence[int]) -> np.ndarray:
         """1-based rank of each query's positive among all documents (ties count against it)."""
-        sims = self.scores(query_vectors)
-        own = sims[np.arange(len(positives)), np.asarray(positives)]
-        return (sims >= own[:, None]).sum(axis=1)  # the positive itself counts once
+        return positive_ranks(self.scores(query_vectors), positives)
+
+
+def positive_ranks(scores: np.ndarray, positives: Sequence[int]) -> np.ndarray:
+    """1-based rank of each row's positive in a score matrix ``[n_queries, n_docs]`` (ties count against it)."""
+    own = scores[np.arange(len(positives)), np.asarray(positives)]
+    return (scores >= own[:, None]).sum(axis=1)  # the positive itself counts once

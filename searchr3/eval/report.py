@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def default_rows() -> list[Row]:
     return rows
 
 
-def write_markdown(out: Path, results: list[tuple[Row, dict]], data: Path, stages: list[str] = ()) -> None:
+def write_markdown(out: Path, results: list[tuple[Row, dict]], data: Path, stages: Sequence[str] = ()) -> None:
     first = results[0][1]["run"]
     lines = [
         "# Results",
