@@ -10,7 +10,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from .service import ChatService, Reply, Settings, cited  # noqa: E402
+from searchr3.search_options import SearchOptions  # noqa: E402
+
+from .service import DEFAULT_OPTIONS, ChatService, Reply, cited  # noqa: E402
 
 INTRO = (
     "## searchr3\n"
@@ -58,19 +60,19 @@ def stats_markdown(stats: dict) -> str:
     return f"**Index** `{stats['collection']}`: {stats['files']} files, {stats['chunks']} chunks · model `{stats['model']}`"
 
 
-def build(service: ChatService, settings: Settings | None = None) -> gr.Blocks:
-    """The page over ``service``."""
-    defaults = settings or Settings(collection=service.location.collection)
+def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr.Blocks:
+    """The page over ``service``; its settings start at ``defaults``."""
+    default_collection = service.location.collection
 
     def ask(question, history, k, reasoning, hybrid, collection):
         history = list(history or []) + [{"role": "user", "content": question}]
-        s = Settings(int(k), bool(reasoning), bool(hybrid), collection.strip() or defaults.collection)
-        for reply in service.ask(question, s):
+        options = defaults.merged(k=int(k), reasoning=bool(reasoning), hybrid=bool(hybrid))
+        for reply in service.ask(question, options, collection.strip() or default_collection):
             yield (history + [{"role": "assistant", "content": answer_markdown(reply)}],
-                   trace_markdown(reply, s.reasoning), passages_markdown(reply), "")
+                   trace_markdown(reply, options.reasoning), passages_markdown(reply), "")
 
     def upload(files, collection, progress=gr.Progress()):
-        collection = collection.strip() or defaults.collection
+        collection = collection.strip() or default_collection
         if not files:
             return "Choose files first.", stats_markdown(service.stats(collection))
 
@@ -116,7 +118,7 @@ def build(service: ChatService, settings: Settings | None = None) -> gr.Blocks:
                     k = gr.Slider(1, 10, value=defaults.k, step=1, label="passages (k)", elem_id="k")
                     reasoning = gr.Checkbox(value=defaults.reasoning, label="reason before searching", elem_id="reasoning")
                     hybrid = gr.Checkbox(value=defaults.hybrid, label="hybrid (dense + BM25)", elem_id="hybrid")
-                    collection = gr.Textbox(value=defaults.collection, label="collection", elem_id="collection")
+                    collection = gr.Textbox(value=default_collection, label="collection", elem_id="collection")
             with gr.Column():
                 files = gr.File(label="Upload documents (.txt .md .rst .html .pdf .docx)", file_count="multiple", elem_id="upload")
                 index_button = gr.Button("Index files", elem_id="index")
@@ -127,7 +129,7 @@ def build(service: ChatService, settings: Settings | None = None) -> gr.Blocks:
         send.click(ask, inputs, outputs, concurrency_id="model")
         question.submit(ask, inputs, outputs, concurrency_id="model")
         index_button.click(upload, [files, collection], [upload_status, stats], concurrency_id="model")
-        page.load(lambda c: stats_markdown(service.stats(c.strip() or defaults.collection)), [collection], [stats])
+        page.load(lambda c: stats_markdown(service.stats(c.strip() or default_collection)), [collection], [stats])
     # One model, so one job at a time; other requests wait in the queue.
     page.queue(default_concurrency_limit=1, max_size=64)
     return page

@@ -16,6 +16,7 @@ from searchr3 import Embedder, IndexNotFoundError, SearchR3Error
 from searchr3.chat import LocalChatModel
 from searchr3.index import IndexLocation, VectorIndex
 from searchr3.search import RankedHit, Searcher
+from searchr3.search_options import SearchOptions
 
 MAX_QUESTION_CHARS = 2000
 EMPTY_INDEX = (
@@ -28,15 +29,9 @@ ANSWER_SYSTEM = (
 )
 
 
-@dataclass
-class Settings:
-    """What the user chose in the page."""
-
-    k: int = 4
-    # Off by default: before stage-2 RL, reasoning lowers dev-set nDCG@10 (0.840 -> 0.700).
-    reasoning: bool = False
-    hybrid: bool = False
-    collection: str = "documents"
+# What the page starts with. Reasoning stays off: before it helps retrieval on the dev sets
+# it lowers nDCG@10 (0.840 -> 0.700 with the shipped adapter).
+DEFAULT_OPTIONS = SearchOptions(k=4, reasoning=False, hybrid=False)
 
 
 @dataclass
@@ -81,17 +76,15 @@ class ChatService:
         self._searchers: dict[str, Searcher] = {}
         self._lock = threading.Lock()
 
-    def _location(self, collection: str) -> IndexLocation:
-        return IndexLocation(self.location.path, self.location.host, self.location.port, collection or self.location.collection)
-
     def _index(self, collection: str, create: bool) -> VectorIndex:
-        return VectorIndex(self._location(collection), self.embedder.fingerprint, self.embedder.dim, create=create)
+        location = self.location.with_collection(collection)
+        return VectorIndex(location, self.embedder.fingerprint, self.embedder.dim, create=create)
 
     def _searcher(self, collection: str) -> Searcher | None:
         with self._lock:
             if collection not in self._searchers:
                 try:
-                    self._searchers[collection] = Searcher(self.embedder, self._location(collection))
+                    self._searchers[collection] = Searcher(self.embedder, self._index(collection, create=False))
                 except IndexNotFoundError:
                     return None
             return self._searchers[collection]
@@ -105,19 +98,20 @@ class ChatService:
         sources = {meta.get("source") for _, _, meta in index.iter_all(include_text=False)}
         return {"collection": collection, "files": len(sources), "chunks": index.count(), "model": self.embedder.fingerprint}
 
-    def ask(self, question: str, settings: Settings) -> Iterator[Reply]:
-        """Retrieve (with the trace when reasoning), then stream the answer."""
+    def ask(self, question: str, options: SearchOptions = DEFAULT_OPTIONS, collection: str | None = None) -> Iterator[Reply]:
+        """Retrieve from ``collection`` (default: the service's) with ``options`` (the trace
+        too, when reasoning), then stream the answer."""
         try:
             question = validate_question(question)
         except SearchR3Error as exc:
             yield Reply(error=str(exc), done=True)
             return
-        searcher = self._searcher(settings.collection)
+        searcher = self._searcher(collection or self.location.collection)
         if searcher is None or searcher.index.count() == 0:
             yield Reply(answer=EMPTY_INDEX, done=True)
             return
         try:
-            result = searcher.search(question, k=settings.k, reasoning=settings.reasoning, hybrid=settings.hybrid)
+            result = searcher.search(question, options)
         except SearchR3Error as exc:
             yield Reply(error=str(exc), done=True)
             return

@@ -24,7 +24,8 @@ from rich.table import Table
 
 from training.pairs import load_pairs
 from training.rewards import retrieval_reward
-from training.rl import RLConfig, RLTrainer, Rollouts
+from training.config import RLConfig
+from training.rl_trainer import RLTrainer, Rollouts
 from training.rl_env import CorpusEnvironment
 
 EXACT = "exact (full re-encode)"
@@ -61,7 +62,7 @@ def observer(envs: dict[str, CorpusEnvironment]):
 
 def run(args: argparse.Namespace) -> tuple[list[dict], int]:
     config = RLConfig(init=args.init, steps=args.steps, queries=args.queries, group=args.group, lr=args.lr,
-                      max_new_tokens=args.max_new_tokens, corpus_pairs=args.corpus_pairs, max_doc_tokens=args.max_doc_tokens,
+                      max_new_tokens=args.max_new_tokens, corpus_pairs=args.corpus_pairs, max_document_tokens=args.max_document_tokens,
                       neighbours=args.neighbours, candidates=args.candidates, full_every=args.full_every, band=args.band,
                       band_limit=args.band_limit, seed=args.seed)
     with tempfile.TemporaryDirectory() as out:
@@ -116,7 +117,7 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=32)
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--corpus-pairs", type=int, default=96)
-    ap.add_argument("--max-doc-tokens", type=int, default=128)
+    ap.add_argument("--max-document-tokens", type=int, default=128)
     ap.add_argument("--neighbours", type=int, default=4)
     ap.add_argument("--candidates", type=int, default=4)
     ap.add_argument("--band", type=float, default=1.0)

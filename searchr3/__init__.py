@@ -31,6 +31,7 @@ _LAZY = {
     "RankedHit": "search",
     "SearchResult": "search",
     "Searcher": "search",
+    "SearchOptions": "search_options",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,6 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .reasoning import Sampling
     from .retriever import SearchR3Retriever
     from .search import RankedHit, Searcher, SearchResult
+    from .search_options import SearchOptions
 
 
 def __getattr__(name: str):
@@ -50,5 +52,6 @@ def __getattr__(name: str):
 __all__ = [
     "DEFAULT_MODEL", "EMBED_TOKEN", "AdapterMismatchError", "Embedder", "Encoded", "FingerprintMismatchError",
     "IndexNotFoundError", "InvalidInputError", "LocalChatModel", "ModelConfig", "ModelLoadError", "ModelNotFoundError",
-    "RankedHit", "ReasonedQuery", "Sampling", "SearchR3Error", "SearchR3Retriever", "SearchResult", "Searcher",
+    "RankedHit", "ReasonedQuery", "Sampling", "SearchOptions", "SearchR3Error", "SearchR3Retriever", "SearchResult",
+    "Searcher",
 ]

@@ -18,6 +18,7 @@ def add_model_args(ap: argparse.ArgumentParser) -> None:
 
 
 def model_config(args: argparse.Namespace) -> ModelConfig:
+    """The model configuration the model options name."""
     return ModelConfig(model=args.model, adapter=args.adapter)
 
 
@@ -31,9 +32,8 @@ def add_index_args(ap: argparse.ArgumentParser) -> None:
 
 
 def index_location(args: argparse.Namespace) -> IndexLocation:
-    if args.chroma_host:
-        return IndexLocation.server(args.chroma_host, args.chroma_port, args.collection)
-    return IndexLocation.embedded(args.db, args.collection)
+    """The location the index options name."""
+    return IndexLocation.resolve(args.db, args.chroma_host, args.chroma_port, args.collection)
 
 
 def print_error(message: object) -> None:

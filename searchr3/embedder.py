@@ -42,7 +42,8 @@ class ReasonedQuery:
 class Embedder:
     """Embeds documents and queries at ``<|embed_token|>``, optionally after reasoning.
 
-    Build one with :meth:`load` (or from an already :class:`LoadedModel`). Calls are
+    Build one with :meth:`load`, or with :meth:`from_model` over a model already in memory
+    (training does this with the policy it updates). Calls are
     deterministic: a text gives the same vector alone or inside any batch (to ~1e-5).
     """
 
@@ -63,6 +64,16 @@ class Embedder:
         """Load the configured model (see :func:`searchr3.loading.load_model`)."""
         config = config or ModelConfig()
         return cls(load_model(config), config)
+
+    @classmethod
+    def from_model(cls, model, tokenizer, *, base_id: str, adapter_id: str | None = "in-memory",
+                   config: ModelConfig | None = None) -> "Embedder":
+        """An embedder over ``model`` as it is now (later weight updates show in its vectors).
+
+        ``tokenizer`` must hold ``<|embed_token|>``; ``base_id`` and ``adapter_id`` make up the
+        fingerprint; ``config`` gives the limits (its model and adapter fields are unused).
+        """
+        return cls(LoadedModel.from_model(model, tokenizer, base_id, adapter_id), config)
 
     @property
     def fingerprint(self) -> str:

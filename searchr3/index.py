@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,11 +41,23 @@ class IndexLocation:
 
     @classmethod
     def embedded(cls, path: str | Path | None = None, collection: str = DEFAULT_COLLECTION) -> "IndexLocation":
+        """An embedded index in ``path`` (default :func:`default_db_path`)."""
         return cls(path=Path(path).expanduser() if path else default_db_path(), collection=collection)
 
     @classmethod
     def server(cls, host: str, port: int = 8000, collection: str = DEFAULT_COLLECTION) -> "IndexLocation":
+        """A collection on a Chroma server (``chroma run``)."""
         return cls(host=host, port=port, collection=collection)
+
+    @classmethod
+    def resolve(cls, db: str | Path | None = None, host: str | None = None, port: int = 8000,
+                collection: str = DEFAULT_COLLECTION) -> "IndexLocation":
+        """The server at ``host`` when one is named, else the embedded index at ``db``."""
+        return cls.server(host, port, collection) if host else cls.embedded(db, collection)
+
+    def with_collection(self, collection: str | None) -> "IndexLocation":
+        """The same place, another collection (``None`` or empty: this one)."""
+        return replace(self, collection=collection or self.collection)
 
     @property
     def label(self) -> str:
@@ -81,17 +93,18 @@ class VectorIndex:
     """A Chroma collection of unit vectors from one model (cosine space).
 
     Args:
-        location: where the collection lives.
+        location: where the collection lives (with ``client``: its collection name and label).
         fingerprint: the embedding model's fingerprint; must equal the stored one.
         dim: vector length.
         create: create the collection if it is missing (else raise IndexNotFoundError).
+        client: an existing Chroma client to use instead of one made for ``location``.
     """
 
-    def __init__(self, location: IndexLocation, fingerprint: str, dim: int, create: bool = True):
+    def __init__(self, location: IndexLocation, fingerprint: str, dim: int, create: bool = True, client=None):
         self.location = location
         self.fingerprint = fingerprint
         self.dim = dim
-        self._client = location.client()
+        self._client = client if client is not None else location.client()
         self._collection = self._open(create)
 
     def _open(self, create: bool):

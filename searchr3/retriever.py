@@ -3,75 +3,61 @@
 from __future__ import annotations
 
 import asyncio
-import threading
+from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict, Field, PrivateAttr
+from pydantic import ConfigDict, Field
 
 from .config import ModelConfig
 from .embedder import Embedder
 from .index import DEFAULT_COLLECTION, IndexLocation
 from .search import Searcher, SearchResult
+from .search_options import SearchOptions
 
 
 class SearchR3Retriever(BaseRetriever):
     """Retrieves chunks from a searchr3 index with the Search-R3 model.
 
-    Fields: ``k``; ``reasoning`` (the model reasons before embedding the query; the trace
-    is in every document's ``metadata["reasoning_trace"]`` and from :meth:`search`);
-    ``hybrid`` (dense + BM25 fused by reciprocal rank); ``filter`` (a Chroma ``where``
-    dict on chunk metadata such as ``source`` or ``file_name``); the index location
-    (``db_path`` for an embedded index, or ``chroma_host``/``chroma_port``, and
-    ``collection``); and the model (``embedder``, or ``model_settings`` to load one).
+    A thin layer over a :class:`~searchr3.search.Searcher` and :class:`SearchOptions`::
 
-    Documents carry ``source``, ``position``, ``heading``/``page`` where known, ``id``,
-    ``score`` and ``rank`` in their metadata.
+        SearchR3Retriever(searcher=Searcher(embedder, index), options=SearchOptions(k=4))
+        SearchR3Retriever.load(db_path="./db", k=4, hybrid=True)   # loads the default model
+
+    Keyword arguments of ``invoke``/``ainvoke`` override the options for that call, as
+    ``VectorStoreRetriever`` merges ``search_kwargs``: ``retriever.invoke(q, k=2, reasoning=True)``.
+    Documents carry ``source``, ``position``, ``heading``/``page`` where known, ``id``, ``score``
+    and ``rank`` in their metadata, and ``reasoning_trace`` when the model reasoned.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    k: int = Field(default=4, ge=1)
-    reasoning: bool = False
-    hybrid: bool = False
-    filter: dict[str, Any] | None = None
-    db_path: str | None = None
-    chroma_host: str | None = None
-    chroma_port: int = 8000
-    collection: str = DEFAULT_COLLECTION
-    embedder: Embedder | None = None
-    model_settings: ModelConfig = Field(default_factory=ModelConfig)
+    searcher: Searcher
+    options: SearchOptions = Field(default_factory=SearchOptions)
 
-    _searcher: Searcher | None = PrivateAttr(default=None)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    @classmethod
+    def load(cls, db_path: str | Path | None = None, *, chroma_host: str | None = None, chroma_port: int = 8000,
+             collection: str = DEFAULT_COLLECTION, client=None, embedder: Embedder | None = None,
+             model: ModelConfig | None = None, **options: Any) -> "SearchR3Retriever":
+        """A retriever over an existing collection.
 
-    @property
-    def location(self) -> IndexLocation:
-        if self.chroma_host:
-            return IndexLocation.server(self.chroma_host, self.chroma_port, self.collection)
-        return IndexLocation.embedded(self.db_path, self.collection)
+        The index: an embedded one at ``db_path`` (default: the one ``python -m ingest``
+        fills), a Chroma server at ``chroma_host``/``chroma_port``, or an existing Chroma
+        ``client``. The model: ``embedder``, else one loaded from ``model`` (default: the
+        embedded default with its shipped adapter). ``options``: :class:`SearchOptions` fields.
 
-    def searcher(self) -> Searcher:
-        """The underlying :class:`Searcher` (loads the model on first use)."""
-        with self._lock:
-            if self._searcher is None:
-                if self.embedder is None:
-                    self.embedder = Embedder.load(self.model_settings)
-                self._searcher = Searcher(self.embedder, self.location)
-            return self._searcher
+        Raises ``IndexNotFoundError`` when the collection does not exist.
+        """
+        embedder = embedder or Embedder.load(model or ModelConfig())
+        location = IndexLocation.resolve(db_path, chroma_host, chroma_port, collection)
+        return cls(searcher=Searcher.open(embedder, location, client), options=SearchOptions(**options))
 
     def search(self, query: str, **overrides: Any) -> SearchResult:
-        """Trace (with reasoning on) and ranked hits for ``query``.
-
-        ``overrides`` may replace ``k``, ``reasoning``, ``hybrid`` or ``filter`` for this call.
-        """
-        unknown = set(overrides) - {"k", "reasoning", "hybrid", "filter"}
-        if unknown:
-            raise TypeError(f"unknown search option(s): {', '.join(sorted(unknown))}")
-        o = {"k": self.k, "reasoning": self.reasoning, "hybrid": self.hybrid, "filter": self.filter, **overrides}
-        return self.searcher().search(query, o["k"], o["reasoning"], o["hybrid"], o["filter"])
+        """Trace (with reasoning on) and ranked hits for ``query``; ``overrides`` replace
+        options (``k``, ``reasoning``, ``hybrid``, ``filter``, ``candidates``) for this call."""
+        return self.searcher.search(query, self.options.merged(**overrides))
 
     @staticmethod
     def to_documents(result: SearchResult) -> list[Document]:
@@ -93,7 +79,8 @@ class SearchR3Retriever(BaseRetriever):
         result = self.search(query, **overrides)
         return result.trace, self.to_documents(result)
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **overrides: Any) -> list[Document]:
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
+                                **overrides: Any) -> list[Document]:
         return self.to_documents(self.search(query, **overrides))
 
     async def _aget_relevant_documents(

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 
 from .embedder import Embedder
 from .encoding import validate_texts
+from .errors import FingerprintMismatchError
 from .filters import matches, to_chroma
 from .fusion import reciprocal_rank_fusion
 from .index import Hit, IndexLocation, VectorIndex
 from .lexical import LexicalIndex, chunk_digest
+from .search_options import SearchOptions
 
 
 @dataclass(frozen=True)
@@ -38,16 +40,26 @@ class SearchResult:
 class Searcher:
     """Searches one collection with one embedder.
 
-    ``search(query, k, reasoning, hybrid, where)``: dense search embeds the query (after a
-    reasoning trace when ``reasoning``); hybrid fuses the dense and BM25 rankings (each
-    ``candidates`` deep) by reciprocal rank. ``where`` is a Chroma metadata filter.
+    Dense search embeds the query (after a reasoning trace with ``reasoning``); hybrid fuses
+    the dense and BM25 rankings (each ``candidates`` deep) by reciprocal rank; ``filter`` is a
+    Chroma metadata filter applied to both. Build one over an open :class:`VectorIndex`, or
+    with :meth:`open` over a location (or an existing Chroma client).
     """
 
-    def __init__(self, embedder: Embedder, location: IndexLocation, candidates: int = 50):
+    def __init__(self, embedder: Embedder, index: VectorIndex):
+        if index.fingerprint != embedder.fingerprint:
+            raise FingerprintMismatchError(
+                f"the index at {index.location.label} was opened for model {index.fingerprint!r}, "
+                f"the embedder is {embedder.fingerprint!r}"
+            )
         self.embedder = embedder
-        self.index = VectorIndex(location, embedder.fingerprint, embedder.dim, create=False)
-        self.candidates = candidates
+        self.index = index
         self._lexical: LexicalIndex | None = None
+
+    @classmethod
+    def open(cls, embedder: Embedder, location: IndexLocation, client=None) -> "Searcher":
+        """A searcher over an existing collection (``IndexNotFoundError`` if there is none)."""
+        return cls(embedder, VectorIndex(location, embedder.fingerprint, embedder.dim, create=False, client=client))
 
     def lexical(self) -> LexicalIndex:
         """The BM25 index, rebuilt when the collection has changed since it was built."""
@@ -63,24 +75,30 @@ class Searcher:
         enc = self.embedder.encode([query], role="query")
         return enc.vectors[0], None, enc.truncated[0]
 
-    def search(self, query: str, k: int = 4, reasoning: bool = False, hybrid: bool = False, where: dict | None = None) -> SearchResult:
+    def search(self, query: str, options: SearchOptions | None = None, **overrides) -> SearchResult:
+        """Ranked hits for ``query`` (and the trace, with reasoning).
+
+        ``options`` (default :class:`SearchOptions`) with ``overrides`` merged on top, e.g.
+        ``search(q, k=2)``.
+        """
+        o = (options or SearchOptions()).merged(**overrides)
         (query,) = validate_texts([query])
-        vector, trace, cut = self._embed(query, reasoning)
-        depth = max(k, self.candidates) if hybrid else k
-        dense: list[Hit] = self.index.query(vector, depth, to_chroma(where))
-        if not hybrid:
+        vector, trace, cut = self._embed(query, o.reasoning)
+        depth = max(o.k, o.candidates) if o.hybrid else o.k
+        dense: list[Hit] = self.index.query(vector, depth, to_chroma(o.filter))
+        if not o.hybrid:
             hits = [RankedHit(h.id, h.text, h.metadata, r, h.score, dense_score=h.score) for r, h in enumerate(dense, 1)]
             return SearchResult(query, hits, trace, cut)
-        lexical = self.lexical().search(query, self.candidates * (4 if where else 1))
+        lexical = self.lexical().search(query, o.candidates * (4 if o.filter else 1))
         bm25 = dict(lexical)
         found = {h.id: h for h in dense}
         missing = [i for i in bm25 if i not in found]
         stored = self.index.get(missing)
         for i in missing:
-            if i in stored and matches(stored[i][1], where):
+            if i in stored and matches(stored[i][1], o.filter):
                 found[i] = Hit(i, stored[i][0], stored[i][1], float("nan"))
-        bm25_ranking = [i for i, _ in lexical if i in found][: self.candidates]
-        fused = reciprocal_rank_fusion([[h.id for h in dense], bm25_ranking])[:k]
+        bm25_ranking = [i for i, _ in lexical if i in found][: o.candidates]
+        fused = reciprocal_rank_fusion([[h.id for h in dense], bm25_ranking])[: o.k]
         dense_scores = {h.id: h.score for h in dense}
         hits = [
             RankedHit(i, found[i].text, found[i].metadata, r, s, dense_scores.get(i), bm25.get(i))

@@ -20,3 +20,13 @@ def embedder() -> Embedder:
 def trained() -> Embedder:
     """The default as users get it: the base model with the shipped stage-1 adapter."""
     return Embedder.load(ModelConfig(**SMALL))
+
+
+MODEL_FIXTURES = {"embedder", "trained"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that needs the real model is in the slow tier (``-m "not slow"`` skips them)."""
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -8,12 +8,15 @@ import urllib.request
 import pytest
 
 from app.page import answer_markdown, passages_markdown
-from app.service import EMPTY_INDEX, ChatService, Settings
+from app.service import EMPTY_INDEX, ChatService
+from searchr3 import SearchOptions
 from searchr3.chat import LocalChatModel
 from searchr3.index import IndexLocation
 from tests.net import free_port, wait_for_http
 
-FAST = Settings(k=2, reasoning=True, hybrid=False)
+pytestmark = pytest.mark.slow  # loads the real model or starts a server
+
+FAST = SearchOptions(k=2, reasoning=True, hybrid=False)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +38,7 @@ def uploaded(service, tmp_path_factory):
 
 
 def test_empty_index_says_how_to_add_documents(service):
-    (reply,) = list(service.ask("anything?", Settings(collection="never-created")))
+    (reply,) = list(service.ask("anything?", collection="never-created"))
     assert reply.answer == EMPTY_INDEX and "python -m ingest" in reply.answer and reply.done
     assert service.stats("never-created")["chunks"] == 0
 
@@ -55,13 +58,13 @@ def test_bad_upload_is_reported_and_the_rest_indexed(uploaded, service):
 
 
 def test_ask_streams_trace_passages_and_a_cited_answer(uploaded, service):
-    replies = list(service.ask("When was the Fastnet lighthouse first lit?", Settings(k=2, reasoning=True, collection="docs")))
+    replies = list(service.ask("When was the Fastnet lighthouse first lit?", SearchOptions(k=2, reasoning=True), "docs"))
     first, last = replies[0], replies[-1]
     assert first.trace and first.passages and not first.answer  # retrieval shows before the answer
     assert len(replies) > 3 and last.done and last.answer.strip()
     assert len({len(r.answer) for r in replies}) > 2  # the answer grows as it streams
     assert "lighthouse.txt" in {h.metadata["file_name"] for h in last.passages}
-    (direct,) = [r for r in service.ask("When was the Fastnet lighthouse first lit?", Settings(k=1, reasoning=False, collection="docs")) if r.done]
+    (direct,) = [r for r in service.ask("When was the Fastnet lighthouse first lit?", SearchOptions(k=1, reasoning=False), "docs") if r.done]
     assert direct.trace is None and direct.passages[0].metadata["file_name"] == "lighthouse.txt"
     shown = passages_markdown(last)
     assert "**[1]** lighthouse.txt" in shown and "score" in shown
@@ -74,7 +77,7 @@ def test_concurrent_questions_all_finish(uploaded, service):
 
     def worker(q):
         try:
-            results.append(list(service.ask(q, Settings(k=1, reasoning=False, collection="docs")))[-1])
+            results.append(list(service.ask(q, SearchOptions(k=1, reasoning=False), "docs"))[-1])
         except Exception as exc:  # pragma: no cover - the assertion below reports it
             errors.append(exc)
 

@@ -5,6 +5,8 @@ import pytest
 
 from searchr3 import InvalidInputError, Sampling
 
+pytestmark = pytest.mark.slow  # loads the real model or starts a server
+
 DOCS = [
     "Python lists are mutable sequences; list.sort() sorts them in place.",
     "The kernel schedules processes on the available CPUs.",

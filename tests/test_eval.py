@@ -74,6 +74,7 @@ def _eval_cli(*args):
     return subprocess.run([sys.executable, "-m", "searchr3.eval", *map(str, args)], capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["bm25", "minilm", "searchr3", "hybrid"])
 def test_cli_methods_write_exact_metric_keys(tiny_dir, tmp_path, method):
     out = _eval_cli("--data", tiny_dir, "--method", method, "--json", tmp_path / "r.json")
@@ -88,6 +89,7 @@ def test_cli_methods_write_exact_metric_keys(tiny_dir, tmp_path, method):
     assert "ndcg@10" in out.stdout
 
 
+@pytest.mark.slow
 def test_cli_reasoning_records_traces(tiny_dir, tmp_path):
     out = _eval_cli("--data", tiny_dir, "--method", "searchr3", "--reasoning", "--limit", 1, "--json", tmp_path / "r.json")
     assert out.returncode == 0, out.stderr
@@ -96,6 +98,7 @@ def test_cli_reasoning_records_traces(tiny_dir, tmp_path):
     assert list(result["traces"]) == ["q1"] and result["traces"]["q1"].strip()
 
 
+@pytest.mark.slow
 def test_cli_errors_are_one_line(tmp_path, tiny_dir):
     out = _eval_cli("--data", tmp_path / "nothing", "--method", "bm25")
     assert out.returncode == 2 and out.stderr.strip() == f"error: no such dataset folder: {tmp_path / 'nothing'}"

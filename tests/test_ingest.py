@@ -147,6 +147,7 @@ def _cli(*args, timeout=300):
     return subprocess.run([sys.executable, "-m", "ingest", *map(str, args)], capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_cli_json_summary_and_exit_status(tmp_path):
     docs = tmp_path / "docs"
     write_corpus(docs)
@@ -169,6 +170,7 @@ def test_cli_bad_path_is_one_line(tmp_path):
     assert out.stderr.strip() == f"error: no such file or directory: {tmp_path / 'nowhere'}"
 
 
+@pytest.mark.slow
 def test_killed_run_is_finished_by_the_next(tmp_path):
     docs = _long_docs(tmp_path / "docs", files=4, paragraphs=60)
     db = tmp_path / "db"
@@ -229,6 +231,7 @@ def chroma_server(tmp_path_factory):
     proc.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_same_flow_against_a_chroma_server(tmp_path, chroma_server):
     docs = tmp_path / "docs"
     files = write_corpus(docs)

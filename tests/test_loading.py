@@ -6,7 +6,11 @@ import pytest
 import torch
 
 from searchr3 import AdapterMismatchError, Embedder, ModelConfig, ModelNotFoundError
-from searchr3.loading import ADAPTER_META, default_gguf_path, load_model, save_adapter
+from searchr3.adapter import ADAPTER_META, adapter_identity, save_adapter
+from searchr3.default_model import default_gguf_path
+from searchr3.loading import load_model
+
+pytestmark = pytest.mark.slow  # loads the real model or starts a server
 
 
 def test_default_fingerprint_names_base_adapter_and_prompts(embedder):
@@ -101,7 +105,6 @@ def test_default_gguf_is_found_without_importing_the_package():
 
 def test_the_shipped_adapter_is_the_default(trained, embedder):
     from searchr3.config import BUNDLED_ADAPTERS
-    from searchr3.loading import adapter_identity
 
     assert trained.loaded.adapter_id == adapter_identity(BUNDLED_ADAPTERS / "sft")
     assert f"adapter={trained.loaded.adapter_id}" in trained.fingerprint

@@ -8,9 +8,11 @@ from langchain_core.runnables import RunnableLambda
 from langchain_tests.integration_tests import RetrieversIntegrationTests
 
 from ingest.pipeline import Ingestor
-from searchr3 import IndexNotFoundError, InvalidInputError, SearchR3Retriever
+from searchr3 import IndexNotFoundError, InvalidInputError, SearchOptions, SearchR3Retriever
 from searchr3.chat import LocalChatModel
 from searchr3.index import IndexLocation, VectorIndex
+
+pytestmark = pytest.mark.slow  # loads the real model or starts a server
 
 PLANTED = {
     "tea.txt": "Green tea should be brewed with water at eighty degrees Celsius for two minutes.",
@@ -36,7 +38,7 @@ def db(tmp_path_factory, embedder):
 
 @pytest.fixture
 def retriever(db, embedder):
-    return SearchR3Retriever(db_path=str(db), embedder=embedder, k=3)
+    return SearchR3Retriever.load(db, embedder=embedder, k=3)
 
 
 @pytest.mark.parametrize(
@@ -58,7 +60,7 @@ def test_finds_the_planted_passage(retriever, query, expected):
 
 def test_k_and_filter(retriever):
     assert len(retriever.invoke("tea", k=1)) == 1
-    assert len(SearchR3Retriever(db_path=retriever.db_path, embedder=retriever.embedder, k=5).invoke("tea")) == 5
+    assert len(SearchR3Retriever(searcher=retriever.searcher, options=SearchOptions(k=5)).invoke("tea")) == 5
     filtered = retriever.invoke("Why do volcanoes erupt?", filter={"file_name": "garden.txt"})
     assert [d.metadata["file_name"] for d in filtered] == ["garden.txt"]
     either = retriever.invoke("planets", filter={"file_name": {"$in": ["tea.txt", "violin.txt"]}}, k=5)
@@ -108,11 +110,25 @@ def test_in_an_lcel_chain_with_the_local_model(retriever, embedder):
     assert "eighty" in answer.lower() or "80" in answer
 
 
+def test_built_from_an_existing_client_or_searcher(db, embedder):
+    import chromadb
+
+    from searchr3 import Searcher
+
+    client = chromadb.PersistentClient(path=str(db), settings=chromadb.Settings(anonymized_telemetry=False))
+    from_client = SearchR3Retriever.load(client=client, embedder=embedder, k=2)
+    found = from_client.invoke("Which is the biggest planet?")
+    assert found[0].metadata["file_name"] == "space.txt" and len(found) == 2
+    index = VectorIndex(IndexLocation.embedded(db), embedder.fingerprint, embedder.dim, create=False, client=client)
+    injected = SearchR3Retriever(searcher=Searcher(embedder, index), options=SearchOptions(k=2))
+    assert [d.id for d in injected.invoke("Which is the biggest planet?")] == [d.id for d in found]
+
+
 def test_bad_input(retriever, db, embedder):
     with pytest.raises(InvalidInputError, match="empty"):
         retriever.invoke("   ")
     with pytest.raises(IndexNotFoundError, match="no collection 'nope'"):
-        SearchR3Retriever(db_path=str(db), collection="nope", embedder=embedder).invoke("tea")
+        SearchR3Retriever.load(db, collection="nope", embedder=embedder).invoke("tea")
     with pytest.raises(TypeError, match="unknown search option"):
         retriever.invoke("tea", colour="red")
 
@@ -126,7 +142,7 @@ class TestStandardRetriever(RetrieversIntegrationTests):
 
     @property
     def retriever_constructor(self):
-        return SearchR3Retriever
+        return SearchR3Retriever.load
 
     @property
     def retriever_constructor_params(self):

@@ -9,7 +9,10 @@ import torch
 from searchr3 import Embedder, ModelConfig
 from training.pairs import Pair
 from training.rewards import FormatRule
-from training.rl import RLConfig, RLTrainer, grpo_loss, main
+from training.config import RLConfig
+from training.losses import grpo_loss
+from training.rl import main
+from training.rl_trainer import RLTrainer
 
 PAIRS = [
     Pair("sort a list in place", "list.sort() sorts the list in place and returns None.",
@@ -25,7 +28,7 @@ PAIRS = [
 
 def tiny(**changes) -> RLConfig:
     base = dict(steps=2, queries=2, group=2, max_new_tokens=12, lr=1e-3, warmup=1, micro_batch=2, corpus_pairs=4,
-                max_query_tokens=64, max_doc_tokens=128, neighbours=2, candidates=2, full_every=0, save_every=1, seed=5,
+                max_query_tokens=64, max_document_tokens=128, neighbours=2, candidates=2, full_every=0, save_every=1, seed=5,
                 mixed_precision="no")
     base.update(changes)
     return RLConfig(**base)
@@ -76,6 +79,7 @@ def test_rewards_come_from_real_embeddings(trainer, trained):
     np.testing.assert_allclose(soft.rewards, expected + trainer.config.w_format * soft.format, rtol=1e-3)
 
 
+@pytest.mark.slow
 def test_format_reward_punishes_a_forced_embed_token(trainer):
     trainer.config.max_new_tokens, rule = 2, trainer.format_rule  # too short to write "The embedding is" itself
     try:
@@ -89,6 +93,7 @@ def test_format_reward_punishes_a_forced_embed_token(trainer):
     assert FormatRule().missing_embed_penalty > 0
 
 
+@pytest.mark.slow
 def test_tiny_run_kl_starts_at_zero_and_refresh_is_local(tmp_path):
     trainer = RLTrainer(tiny(), PAIRS, tmp_path)
     init = {n: p.detach().clone() for n, p in trainer.peft_model.named_parameters() if p.requires_grad}
@@ -109,6 +114,7 @@ def test_tiny_run_kl_starts_at_zero_and_refresh_is_local(tmp_path):
     assert second["kl"] > 0  # the policy has left the reference
 
 
+@pytest.mark.slow
 def test_cli_trains_and_exports(tmp_path):
     data = tmp_path / "pairs.jsonl"
     data.write_text("".join(json.dumps({"query": p.query, "positive": p.positive, "negatives": list(p.negatives)}) + "\n" for p in PAIRS))

@@ -12,7 +12,8 @@ import torch
 from searchr3 import Embedder, ModelConfig, SearchR3Retriever
 from training.losses import info_nce, kl_to_base, lm_loss, triplet
 from training.pairs import Pair, batch_indices, load_pairs
-from training.sft import SFTConfig, SFTTrainer
+from training.config import SFTConfig
+from training.sft_trainer import SFTTrainer
 
 PAIRS = [
     Pair("reverse a list in place", "list.reverse() reverses the items of the list in place.", ("dict.clear() removes all items from the dictionary.",)),
@@ -24,7 +25,7 @@ PAIRS = [
 
 def tiny(**changes) -> SFTConfig:
     base = dict(steps=4, batch_size=4, chunk_size=2, negatives=1, lr=1e-3, warmup=1, lora_r=4, lora_alpha=8,
-                max_query_tokens=16, max_doc_tokens=24, save_every=2, seed=3, mixed_precision="no")
+                max_query_tokens=16, max_document_tokens=24, save_every=2, seed=3, mixed_precision="no")
     base.update(changes)
     return SFTConfig(**base)
 
@@ -57,6 +58,7 @@ def test_pairs_file_errors(tmp_path):
         load_pairs(path)
 
 
+@pytest.mark.slow
 def test_every_loss_term_is_finite_and_kl_starts_at_zero(tmp_path):
     trainer = SFTTrainer(tiny(), PAIRS, tmp_path)
     first = trainer.train_step()
@@ -69,6 +71,7 @@ def test_every_loss_term_is_finite_and_kl_starts_at_zero(tmp_path):
     assert second["kl"] > 0 and first["lm"] > 1.0
 
 
+@pytest.mark.slow
 def test_gradient_caching_matches_the_direct_gradient(tmp_path):
     """The gradient of a step in 2-sequence chunks equals the gradient of the whole batch at
     once (compared before the optimizer, whose first Adam step amplifies rounding)."""
@@ -91,12 +94,14 @@ def test_gradient_caching_matches_the_direct_gradient(tmp_path):
         torch.testing.assert_close(grads[0][name], grads[1][name], atol=1e-7, rtol=1e-3)
 
 
+@pytest.mark.slow
 def test_infonce_falls_on_a_fixed_batch(tmp_path):
     trainer = SFTTrainer(tiny(steps=8, lr=2e-3, w_lm=0.0, w_kl=0.0), PAIRS, tmp_path)  # the batch is all 4 pairs
     rows = [trainer.train_step() for _ in range(8)]
     assert rows[-1]["nce"] < 0.7 * rows[0]["nce"], [round(r["nce"], 3) for r in rows]
 
 
+@pytest.mark.slow
 def test_resume_reaches_the_same_state(tmp_path):
     straight = SFTTrainer(tiny(), PAIRS, tmp_path / "a")
     straight.fit()
@@ -116,6 +121,7 @@ def test_resume_reaches_the_same_state(tmp_path):
     assert [r["step"] for r in log] == [3, 4]
 
 
+@pytest.mark.slow
 def test_saved_adapter_reloads_into_the_retriever(tmp_path):
     from ingest.pipeline import Ingestor
     from searchr3.index import IndexLocation, VectorIndex
@@ -125,7 +131,7 @@ def test_saved_adapter_reloads_into_the_retriever(tmp_path):
     adapter = trainer.export()
     trainer.peft_model.eval()
     reloaded = Embedder.load(ModelConfig(adapter=str(adapter)))
-    in_memory = Embedder(type(reloaded.loaded)(trainer.peft_model, trainer.tokenizer, trainer.embed_id, trainer.base_id, "x", torch.device("cpu")))
+    in_memory = Embedder.from_model(trainer.peft_model, trainer.tokenizer, base_id=trainer.base_id, adapter_id="x")
     texts = [p.positive for p in PAIRS]
     assert np.abs(reloaded.embed_documents(texts) - in_memory.embed_documents(texts)).max() < 1e-4
     docs = tmp_path / "docs"
@@ -133,16 +139,17 @@ def test_saved_adapter_reloads_into_the_retriever(tmp_path):
     for i, p in enumerate(PAIRS):
         (docs / f"{i}.txt").write_text(p.positive)
     Ingestor(reloaded, VectorIndex(IndexLocation.embedded(tmp_path / "db"), reloaded.fingerprint, reloaded.dim)).run([docs])
-    retriever = SearchR3Retriever(db_path=str(tmp_path / "db"), model_settings=ModelConfig(adapter=str(adapter)), k=2)
+    retriever = SearchR3Retriever.load(tmp_path / "db", model=ModelConfig(adapter=str(adapter)), k=2)
     found = retriever.invoke("how do I reverse a list?")
     assert found[0].metadata["file_name"] == "0.txt"
 
 
+@pytest.mark.slow
 def test_cli_writes_adapter_log_and_curve(tmp_path):
     data = tmp_path / "pairs.jsonl"
     data.write_text("\n".join(json.dumps({"query": p.query, "positive": p.positive, "negatives": list(p.negatives)}) for p in PAIRS))
     out = subprocess.run([sys.executable, "-m", "training.sft", "--data", str(data), "--out", str(tmp_path / "run"), "--steps", "2",
-                          "--batch-size", "4", "--chunk-size", "4", "--max-query-tokens", "16", "--max-doc-tokens", "24", "--lora-r", "4"],
+                          "--batch-size", "4", "--chunk-size", "4", "--max-query-tokens", "16", "--max-document-tokens", "24", "--lora-r", "4"],
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     run = tmp_path / "run"

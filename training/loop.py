@@ -1,25 +1,19 @@
-"""What both training stages share: the accelerator, the step loop with its log, curves and
-checkpoints, and the command line around it (options, progress bar, export, summary)."""
+"""What both training stages share: the accelerator and the step loop with its log, curves
+and checkpoints."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from searchr3.cli import print_error
-from searchr3.errors import SearchR3Error
-from searchr3.loading import save_adapter
+from searchr3.adapter import save_adapter
 
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from .options import add_config_args, config_from_args
-from .pairs import Pair, load_pairs
 from .plots import plot_curves
 
 
@@ -88,49 +82,3 @@ class TrainingLoop:
                 progress(row)
             if self.step % self.config.save_every == 0 or self.step == self.config.steps:
                 self.checkpoint()
-
-
-def parse_args(argv: list[str] | None, prog: str, description: str, config_cls):
-    """``--data --out [--resume]`` plus every field of ``config_cls``; returns (args, config)."""
-    ap = argparse.ArgumentParser(prog=prog, description=description)
-    ap.add_argument("--data", type=Path, required=True, help="pairs JSONL (python -m training.data)")
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in OUT")
-    add_config_args(ap, config_cls)
-    args = ap.parse_args(argv)
-    return args, config_from_args(args, config_cls)
-
-
-def run_cli(args, config, build: Callable[[list[Pair]], TrainingLoop], name: str, info: Callable[[dict], str],
-            finish: Callable[[TrainingLoop, Path, dict], None]) -> int:
-    """Load pairs, build the trainer, train under a progress bar, export, then ``finish``
-    (adds to the summary) and write ``OUT/summary.json``. Errors: one line, exit 2."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    try:
-        pairs = load_pairs(args.data)
-        with console.status(f"{name}: loading the model"):
-            trainer = build(pairs)
-    except SearchR3Error as exc:
-        print_error(exc)
-        return 2
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "config.json").write_text(json.dumps(asdict(config), indent=2))
-    if args.resume and trainer.resume():
-        console.print(f"resumed at step {trainer.step}")
-    started = time.perf_counter()
-    main_process = trainer.accelerator.is_main_process
-    with Progress(TextColumn(f"[bold]{name}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=not main_process) as bar:
-        task = bar.add_task(name, total=config.steps, completed=trainer.step, info="")
-        trainer.fit(lambda row: bar.update(task, completed=row["step"], info=info(row)))
-    if not main_process:
-        return 0
-    adapter = trainer.export()
-    summary = {"pairs": len(pairs), "steps": trainer.step, "seconds": time.perf_counter() - started, "adapter": str(adapter)}
-    finish(trainer, adapter, summary)
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
-    console.print(f"adapter: {adapter}  curves: {args.out / trainer.curves}")
-    return 0

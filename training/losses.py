@@ -1,9 +1,12 @@
-"""The stage-1 loss terms (Search-R3): LM, KL to the base model, InfoNCE, triplet margin."""
+"""Loss terms. Stage 1 (Search-R3): LM, KL to the base model, InfoNCE, triplet margin.
+Stage 2: token log-probabilities of rollouts and the GRPO loss (clipped surrogate + k3 KL)."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from searchr3.batching import pad_right
 
 
 def info_nce(queries: torch.Tensor, docs: torch.Tensor, tau: float) -> torch.Tensor:
@@ -35,3 +38,38 @@ def kl_to_base(logits: torch.Tensor, base_logits: torch.Tensor) -> torch.Tensor:
     logp = F.log_softmax(logits.float(), dim=-1)
     base_logp = F.log_softmax(base_logits.float(), dim=-1)
     return (logp.exp() * (logp - base_logp)).sum(-1).mean()
+
+
+# -- stage 2 (GRPO) -------------------------------------------------------------------------
+
+
+def token_logprobs(model, prompts: list[list[int]], generated: list[list[int]], pad_id: int, device):
+    """Log-probabilities ``[n, T]`` under ``model`` of each sequence's ``generated`` tokens
+    after its ``prompts`` ids, and the mask ``[n, T]`` of real (non-padding) positions."""
+    seqs = [p + g for p, g in zip(prompts, generated)]
+    ids, attention = pad_right(seqs, pad_id)
+    ids, attention = ids.to(device), attention.to(device)
+    start = min(len(p) for p in prompts) - 1  # the first position that predicts a generated token
+    logits = model(input_ids=ids, attention_mask=attention, use_cache=False).logits[:, start:-1].float()
+    targets = ids[:, start + 1 :]
+    logp = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+    pos = torch.arange(start + 1, ids.shape[1], device=device)
+    lo = torch.tensor([len(p) for p in prompts], device=device)[:, None]
+    hi = lo + torch.tensor([len(g) for g in generated], device=device)[:, None]
+    mask = (pos[None, :] >= lo) & (pos[None, :] < hi)
+    width = int(hi.max()) - start - 1
+    return logp[:, :width], mask[:, :width]
+
+
+def grpo_loss(logp, old_logp, ref_logp, mask, advantages, clip: float, beta: float):
+    """Per-sequence mean over generated tokens of the clipped surrogate and ``beta`` x KL
+    (k3: ``exp(ref - logp) - (ref - logp) - 1``); returns (loss per sequence, KL per sequence)."""
+    ratio = torch.exp(logp - old_logp)
+    adv = advantages[:, None]
+    surrogate = torch.minimum(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv)
+    delta = ref_logp - logp
+    kl = torch.exp(delta) - delta - 1
+    m = mask.float()
+    n = m.sum(dim=1).clamp(min=1)
+    per_seq = ((-surrogate + beta * kl) * m).sum(dim=1) / n
+    return per_seq, (kl * m).sum(dim=1) / n

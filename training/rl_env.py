@@ -1,4 +1,4 @@
-"""The RL environment's corpus index: document vectors under a changing policy.
+"""The RL environment: the corpus and its index of document vectors under a changing policy.
 
 The policy changes every RL step, so stored document vectors go stale. Re-encoding the
 whole corpus each step is what an exact environment would do; Search-R3 instead keeps the
@@ -15,6 +15,7 @@ lies within ``band`` x rate x its own staleness of a positive's score (at most
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -22,8 +23,30 @@ import numpy as np
 
 from searchr3.topk import top_k
 
+from .pairs import Pair
+
 Encode = Callable[[Sequence[int]], np.ndarray]  # document indices -> unit vectors [n, dim]
 _BLOCK = 4096
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """The RL corpus: unique document texts, the training pairs drawn, each one's positive."""
+
+    docs: list[str]
+    pairs: list[Pair]
+    positive: list[int]
+
+    @classmethod
+    def from_pairs(cls, pairs: list[Pair], n: int, seed: int) -> "Corpus":
+        """``n`` pairs drawn with ``seed``; their positives and negatives, deduplicated."""
+        chosen = list(range(len(pairs)))
+        random.Random(seed).shuffle(chosen)
+        picked = [pairs[i] for i in chosen[: max(1, n)]]
+        index: dict[str, int] = {}
+        for text in [p.positive for p in picked] + [x for p in picked for x in p.negatives]:
+            index.setdefault(text, len(index))
+        return cls(list(index), picked, [index[p.positive] for p in picked])
 
 
 def knn_graph(vectors: np.ndarray, k: int, rows: Sequence[int] | None = None) -> np.ndarray:

@@ -1,0 +1,101 @@
+"""Running a training stage from the command line: options, progress bar, export, summary.
+
+``python -m training.sft`` and ``python -m training.rl`` are each one :class:`Stage` handed
+to :func:`run_stage`. Errors (a bad option value, a missing pairs file or adapter) are one
+line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from searchr3.cli import print_error
+from searchr3.errors import SearchR3Error
+
+from .config import TrainingConfig
+from .devset import evaluate_adapter
+from .loop import TrainingLoop
+from .options import add_config_args, config_from_args
+from .pairs import Pair, load_pairs
+
+
+@dataclass(frozen=True)
+class Stage:
+    """What differs between the training command lines.
+
+    ``build(config, pairs, out)`` makes the trainer; ``info(row)`` is the progress bar's text
+    for a log row; ``describe(trainer)`` adds to ``summary.json``; with ``eval_reasoning`` the
+    dev set (``--eval-data``) is searched with a reasoning trace before each query. The
+    command's description is the config class's docstring.
+    """
+
+    name: str  # "SFT" is run as ``python -m training.sft``
+    config_cls: type[TrainingConfig]
+    build: Callable[[TrainingConfig, list[Pair], Path], TrainingLoop]
+    info: Callable[[dict], str]
+    describe: Callable[[TrainingLoop], dict] = lambda trainer: {}
+    eval_reasoning: bool = False
+
+    @property
+    def prog(self) -> str:
+        return f"python -m training.{self.name.lower()}"
+
+
+def parse_args(stage: Stage, argv: list[str] | None) -> tuple[argparse.Namespace, TrainingConfig]:
+    """``--data --out [--resume]`` plus every field of the stage's config; raises
+    :class:`~training.config.ConfigError` for values that break a field's rules."""
+    ap = argparse.ArgumentParser(prog=stage.prog, description=stage.config_cls.__doc__)
+    ap.add_argument("--data", type=Path, required=True, metavar="PAIRS", help="pairs JSONL (python -m training.data)")
+    ap.add_argument("--out", type=Path, required=True, metavar="DIR",
+                    help="run folder: adapter/, checkpoints/, log.jsonl, curves, config.json, summary.json")
+    ap.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in OUT")
+    add_config_args(ap, stage.config_cls)
+    args = ap.parse_args(argv)
+    return args, config_from_args(args, stage.config_cls)
+
+
+def run_stage(stage: Stage, argv: list[str] | None = None) -> int:
+    """Parse, load pairs, build the trainer, train under a progress bar, export the adapter,
+    evaluate it on ``--eval-data``, and write ``OUT/summary.json``."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    try:
+        args, config = parse_args(stage, argv)
+        pairs = load_pairs(args.data)
+        with console.status(f"{stage.name}: loading the model"):
+            trainer = stage.build(config, pairs, args.out)
+    except SearchR3Error as exc:
+        print_error(exc)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "config.json").write_text(json.dumps(asdict(config), indent=2))
+    if args.resume and trainer.resume():
+        console.print(f"resumed at step {trainer.step}")
+    started = time.perf_counter()
+    main_process = trainer.accelerator.is_main_process
+    with Progress(TextColumn(f"[bold]{stage.name}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=not main_process) as bar:
+        task = bar.add_task(stage.name, total=config.steps, completed=trainer.step, info="")
+        trainer.fit(lambda row: bar.update(task, completed=row["step"], info=stage.info(row)))
+    if not main_process:
+        return 0
+    adapter = trainer.export()
+    summary = {"pairs": len(pairs), "steps": trainer.step, "seconds": time.perf_counter() - started,
+               "adapter": str(adapter), **stage.describe(trainer)}
+    if config.eval_data:
+        key = "eval_reasoning" if stage.eval_reasoning else "eval"
+        summary[key] = evaluate_adapter(adapter, Path(config.eval_data), str(trainer.accelerator.device),
+                                        reasoning=stage.eval_reasoning, model=config.model)
+        shown = {k: round(v, 4) for k, v in summary[key].items() if k != "model"}
+        print(f"dev set{' + reasoning' if stage.eval_reasoning else ''}: {json.dumps(shown)}", file=sys.stderr)
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    console.print(f"adapter: {adapter}  curves: {args.out / trainer.curves}")
+    return 0

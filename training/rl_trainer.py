@@ -1,0 +1,215 @@
+"""Stage 2, reasoning for retrieval: the GRPO trainer.
+
+Each step takes ``queries`` training queries and samples ``group`` reasoning traces for each
+(GRPO rollouts); a trace ends in ``<|embed_token|>`` and its embedding is read there. The
+reward of a rollout is the retrieval quality of its positive document in the RL corpus
+(:class:`~training.rl_env.CorpusEnvironment`, refreshed locally as the policy changes) plus
+a format reward. Advantages are normalised within each query's group. The loss on the
+generated tokens is the clipped policy gradient plus ``beta`` times the KL (k3 estimator)
+to the reference policy, the ``--init`` adapter frozen (:func:`~training.losses.grpo_loss`).
+LoRA via peft; accelerate handles devices and bf16 on CUDA.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from searchr3.config import ModelConfig
+from searchr3.embedder import Embedder
+from searchr3.errors import ModelNotFoundError
+from searchr3.loading import LoadedModel, load_model
+from searchr3.reasoning import Sampling, Trace
+
+from .config import RLConfig
+from .loop import TrainingLoop, make_accelerator
+from .losses import grpo_loss, token_logprobs
+from .pairs import Pair, batch_indices
+from .rewards import FormatRule, format_reward, group_advantages, retrieval_reward, softmax_reward
+from .rl_env import Corpus, CorpusEnvironment, positive_ranks
+
+LOG_KEYS = ["reward", "retrieval", "format", "hit@1", "kl", "trace_tokens", "emitted", "refresh_seconds"]
+
+
+@dataclass
+class Rollouts:
+    """One step's rollouts: ``queries x group`` traces in query order, and their scores."""
+
+    traces: list[Trace]
+    positives: np.ndarray
+    vectors: np.ndarray
+    ranks: np.ndarray
+    retrieval: np.ndarray
+    format: np.ndarray
+    rewards: np.ndarray
+    advantages: np.ndarray
+    refresh_rows: np.ndarray
+    refresh_full: bool
+    refresh_seconds: float
+
+
+class RLTrainer(TrainingLoop):
+    """GRPO on reasoning traces with the retrieval reward (see module docstring)."""
+
+    curves, curve_keys, title = "rewards.png", LOG_KEYS, "stage 2 (RL)"
+
+    def __init__(self, config: RLConfig, pairs: list[Pair], out: Path, accelerator=None):
+        from peft import PeftModel
+
+        self.config, self.out = config, out
+        self.accelerator = accelerator or make_accelerator(config.mixed_precision)
+        torch.manual_seed(config.seed)
+        device = str(self.accelerator.device)
+        init = ModelConfig(model=config.model, adapter=config.init).adapter_path()
+        if init is None:
+            raise ModelNotFoundError(f"RL starts from a stage-1 adapter: --init {config.init!r} names none for {config.model}")
+        # the reference policy: the init adapter, frozen (load_model checks that it exists and fits)
+        self.reference: LoadedModel = load_model(ModelConfig(model=config.model, adapter=str(init), device=device, dtype="float32"))
+        self.reference.model.requires_grad_(False)
+        base = load_model(ModelConfig(model=config.model, adapter=None, device=device, dtype="float32"))
+        self.base_id, self.tokenizer, self.embed_id = base.base_id, base.tokenizer, base.embed_token_id
+        policy = PeftModel.from_pretrained(base.model, init, is_trainable=True)
+        policy.train()
+        params = [p for p in policy.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
+        warmup = max(config.warmup, 1)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup))
+        self.model, self.optimizer, self.scheduler = self.accelerator.prepare(policy, optimizer, scheduler)
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        limits = ModelConfig(model=config.model, adapter=None, max_query_tokens=config.max_query_tokens,
+                             max_document_tokens=config.max_document_tokens, max_batch_size=max(8, config.micro_batch))
+        # the policy as an embedder: rollouts and document vectors come from the current weights
+        self.embedder = Embedder.from_model(self.peft_model, self.tokenizer, base_id=self.base_id, adapter_id="rl-policy",
+                                            config=limits)
+        self.corpus = Corpus.from_pairs(pairs, config.corpus_pairs, config.seed)
+        self.env = CorpusEnvironment(self._encode_docs, len(self.corpus.docs), config.neighbours, config.candidates,
+                                     config.full_every, config.band, config.band_limit)
+        # called with each step's rollouts before the update (the policy that produced them);
+        # what they return joins the log row (bench/rl_env.py compares environments this way)
+        self.observers: list[Callable[[Rollouts], dict]] = []
+        self.format_rule = FormatRule(max_tokens=config.max_new_tokens)
+        self.step = 0
+
+    def _encode_docs(self, rows) -> np.ndarray:
+        return self.embedder.embed_documents([self.corpus.docs[i] for i in rows])
+
+    # -- rollouts --------------------------------------------------------------------------
+
+    def rollout(self, step: int | None = None) -> Rollouts:
+        """Sample traces for this step's queries, refresh the environment, score them."""
+        cfg = self.config
+        step = self.step if step is None else step
+        chosen = batch_indices(len(self.corpus.pairs), cfg.queries, step, cfg.seed)
+        sampling = Sampling(do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p, num_samples=cfg.group,
+                            seed=cfg.seed * 1_000_003 + step)
+        self.peft_model.eval()
+        traces = self.embedder.traces([self.corpus.pairs[i].query for i in chosen], sampling, cfg.max_new_tokens)
+        vectors = self.embedder.vectors_for_ids([t.final_ids for t in traces])
+        positives = np.array([self.corpus.positive[chosen[t.query_index]] for t in traces])
+        t0 = time.perf_counter()
+        refresh = self.env.refresh(positives, vectors)
+        seconds = time.perf_counter() - t0
+        scores = self.env.scores(vectors)
+        ranks = positive_ranks(scores, positives)
+        if cfg.reward == "softmax":
+            retrieval = softmax_reward(scores, positives, cfg.reward_temperature)
+        else:
+            retrieval = retrieval_reward(ranks)
+        fmt = np.array([format_reward(t.text, t.emitted_embed_token, len(t.generated_ids), self.format_rule) for t in traces])
+        rewards = retrieval + cfg.w_format * fmt
+        return Rollouts(traces, positives, vectors, ranks, retrieval, fmt, rewards, group_advantages(rewards, cfg.group),
+                        refresh.rows, refresh.full, seconds)
+
+    # -- the update ------------------------------------------------------------------------
+
+    def _logprobs(self, model, traces: list[Trace]) -> tuple[torch.Tensor, torch.Tensor]:
+        return token_logprobs(model, [t.prompt_ids for t in traces], [t.generated_ids for t in traces], self.pad_id,
+                              self.accelerator.device)
+
+    def _micro_batches(self, n: int):
+        size = max(1, self.config.micro_batch)
+        return [list(range(s, min(s + size, n))) for s in range(0, n, size)]
+
+    def update(self, rollouts: Rollouts) -> dict:
+        """``ppo_epochs`` passes of the GRPO loss over the rollouts; one optimizer step each."""
+        cfg, acc = self.config, self.accelerator
+        traces, device = rollouts.traces, acc.device
+        advantages = torch.tensor(rollouts.advantages, dtype=torch.float32, device=device)
+        batches = self._micro_batches(len(traces))
+        with torch.no_grad(), acc.autocast():
+            ref = [self._logprobs(self.reference.model, [traces[i] for i in b])[0] for b in batches]
+        old: list[torch.Tensor] = []
+        self.peft_model.train()
+        stats = {"pg": 0.0, "kl": 0.0, "grad_norm": 0.0, "clipped": 0.0}
+        for epoch in range(max(1, cfg.ppo_epochs)):
+            kl_sum, pg_sum, clipped, tokens = 0.0, 0.0, 0.0, 0.0
+            for j, b in enumerate(batches):
+                with acc.autocast():
+                    logp, mask = self._logprobs(self.model, [traces[i] for i in b])
+                if epoch == 0:
+                    old.append(logp.detach())
+                per_seq, kl = grpo_loss(logp, old[j], ref[j], mask, advantages[b], cfg.clip, cfg.beta)
+                loss = per_seq.sum() / len(traces)
+                if j < len(batches) - 1:
+                    with acc.no_sync(self.model):
+                        acc.backward(loss)
+                else:
+                    acc.backward(loss)
+                kl_sum += kl.sum().item()
+                pg_sum += (per_seq - cfg.beta * kl).sum().item()
+                ratio = torch.exp(logp.detach() - old[j])
+                clipped += (((ratio - 1).abs() > cfg.clip) & mask).sum().item()
+                tokens += mask.sum().item()
+            grad_norm = float(acc.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm))
+            if math.isfinite(grad_norm):  # a non-finite step would poison the weights: drop it
+                self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            if epoch == 0:  # KL and surrogate as they were before this step's update
+                stats = {"pg": pg_sum / len(traces), "kl": kl_sum / len(traces), "grad_norm": grad_norm,
+                         "clipped": clipped / max(tokens, 1)}
+        self.scheduler.step()
+        return stats
+
+    def train_step(self) -> dict:
+        t0 = time.perf_counter()
+        r = self.rollout()
+        t1 = time.perf_counter()
+        observed = {k: v for observe in self.observers for k, v in observe(r).items()}
+        t2 = time.perf_counter()
+        stats = self.update(r)
+        self.step += 1
+        row = {
+            "step": self.step,
+            "reward": float(r.rewards.mean()),
+            "reward_std": float(r.rewards.std()),
+            "retrieval": float(r.retrieval.mean()),
+            "format": float(r.format.mean()),
+            "rank": float(np.median(r.ranks)),
+            "hit@1": float((r.ranks == 1).mean()),
+            "flat_groups": float((r.rewards.reshape(-1, self.config.group).std(axis=1) == 0).mean()),
+            "trace_tokens": float(np.mean([len(t.generated_ids) for t in r.traces])),
+            "emitted": float(np.mean([t.emitted_embed_token for t in r.traces])),
+            **stats,
+            "refresh_rows": len(r.refresh_rows),
+            "refresh_full": r.refresh_full,
+            "refresh_seconds": r.refresh_seconds,
+            "rollout_seconds": t1 - t0,
+            "update_seconds": time.perf_counter() - t2,
+            "lr": self.scheduler.get_last_lr()[0],
+            "example": r.traces[0].text[:200],
+            **observed,
+        }
+        return row
+
+    def resume(self) -> bool:
+        """Continue from the newest checkpoint; the environment is rebuilt with a full encode."""
+        resumed = super().resume()
+        if resumed:
+            self.env.refresh_full()
+        return resumed

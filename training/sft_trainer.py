@@ -1,0 +1,151 @@
+"""Stage 1, instruction-guided representation: the trainer.
+
+Loss = w_lm * LM cross-entropy on the query prompt's assistant turn ("The embedding is
+<|embed_token|>") + w_kl * KL to the frozen base (the same model, adapters disabled) on
+those positions + w_nce * InfoNCE (in-batch and hard negatives, temperature tau) +
+w_triplet * triplet margin. LoRA via peft, the embed-token row trained through
+``trainable_token_indices``. The contrastive batch can be much larger than what fits in
+memory (:class:`~training.grad_cache.GradientCache`). accelerate handles devices and mixed
+precision; under ``accelerate launch`` each process contrasts its own share of the batch.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+
+from searchr3.batching import pad_left
+from searchr3.config import ModelConfig
+from searchr3.encoding import PromptEncoder
+from searchr3.loading import LoadedModel, load_model
+from searchr3.prompts import EMBED_SUFFIX
+from searchr3.readout import vectors_from_hidden
+
+from .config import SFTConfig
+from .grad_cache import GradientCache
+from .loop import TrainingLoop, make_accelerator
+from .losses import info_nce, kl_to_base, lm_loss, triplet
+from .pairs import Pair, batch_indices
+
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+LOSS_KEYS = ["loss", "nce", "triplet", "lm", "kl", "grad_norm"]
+QUERIES, DOCUMENTS = 0, 1  # the two groups of a contrastive batch
+
+
+class Seqs:
+    """Left-padded prompt batches with position ids, so every prompt ends at the last
+    column: the embed token's position and the assistant turn are the same for all rows."""
+
+    def __init__(self, ids: list[list[int]], pad_id: int, device):
+        input_ids, mask = pad_left(ids, pad_id)
+        self.input_ids = input_ids.to(device)
+        self.attention_mask = mask.to(device)
+        self.position_ids = (mask.cumsum(1) - 1).clamp(min=0).to(device)
+
+    def __len__(self) -> int:
+        return self.input_ids.shape[0]
+
+    def rows(self, start: int, end: int) -> dict:
+        return {"input_ids": self.input_ids[start:end], "attention_mask": self.attention_mask[start:end],
+                "position_ids": self.position_ids[start:end]}
+
+
+class SFTTrainer(TrainingLoop):
+    """Trains a LoRA adapter for the Search-R3 read-out (see module docstring)."""
+
+    curves, curve_keys, title = "loss.png", LOSS_KEYS, "stage 1 (SFT) losses"
+
+    def __init__(self, config: SFTConfig, pairs: list[Pair], out: Path, accelerator=None):
+        from peft import LoraConfig, get_peft_model
+
+        self.config, self.pairs, self.out = config, pairs, out
+        self.accelerator = accelerator or make_accelerator(config.mixed_precision)
+        torch.manual_seed(config.seed)
+        base: LoadedModel = load_model(ModelConfig(model=config.model, adapter=None, device=str(self.accelerator.device),
+                                                   dtype="float32"))
+        self.base_id, self.tokenizer, self.embed_id = base.base_id, base.tokenizer, base.embed_token_id
+        lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=0.0,
+                          target_modules=LORA_TARGETS, trainable_token_indices=[self.embed_id])
+        model = get_peft_model(base.model, lora)
+        model.train()
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
+        warmup, total = max(config.warmup, 1), config.steps
+        schedule = lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total))  # noqa: E731
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        self.model, self.optimizer, self.scheduler = self.accelerator.prepare(model, optimizer, scheduler)
+        self.pad_id = self.tokenizer.pad_token_id
+        self.queries = PromptEncoder(self.tokenizer, "query", config.max_query_tokens)
+        self.docs = PromptEncoder(self.tokenizer, "document", config.max_document_tokens)
+        self.assistant_ids = self.tokenizer(EMBED_SUFFIX, add_special_tokens=False)["input_ids"]
+        self.cache = GradientCache(config.chunk_size, self.accelerator.backward,
+                                   lambda: self.accelerator.no_sync(self.model))
+        self.step = 0
+
+    # -- one optimizer step ------------------------------------------------------------
+
+    def _forward(self, seqs: Seqs, start: int, end: int, logits_to_keep: int):
+        with self.accelerator.autocast():
+            out = self.model(**seqs.rows(start, end), output_hidden_states=True, logits_to_keep=logits_to_keep,
+                             use_cache=False)
+        vectors = vectors_from_hidden(out.hidden_states[-1], seqs.input_ids[start:end], self.embed_id)
+        return vectors, out.logits
+
+    def _language_terms(self, seqs: Seqs, start: int, end: int, logits: torch.Tensor):
+        """LM and KL on the assistant turn: the logits at the n tokens before each of the
+        assistant's n tokens (the last n columns, since prompts are left-padded)."""
+        n = len(self.assistant_ids)
+        targets = seqs.input_ids[start:end, -n:]
+        policy = logits[:, :n]
+        with torch.no_grad(), self.peft_model.disable_adapter(), self.accelerator.autocast():
+            base = self.model(**seqs.rows(start, end), logits_to_keep=n + 1, use_cache=False).logits[:, :n]
+        return lm_loss(policy, targets), kl_to_base(policy, base)
+
+    def batch(self, step: int) -> tuple[Seqs, Seqs]:
+        """Query prompts and document prompts (positives first, then hard negatives)."""
+        acc = self.accelerator
+        chosen = batch_indices(len(self.pairs), self.config.batch_size, step, self.config.seed)
+        pairs = [self.pairs[i] for i in chosen[acc.process_index :: acc.num_processes]]
+        docs = [p.positive for p in pairs] + [n for p in pairs for n in p.negatives[: self.config.negatives]]
+        q = Seqs([p.ids for p in self.queries.encode([p.query for p in pairs])], self.pad_id, acc.device)
+        d = Seqs([p.ids for p in self.docs.encode(docs)], self.pad_id, acc.device)
+        return q, d
+
+    def train_step(self) -> dict:
+        cfg = self.config
+        groups = self.batch(self.step)
+        terms = {"nce": 0.0, "triplet": 0.0, "lm": 0.0, "kl": 0.0}
+        language_logits = len(self.assistant_ids) + 1  # logits kept on query passes with gradients
+
+        def encode(group: int, start: int, end: int, with_grad: bool):
+            keep = language_logits if group == QUERIES and with_grad else 1
+            return self._forward(groups[group], start, end, keep)
+
+        def contrastive(embeddings: list[torch.Tensor]) -> torch.Tensor:
+            q, d = embeddings
+            nce, tri = info_nce(q, d, cfg.tau), triplet(q, d, cfg.margin)
+            terms.update(nce=nce.item(), triplet=tri.item())
+            return cfg.w_nce * nce + cfg.w_triplet * tri
+
+        def language(group: int, start: int, end: int, logits: torch.Tensor):
+            if group != QUERIES:
+                return None
+            lm, kl = self._language_terms(groups[QUERIES], start, end, logits)
+            share = (end - start) / len(groups[QUERIES])
+            terms["lm"] += share * lm.item()
+            terms["kl"] += share * kl.item()
+            return share * (cfg.w_lm * lm + cfg.w_kl * kl)
+
+        self.cache.step([len(g) for g in groups], encode, contrastive, language)
+        loss = cfg.w_nce * terms["nce"] + cfg.w_triplet * terms["triplet"] + cfg.w_lm * terms["lm"] + cfg.w_kl * terms["kl"]
+        grad_norm = float(self.accelerator.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm))
+        skipped = not (math.isfinite(loss) and math.isfinite(grad_norm))
+        if not skipped:  # a non-finite step would poison the weights: drop it
+            self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        return {"step": self.step, "loss": loss, **terms, "grad_norm": grad_norm, "skipped": skipped,
+                "lr": self.scheduler.get_last_lr()[0]}
