@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+
 from searchr3 import Embedder, SearchR3Error
 from searchr3.cli import add_index_args, add_model_args, index_location, model_config, print_error
 
@@ -29,7 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     from app.service import ChatService
 
     service = ChatService(embedder, location)
-    print(f"searchr3: serving http://{args.host}:{args.port} · index {location.label} · model {embedder.fingerprint}", flush=True)
+    print(
+        f"searchr3: serving http://{args.host}:{args.port} · index {location.label} · model {embedder.fingerprint}",
+        flush=True,
+    )
     launch(build(service), args.host, args.port)
     return 0
 

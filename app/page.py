@@ -34,7 +34,9 @@ def passages_markdown(reply: Reply) -> str:
         if m.get("heading"):
             where.append(f"§ {m['heading']}")
         text = h.text if len(h.text) < 700 else h.text[:700] + " …"
-        blocks.append(f"**[{h.rank}]** {' · '.join(where)} — score {h.score:.3f}\n\n> " + html.escape(text).replace("\n", "\n> "))
+        blocks.append(
+            f"**[{h.rank}]** {' · '.join(where)} — score {h.score:.3f}\n\n> " + html.escape(text).replace("\n", "\n> ")
+        )
     return "\n\n".join(blocks)
 
 
@@ -57,7 +59,10 @@ def answer_markdown(reply: Reply) -> str:
 
 
 def stats_markdown(stats: dict) -> str:
-    return f"**Index** `{stats['collection']}`: {stats['files']} files, {stats['chunks']} chunks · model `{stats['model']}`"
+    return (
+        f"**Index** `{stats['collection']}`: {stats['files']} files, {stats['chunks']} chunks"
+        f" · model `{stats['model']}`"
+    )
 
 
 def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr.Blocks:
@@ -71,7 +76,7 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
             yield (history + [{"role": "assistant", "content": answer_markdown(reply)}],
                    trace_markdown(reply, options.reasoning), passages_markdown(reply), "")
 
-    def upload(files, collection, progress=gr.Progress()):
+    def upload(files, collection, progress=gr.Progress()):  # noqa: B008 (Gradio injects the tracker)
         collection = collection.strip() or default_collection
         if not files:
             return "Choose files first.", stats_markdown(service.stats(collection))
@@ -93,8 +98,10 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
 
         paths = [f if isinstance(f, str) else f.name for f in files]
         summary = service.upload(paths, collection, Bar())
-        lines = [f"Indexed {summary.files_indexed} files ({summary.chunks_added} chunks added), "
-                 f"{summary.files_unchanged} unchanged, {summary.files_failed} failed, {summary.files_skipped} skipped."]
+        lines = [
+            f"Indexed {summary.files_indexed} files ({summary.chunks_added} chunks added), "
+            f"{summary.files_unchanged} unchanged, {summary.files_failed} failed, {summary.files_skipped} skipped."
+        ]
         lines += [f"⚠️ {os.path.basename(f['path'])}: {f['error']}" for f in summary.failures]
         lines += [f"skipped (unsupported type): {os.path.basename(p)}" for p in summary.skipped]
         return "\n\n".join(lines), stats_markdown(service.stats(collection))
@@ -105,7 +112,12 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
             with gr.Column(scale=3):
                 chat = gr.Chatbot(label="Conversation", height=460, elem_id="chat")
                 with gr.Row():
-                    question = gr.Textbox(placeholder="Ask a question about your documents", show_label=False, scale=5, elem_id="question")
+                    question = gr.Textbox(
+                        placeholder="Ask a question about your documents",
+                        show_label=False,
+                        scale=5,
+                        elem_id="question",
+                    )
                     send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
             with gr.Column(scale=2):
                 gr.Markdown("### Reasoning trace")
@@ -116,11 +128,15 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
             with gr.Column():
                 with gr.Accordion("Settings", open=True):
                     k = gr.Slider(1, 10, value=defaults.k, step=1, label="passages (k)", elem_id="k")
-                    reasoning = gr.Checkbox(value=defaults.reasoning, label="reason before searching", elem_id="reasoning")
+                    reasoning = gr.Checkbox(
+                        value=defaults.reasoning, label="reason before searching", elem_id="reasoning"
+                    )
                     hybrid = gr.Checkbox(value=defaults.hybrid, label="hybrid (dense + BM25)", elem_id="hybrid")
                     collection = gr.Textbox(value=default_collection, label="collection", elem_id="collection")
             with gr.Column():
-                files = gr.File(label="Upload documents (.txt .md .rst .html .pdf .docx)", file_count="multiple", elem_id="upload")
+                files = gr.File(
+                    label="Upload documents (.txt .md .rst .html .pdf .docx)", file_count="multiple", elem_id="upload"
+                )
                 index_button = gr.Button("Index files", elem_id="index")
                 upload_status = gr.Markdown(elem_id="upload-status")
                 stats = gr.Markdown(elem_id="stats")

@@ -52,7 +52,10 @@ def validate_question(question: object) -> str:
     question = question.strip()
     if len(question) > MAX_QUESTION_CHARS:
         words = len(question.split())
-        raise SearchR3Error(f"the question is {words:,} words ({len(question):,} characters); the limit is {MAX_QUESTION_CHARS:,} characters")
+        raise SearchR3Error(
+            f"the question is {words:,} words ({len(question):,} characters);"
+            f" the limit is {MAX_QUESTION_CHARS:,} characters"
+        )
     return question
 
 
@@ -96,9 +99,16 @@ class ChatService:
         except IndexNotFoundError:
             return {"collection": collection, "files": 0, "chunks": 0, "model": self.embedder.fingerprint}
         sources = {meta.get("source") for _, _, meta in index.iter_all(include_text=False)}
-        return {"collection": collection, "files": len(sources), "chunks": index.count(), "model": self.embedder.fingerprint}
+        return {
+            "collection": collection,
+            "files": len(sources),
+            "chunks": index.count(),
+            "model": self.embedder.fingerprint,
+        }
 
-    def ask(self, question: str, options: SearchOptions = DEFAULT_OPTIONS, collection: str | None = None) -> Iterator[Reply]:
+    def ask(
+        self, question: str, options: SearchOptions = DEFAULT_OPTIONS, collection: str | None = None
+    ) -> Iterator[Reply]:
         """Retrieve from ``collection`` (default: the service's) with ``options`` (the trace
         too, when reasoning), then stream the answer."""
         try:

@@ -5,7 +5,20 @@ from __future__ import annotations
 import importlib
 import inspect
 
-MODULES = ["json", "pathlib", "collections", "functools", "itertools", "argparse", "subprocess", "re", "logging", "asyncio", "typing", "datetime"]
+MODULES = [
+    "json",
+    "pathlib",
+    "collections",
+    "functools",
+    "itertools",
+    "argparse",
+    "subprocess",
+    "re",
+    "logging",
+    "asyncio",
+    "typing",
+    "datetime",
+]
 
 
 def stdlib_passages(tokenizer, n: int, tokens: int) -> list[str]:

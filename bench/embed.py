@@ -49,7 +49,7 @@ def main() -> None:
         f"{args.passages} passages, {text_tokens} text tokens ({prompt_tokens} with prompt)"
     )
 
-    table = Table(title="searchr3 embedding speed (median of %d runs)" % args.repeats)
+    table = Table(title=f"searchr3 embedding speed (median of {args.repeats} runs)")
     for col in ("workload", "batch size", "median s", "doc tokens/s", "prompt tokens/s"):
         table.add_column(col, justify="right" if col != "workload" else "left")
     embedder.embed_documents(passages[:4])  # warm-up

@@ -54,13 +54,22 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    table = Table(title=f"ingest {len(files)} files ({size_mb:.1f} MB) from {folder}, chunks of {args.chunk_tokens} tokens")
+    table = Table(
+        title=f"ingest {len(files)} files ({size_mb:.1f} MB) from {folder}, chunks of {args.chunk_tokens} tokens"
+    )
     for col in ("run", "files", "chunks", "seconds", "files/s", "chunks/s", "parse s", "embed s", "store s"):
         table.add_column(col, justify="right" if col != "run" else "left")
     for label, s in (("first (empty index)", first), ("second (unchanged)", again)):
         table.add_row(
-            label, str(s.files_seen), str(s.chunks_added), f"{s.seconds:.1f}", f"{s.files_seen / s.seconds:.2f}",
-            f"{s.chunks_added / s.seconds:.2f}", f"{s.seconds_parse:.1f}", f"{s.seconds_embed:.1f}", f"{s.seconds_store:.1f}",
+            label,
+            str(s.files_seen),
+            str(s.chunks_added),
+            f"{s.seconds:.1f}",
+            f"{s.files_seen / s.seconds:.2f}",
+            f"{s.chunks_added / s.seconds:.2f}",
+            f"{s.seconds_parse:.1f}",
+            f"{s.seconds_embed:.1f}",
+            f"{s.seconds_store:.1f}",
         )
     console.print(table)
     console.print(f"first run failures: {first.files_failed}; chunks in index: {first.chunks_total}")

@@ -22,11 +22,11 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from training.config import RLConfig
 from training.pairs import load_pairs
 from training.rewards import retrieval_reward
-from training.config import RLConfig
-from training.rl_trainer import RLTrainer, Rollouts
 from training.rl_env import CorpusEnvironment
+from training.rl_trainer import RLTrainer, Rollouts
 
 EXACT = "exact (full re-encode)"
 
@@ -61,10 +61,22 @@ def observer(envs: dict[str, CorpusEnvironment]):
 
 
 def run(args: argparse.Namespace) -> tuple[list[dict], int]:
-    config = RLConfig(init=args.init, steps=args.steps, queries=args.queries, group=args.group, lr=args.lr,
-                      max_new_tokens=args.max_new_tokens, corpus_pairs=args.corpus_pairs, max_document_tokens=args.max_document_tokens,
-                      neighbours=args.neighbours, candidates=args.candidates, full_every=args.full_every, band=args.band,
-                      band_limit=args.band_limit, seed=args.seed)
+    config = RLConfig(
+        init=args.init,
+        steps=args.steps,
+        queries=args.queries,
+        group=args.group,
+        lr=args.lr,
+        max_new_tokens=args.max_new_tokens,
+        corpus_pairs=args.corpus_pairs,
+        max_document_tokens=args.max_document_tokens,
+        neighbours=args.neighbours,
+        candidates=args.candidates,
+        full_every=args.full_every,
+        band=args.band,
+        band_limit=args.band_limit,
+        seed=args.seed,
+    )
     with tempfile.TemporaryDirectory() as out:
         trainer = RLTrainer(config, load_pairs(args.data), Path(out))
         trainer.observers.append(observer(environments(trainer)))
@@ -79,9 +91,12 @@ def print_tables(rows: list[dict], n_docs: int, args: argparse.Namespace) -> Non
     console = Console(width=160)
     base = statistics.median(r["rollout_seconds"] - r["refresh_seconds"] + r["update_seconds"] for r in rows)
     exact = np.array([x for r in rows for x in r["envs"][EXACT]["ranks"]])
-    table = Table(title=f"RL environment refresh: {n_docs} documents, {args.queries}x{args.group} rollouts/step, "
-                        f"{args.steps} steps, " + (f"full refresh every {args.full_every}" if args.full_every else "no full refresh")
-                        + " (medians; ranks over all rollouts)")
+    table = Table(
+        title=f"RL environment refresh: {n_docs} documents, {args.queries}x{args.group} rollouts/step, "
+        f"{args.steps} steps, "
+        + (f"full refresh every {args.full_every}" if args.full_every else "no full refresh")
+        + " (medians; ranks over all rollouts)"
+    )
     for col in ("refresh", "docs re-encoded/step", "refresh s/step", "RL step s", "x faster/step", "rank = exact",
                 "mean |rank diff|", "mean 1/rank"):
         table.add_column(col, justify="right" if col != "refresh" else "left")
@@ -90,9 +105,16 @@ def print_tables(rows: list[dict], n_docs: int, args: argparse.Namespace) -> Non
         steps = [r["envs"][name] for r in rows]
         ranks = np.array([x for s in steps for x in s["ranks"]])
         seconds = statistics.median(s["seconds"] for s in steps)
-        table.add_row(name, f"{statistics.median(s['rows'] for s in steps):.0f}", f"{seconds:.2f}", f"{base + seconds:.1f}",
-                      f"{exact_step / (base + seconds):.2f}", f"{np.mean(ranks == exact):.1%}",
-                      f"{np.mean(np.abs(ranks - exact)):.3f}", f"{retrieval_reward(ranks).mean():.4f}")
+        table.add_row(
+            name,
+            f"{statistics.median(s['rows'] for s in steps):.0f}",
+            f"{seconds:.2f}",
+            f"{base + seconds:.1f}",
+            f"{exact_step / (base + seconds):.2f}",
+            f"{np.mean(ranks == exact):.1%}",
+            f"{np.mean(np.abs(ranks - exact)):.3f}",
+            f"{retrieval_reward(ranks).mean():.4f}",
+        )
     console.print(table)
     console.print(f"rollouts + update take {base:.1f} s per step whatever the refresh; {len(exact)} rollouts compared")
     per_step = Table(title="per step: docs re-encoded / rank = exact")
@@ -102,8 +124,11 @@ def print_tables(rows: list[dict], n_docs: int, args: argparse.Namespace) -> Non
     per_step.add_column("kl", justify="right")
     for r in rows:
         ex = np.array(r["envs"][EXACT]["ranks"])
-        per_step.add_row(str(r["step"]), *[f"{e['rows']} / {np.mean(np.array(e['ranks']) == ex):.0%}" for e in r["envs"].values()],
-                         f"{r['kl']:.5f}")
+        per_step.add_row(
+            str(r["step"]),
+            *[f"{e['rows']} / {np.mean(np.array(e['ranks']) == ex):.0%}" for e in r["envs"].values()],
+            f"{r['kl']:.5f}",
+        )
     console.print(per_step)
 
 

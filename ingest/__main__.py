@@ -63,10 +63,19 @@ class RichProgress:
 def _summary_table(s: Summary, where: str) -> Table:
     table = Table(title=f"ingested into {where}", show_header=False)
     for label, value in [
-        ("files seen", s.files_seen), ("indexed", s.files_indexed), ("unchanged", s.files_unchanged),
-        ("failed", s.files_failed), ("skipped (unsupported)", s.files_skipped),
-        ("chunks added", s.chunks_added), ("chunks removed", s.chunks_removed), ("chunks in index", s.chunks_total),
-        ("time", f"{s.seconds:.1f} s (parse {s.seconds_parse:.1f}, embed {s.seconds_embed:.1f}, store {s.seconds_store:.1f})"),
+        ("files seen", s.files_seen),
+        ("indexed", s.files_indexed),
+        ("unchanged", s.files_unchanged),
+        ("failed", s.files_failed),
+        ("skipped (unsupported)", s.files_skipped),
+        ("chunks added", s.chunks_added),
+        ("chunks removed", s.chunks_removed),
+        ("chunks in index", s.chunks_total),
+        (
+            "time",
+            f"{s.seconds:.1f} s (parse {s.seconds_parse:.1f}, embed {s.seconds_embed:.1f},"
+            f" store {s.seconds_store:.1f})",
+        ),
     ]:
         table.add_row(label, str(value))
     return table
@@ -79,7 +88,9 @@ def _fail(message: object) -> int:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="python -m ingest", description="Index documents (.txt .md .rst .html .pdf .docx) for searchr3.")
+    ap = argparse.ArgumentParser(
+        prog="python -m ingest", description="Index documents (.txt .md .rst .html .pdf .docx) for searchr3."
+    )
     ap.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
     add_index_args(ap)
     ap.add_argument("--prune", action="store_true", help="remove chunks of files that no longer exist")

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-
 # pypdf logs recoverable problems itself; we report one line per file instead.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
@@ -82,7 +81,12 @@ def _rst_heading(lines: list[str], i: int) -> tuple[str, int] | None:
     if _RST_ADORN.match(lines[i]) and i + 2 < len(lines) and lines[i + 1].strip() and _RST_ADORN.match(lines[i + 2]):
         return lines[i + 1].strip(), 3
     # underlined:  Title\n=====
-    if lines[i].strip() and i + 1 < len(lines) and _RST_ADORN.match(lines[i + 1]) and len(lines[i + 1].strip()) >= len(lines[i].strip()):
+    if (
+        lines[i].strip()
+        and i + 1 < len(lines)
+        and _RST_ADORN.match(lines[i + 1])
+        and len(lines[i + 1].strip()) >= len(lines[i].strip())
+    ):
         return lines[i].strip(), 2
     return None
 

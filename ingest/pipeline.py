@@ -114,7 +114,13 @@ def chunk_ids(source: str, chunks: list[Chunk]) -> list[str]:
 
 
 def _metadata(source: str, file_sha: str, n_chunks: int, chunk: Chunk) -> dict:
-    meta = {"source": source, "file_name": Path(source).name, "file_sha": file_sha, "n_chunks": n_chunks, "position": chunk.position}
+    meta = {
+        "source": source,
+        "file_name": Path(source).name,
+        "file_sha": file_sha,
+        "n_chunks": n_chunks,
+        "position": chunk.position,
+    }
     if chunk.heading:
         meta["heading"] = chunk.heading
     if chunk.page is not None:
@@ -167,7 +173,9 @@ class Ingestor:
             t0 = time.perf_counter()
             vectors = self.embedder.embed_documents([chunks[i].embedding_text for i in group])
             t1 = time.perf_counter()
-            self.index.upsert([ids[i] for i in group], vectors, [chunks[i].text for i in group], [metas[i] for i in group])
+            self.index.upsert(
+                [ids[i] for i in group], vectors, [chunks[i].text for i in group], [metas[i] for i in group]
+            )
             summary.seconds_embed += t1 - t0
             summary.seconds_store += time.perf_counter() - t1
             progress.chunks_done(len(group))
@@ -183,7 +191,11 @@ class Ingestor:
 
     def prune(self) -> int:
         """Remove chunks whose source file no longer exists; return how many."""
-        gone = [cid for cid, _, meta in self.index.iter_all(include_text=False) if not Path(meta.get("source", "")).exists()]
+        gone = [
+            cid
+            for cid, _, meta in self.index.iter_all(include_text=False)
+            if not Path(meta.get("source", "")).exists()
+        ]
         self.index.delete(gone)
         return len(gone)
 
@@ -195,7 +207,9 @@ class Ingestor:
         progress = progress or _Silent()
         started = time.perf_counter()
         files, skipped = collect_files(paths)
-        summary = Summary(files_seen=len(files) + len(skipped), files_skipped=len(skipped), skipped=[str(p) for p in skipped])
+        summary = Summary(
+            files_seen=len(files) + len(skipped), files_skipped=len(skipped), skipped=[str(p) for p in skipped]
+        )
         progress.start(len(files))
         try:
             for path in files:

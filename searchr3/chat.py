@@ -60,7 +60,12 @@ class LocalChatModel(BaseChatModel):
         )
         import torch
 
-        return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids), "generation_config": config, "tokenizer": tok}
+        return {
+            "input_ids": input_ids,
+            "attention_mask": torch.ones_like(input_ids),
+            "generation_config": config,
+            "tokenizer": tok,
+        }
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:

@@ -69,6 +69,6 @@ class ModelConfig:
             return None
         return Path(self.adapter).expanduser()
 
-    def with_(self, **changes) -> "ModelConfig":
+    def with_(self, **changes) -> ModelConfig:
         """Return a copy with ``changes`` applied."""
         return replace(self, **changes)

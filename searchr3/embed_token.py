@@ -40,5 +40,7 @@ def add_embed_token(model: torch.nn.Module, tokenizer) -> int:
 def embed_token_id(tokenizer) -> int:
     """The id of ``<|embed_token|>`` in a tokenizer that has it (see :func:`add_embed_token`)."""
     if EMBED_TOKEN not in tokenizer.get_vocab():
-        raise InvalidInputError(f"the tokenizer has no {EMBED_TOKEN}: add it with searchr3.embed_token.add_embed_token")
+        raise InvalidInputError(
+            f"the tokenizer has no {EMBED_TOKEN}: add it with searchr3.embed_token.add_embed_token"
+        )
     return tokenizer.convert_tokens_to_ids(EMBED_TOKEN)

@@ -60,14 +60,14 @@ class Embedder:
         self._generator = TraceGenerator(loaded.model, tok, loaded.embed_token_id, loaded.device)
 
     @classmethod
-    def load(cls, config: ModelConfig | None = None) -> "Embedder":
+    def load(cls, config: ModelConfig | None = None) -> Embedder:
         """Load the configured model (see :func:`searchr3.loading.load_model`)."""
         config = config or ModelConfig()
         return cls(load_model(config), config)
 
     @classmethod
     def from_model(cls, model, tokenizer, *, base_id: str, adapter_id: str | None = "in-memory",
-                   config: ModelConfig | None = None) -> "Embedder":
+                   config: ModelConfig | None = None) -> Embedder:
         """An embedder over ``model`` as it is now (later weight updates show in its vectors).
 
         ``tokenizer`` must hold ``<|embed_token|>``; ``base_id`` and ``adapter_id`` make up the
@@ -92,7 +92,9 @@ class Embedder:
     def vectors_for_ids(self, sequences: Sequence[list[int]]) -> np.ndarray:
         """Vectors for prompt id lists that each contain the embed token, in input order."""
         out = np.zeros((len(sequences), self.dim), dtype=np.float32)
-        batches = token_budget_batches([len(s) for s in sequences], self.config.token_budget, self.config.max_batch_size)
+        batches = token_budget_batches(
+            [len(s) for s in sequences], self.config.token_budget, self.config.max_batch_size
+        )
         device = self.loaded.device
         with torch.inference_mode():
             for batch in batches:
@@ -127,7 +129,9 @@ class Embedder:
         """One query vector ``[dim]``."""
         return self.embed_queries([text], reasoning=reasoning)[0]
 
-    def traces(self, texts: Sequence[str], sampling: Sampling | None = None, max_new_tokens: int | None = None) -> list[Trace]:
+    def traces(
+        self, texts: Sequence[str], sampling: Sampling | None = None, max_new_tokens: int | None = None
+    ) -> list[Trace]:
         """Raw reasoning rollouts (token ids included), ``sampling.num_samples`` per text."""
         prompts = self._encoders["reasoning"].encode(validate_texts(texts))
         budget = self.config.reasoning_tokens if max_new_tokens is None else max_new_tokens

@@ -40,22 +40,22 @@ class IndexLocation:
     collection: str = DEFAULT_COLLECTION
 
     @classmethod
-    def embedded(cls, path: str | Path | None = None, collection: str = DEFAULT_COLLECTION) -> "IndexLocation":
+    def embedded(cls, path: str | Path | None = None, collection: str = DEFAULT_COLLECTION) -> IndexLocation:
         """An embedded index in ``path`` (default :func:`default_db_path`)."""
         return cls(path=Path(path).expanduser() if path else default_db_path(), collection=collection)
 
     @classmethod
-    def server(cls, host: str, port: int = 8000, collection: str = DEFAULT_COLLECTION) -> "IndexLocation":
+    def server(cls, host: str, port: int = 8000, collection: str = DEFAULT_COLLECTION) -> IndexLocation:
         """A collection on a Chroma server (``chroma run``)."""
         return cls(host=host, port=port, collection=collection)
 
     @classmethod
     def resolve(cls, db: str | Path | None = None, host: str | None = None, port: int = 8000,
-                collection: str = DEFAULT_COLLECTION) -> "IndexLocation":
+                collection: str = DEFAULT_COLLECTION) -> IndexLocation:
         """The server at ``host`` when one is named, else the embedded index at ``db``."""
         return cls.server(host, port, collection) if host else cls.embedded(db, collection)
 
-    def with_collection(self, collection: str | None) -> "IndexLocation":
+    def with_collection(self, collection: str | None) -> IndexLocation:
         """The same place, another collection (``None`` or empty: this one)."""
         return replace(self, collection=collection or self.collection)
 
@@ -152,7 +152,9 @@ class VectorIndex:
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict]) -> None:
         """Replace the metadata of existing chunks (their vectors stay)."""
         for start in range(0, len(ids), _PAGE):
-            self._collection.update(ids=list(ids[start : start + _PAGE]), metadatas=list(metadatas[start : start + _PAGE]))
+            self._collection.update(
+                ids=list(ids[start : start + _PAGE]), metadatas=list(metadatas[start : start + _PAGE])
+            )
 
     def delete(self, ids: Sequence[str]) -> None:
         for start in range(0, len(ids), _PAGE):

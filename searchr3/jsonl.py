@@ -8,7 +8,9 @@ from pathlib import Path
 from .errors import SearchR3Error
 
 
-def read_jsonl(path: Path, error: type[SearchR3Error] = SearchR3Error, missing: str = "no such file: {path}") -> list[tuple[int, dict]]:
+def read_jsonl(
+    path: Path, error: type[SearchR3Error] = SearchR3Error, missing: str = "no such file: {path}"
+) -> list[tuple[int, dict]]:
     """``(line number, object)`` for each non-blank line of ``path``.
 
     Raises ``error`` with ``missing`` (formatted with ``path``) when the file is absent, and

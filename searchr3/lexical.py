@@ -14,7 +14,6 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-
 from .config import cache_dir
 from .index import IndexLocation, VectorIndex
 
@@ -79,7 +78,7 @@ class LexicalIndex:
         tmp.rename(directory)
 
     @classmethod
-    def load(cls, directory: Path) -> "LexicalIndex | None":
+    def load(cls, directory: Path) -> LexicalIndex | None:
         import bm25s
 
         meta = directory / "ids.json"
@@ -92,7 +91,7 @@ class LexicalIndex:
         return self
 
     @classmethod
-    def build(cls, index: VectorIndex) -> "LexicalIndex":
+    def build(cls, index: VectorIndex) -> LexicalIndex:
         ids, texts = [], []
         for chunk_id, text, metadata in index.iter_all():
             ids.append(chunk_id)
@@ -100,7 +99,7 @@ class LexicalIndex:
         return cls(ids, texts)
 
     @classmethod
-    def in_step_with(cls, index: VectorIndex, digest: str | None = None) -> "LexicalIndex":
+    def in_step_with(cls, index: VectorIndex, digest: str | None = None) -> LexicalIndex:
         """The saved BM25 index if it covers exactly the collection's chunks, else a rebuilt
         one. ``digest``: :func:`chunk_digest` of ``index`` when the caller has it already."""
         directory = lexical_dir(index.location)

@@ -38,7 +38,7 @@ class LoadedModel:
         return f"{self.base_id}|adapter={self.adapter_id or 'none'}|prompts=v{PROMPT_VERSION}"
 
     @classmethod
-    def from_model(cls, model: torch.nn.Module, tokenizer, base_id: str, adapter_id: str | None) -> "LoadedModel":
+    def from_model(cls, model: torch.nn.Module, tokenizer, base_id: str, adapter_id: str | None) -> LoadedModel:
         """Wrap a model already in memory (e.g. a policy being trained) whose tokenizer holds
         ``<|embed_token|>``; the device is that of its parameters. ``base_id`` and
         ``adapter_id`` make up its fingerprint: name the weights honestly."""
@@ -65,7 +65,9 @@ def load_model(config: ModelConfig | None = None) -> LoadedModel:
     device = pick_device(config.device)
     if config.threads:
         torch.set_num_threads(config.threads)
-    dtype = getattr(torch, config.dtype) if config.dtype else (torch.float32 if device.type == "cpu" else torch.bfloat16)
+    dtype = (
+        getattr(torch, config.dtype) if config.dtype else (torch.float32 if device.type == "cpu" else torch.bfloat16)
+    )
     model, tokenizer, base_id = load_base(config, dtype)
     embed_id = add_embed_token(model, tokenizer)
     adapter_id = None

@@ -32,7 +32,9 @@ def gather_at(hidden: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), positions]
 
 
-def vectors_from_hidden(hidden: torch.Tensor, input_ids: torch.Tensor, embed_token_id: int, normalize: bool = True) -> torch.Tensor:
+def vectors_from_hidden(
+    hidden: torch.Tensor, input_ids: torch.Tensor, embed_token_id: int, normalize: bool = True
+) -> torch.Tensor:
     """Search vectors ``[B, H]`` from final hidden states ``[B, T, H]`` of ``input_ids``."""
     vectors = gather_at(hidden, embed_positions(input_ids, embed_token_id)).float()
     return torch.nn.functional.normalize(vectors, dim=-1) if normalize else vectors

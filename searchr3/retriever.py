@@ -40,7 +40,7 @@ class SearchR3Retriever(BaseRetriever):
     @classmethod
     def load(cls, db_path: str | Path | None = None, *, chroma_host: str | None = None, chroma_port: int = 8000,
              collection: str = DEFAULT_COLLECTION, client=None, embedder: Embedder | None = None,
-             model: ModelConfig | None = None, **options: Any) -> "SearchR3Retriever":
+             model: ModelConfig | None = None, **options: Any) -> SearchR3Retriever:
         """A retriever over an existing collection.
 
         The index: an embedded one at ``db_path`` (default: the one ``python -m ingest``

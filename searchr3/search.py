@@ -57,7 +57,7 @@ class Searcher:
         self._lexical: LexicalIndex | None = None
 
     @classmethod
-    def open(cls, embedder: Embedder, location: IndexLocation, client=None) -> "Searcher":
+    def open(cls, embedder: Embedder, location: IndexLocation, client=None) -> Searcher:
         """A searcher over an existing collection (``IndexNotFoundError`` if there is none)."""
         return cls(embedder, VectorIndex(location, embedder.fingerprint, embedder.dim, create=False, client=client))
 
@@ -87,7 +87,9 @@ class Searcher:
         depth = max(o.k, o.candidates) if o.hybrid else o.k
         dense: list[Hit] = self.index.query(vector, depth, to_chroma(o.filter))
         if not o.hybrid:
-            hits = [RankedHit(h.id, h.text, h.metadata, r, h.score, dense_score=h.score) for r, h in enumerate(dense, 1)]
+            hits = [
+                RankedHit(h.id, h.text, h.metadata, r, h.score, dense_score=h.score) for r, h in enumerate(dense, 1)
+            ]
             return SearchResult(query, hits, trace, cut)
         lexical = self.lexical().search(query, o.candidates * (4 if o.filter else 1))
         bm25 = dict(lexical)

@@ -39,7 +39,7 @@ class SearchOptions:
         if self.filter is not None and not isinstance(self.filter, dict):
             raise InvalidInputError(f"a filter must be a dict, not {type(self.filter).__name__}")
 
-    def merged(self, **overrides: Any) -> "SearchOptions":
+    def merged(self, **overrides: Any) -> SearchOptions:
         """These options with ``overrides`` applied (``filter=None`` clears a filter).
 
         Raises ``TypeError`` naming any override that is not an option, and

@@ -6,7 +6,6 @@ import pytest
 
 from searchr3 import Embedder, ModelConfig
 
-
 SMALL = dict(max_query_tokens=64, max_document_tokens=128, reasoning_tokens=24)
 
 

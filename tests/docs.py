@@ -58,13 +58,24 @@ def write_corpus(folder: Path) -> dict[str, Path]:
         "docx": folder / "memo.docx",
     }
     files["txt"].write_text("The lighthouse keeper lit the lamp at dusk every evening.\n\nGulls nested on the rocks.")
-    files["md"].write_text("# Brewing\n\nGreen tea is brewed at eighty degrees.\n\n## Storage\n\nKeep the leaves in a dark tin.\n")
-    files["rst"].write_text("Volcanoes\n=========\n\nMagma rises through the crust and erupts as lava.\n\nGlaciers\n--------\n\nIce sheets carve valleys over millennia.\n")
+    files["md"].write_text(
+        "# Brewing\n\nGreen tea is brewed at eighty degrees.\n\n## Storage\n\nKeep the leaves in a dark tin.\n"
+    )
+    files["rst"].write_text(
+        "Volcanoes\n=========\n\nMagma rises through the crust and erupts as lava.\n\n"
+        "Glaciers\n--------\n\nIce sheets carve valleys over millennia.\n"
+    )
     files["html"].write_text(
         "<html><head><title>Orchard</title><script>var x=1;</script></head><body>"
         "<h1>Apples</h1><p>Apple trees blossom in spring and fruit in autumn.</p>"
         "<h2>Pears</h2><p>Pear wood is prized by violin makers.</p></body></html>"
     )
-    write_pdf(files["pdf"], ["Quarterly revenue grew by twelve percent.", "Second page: the board approved the merger."])
-    write_docx(files["docx"], "Meeting", ["The committee postponed the vote on the bridge.", "Minutes were taken by the clerk."])
+    write_pdf(
+        files["pdf"], ["Quarterly revenue grew by twelve percent.", "Second page: the board approved the merger."]
+    )
+    write_docx(
+        files["docx"],
+        "Meeting",
+        ["The committee postponed the vote on the bridge.", "Minutes were taken by the clerk."],
+    )
     return files

@@ -24,7 +24,7 @@ def wait_for_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
         except OSError:
             if proc.poll() is not None:
                 out = proc.stdout.read() if proc.stdout else ""
-                raise AssertionError(f"server exited with {proc.returncode}: {out}")
+                raise AssertionError(f"server exited with {proc.returncode}: {out}") from None
             if time.time() > deadline:
-                raise AssertionError(f"{url} did not answer within {timeout:.0f} s")
+                raise AssertionError(f"{url} did not answer within {timeout:.0f} s") from None
             time.sleep(0.5)

@@ -14,7 +14,10 @@ from tests.test_app_page import server  # noqa: F401  (the running app)
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (scripts/setup.sh installs it as root)"),
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM),
+        reason="Debian's chromium is not installed (scripts/setup.sh installs it as root)",
+    ),
 ]
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -31,7 +34,14 @@ def test_upload_ask_and_see_answer_trace_and_passage(server, tmp_path):  # noqa:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.on("request", lambda r: None if r.url.startswith(server) or r.url.startswith("data:") or r.url.startswith("blob:") else outside.append(r.url))
+        page.on(
+            "request",
+            lambda r: (
+                None
+                if r.url.startswith(server) or r.url.startswith("data:") or r.url.startswith("blob:")
+                else outside.append(r.url)
+            ),
+        )
         page.goto(server)
         expect(page.locator("#stats")).to_contain_text("0 chunks", timeout=60_000)
 

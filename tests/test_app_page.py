@@ -43,7 +43,9 @@ def test_empty_index_says_how_to_add_documents(service):
     assert service.stats("never-created")["chunks"] == 0
 
 
-@pytest.mark.parametrize("question, message", [("   ", "please type a question"), ("word " * 10_000, "the question is 10,000 words")])
+@pytest.mark.parametrize(
+    "question, message", [("   ", "please type a question"), ("word " * 10_000, "the question is 10,000 words")]
+)
 def test_bad_questions_get_one_line_errors(service, question, message):
     (reply,) = list(service.ask(question, FAST))
     assert reply.error.startswith(message) and "\n" not in reply.error
@@ -58,13 +60,19 @@ def test_bad_upload_is_reported_and_the_rest_indexed(uploaded, service):
 
 
 def test_ask_streams_trace_passages_and_a_cited_answer(uploaded, service):
-    replies = list(service.ask("When was the Fastnet lighthouse first lit?", SearchOptions(k=2, reasoning=True), "docs"))
+    replies = list(
+        service.ask("When was the Fastnet lighthouse first lit?", SearchOptions(k=2, reasoning=True), "docs")
+    )
     first, last = replies[0], replies[-1]
     assert first.trace and first.passages and not first.answer  # retrieval shows before the answer
     assert len(replies) > 3 and last.done and last.answer.strip()
     assert len({len(r.answer) for r in replies}) > 2  # the answer grows as it streams
     assert "lighthouse.txt" in {h.metadata["file_name"] for h in last.passages}
-    (direct,) = [r for r in service.ask("When was the Fastnet lighthouse first lit?", SearchOptions(k=1, reasoning=False), "docs") if r.done]
+    (direct,) = [
+        r
+        for r in service.ask("When was the Fastnet lighthouse first lit?", SearchOptions(k=1, reasoning=False), "docs")
+        if r.done
+    ]
     assert direct.trace is None and direct.passages[0].metadata["file_name"] == "lighthouse.txt"
     shown = passages_markdown(last)
     assert "**[1]** lighthouse.txt" in shown and "score" in shown
@@ -124,6 +132,11 @@ def test_page_has_no_outside_assets(server):
 
 
 def test_bad_model_path_is_one_line_and_nonzero(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "app", "--model", str(tmp_path / "missing")], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "app", "--model", str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 1
     assert out.stderr.strip().startswith("error: model not found") and len(out.stderr.strip().splitlines()) == 1

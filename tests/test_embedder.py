@@ -55,12 +55,39 @@ def test_query_and_document_prompts_differ(embedder):
 # closer to the other Python passage (file reading). Every query beats every passage of an
 # unrelated domain. Cosines are all in 0.87-0.99 (a very anisotropic space).
 PAIRS = [
-    ("How do I reverse a list in Python?", "To reverse a list in place, call list.reverse(); reversed(seq) returns an iterator over the items in reverse order.", "code"),
-    ("What does the chmod command do?", "chmod changes the file mode bits of each given file according to mode, which controls read, write and execute permission.", "code"),
-    ("How can I open a file for reading?", "Use open(path, 'r') to get a file object; iterate over it to read the file line by line.", "code"),
-    ("Which planet is largest in the solar system?", "Jupiter is the largest planet in the Solar System, a gas giant with a mass more than twice that of all other planets combined.", "space"),
-    ("How do I bake sourdough bread?", "Mix the starter with flour and water, let the dough rise overnight, shape it and bake in a hot Dutch oven.", "food"),
-    ("What causes rain?", "Water vapour in clouds condenses into droplets; when they grow heavy enough they fall as rain.", "weather"),
+    (
+        "How do I reverse a list in Python?",
+        "To reverse a list in place, call list.reverse(); "
+        "reversed(seq) returns an iterator over the items in reverse order.",
+        "code",
+    ),
+    (
+        "What does the chmod command do?",
+        "chmod changes the file mode bits of each given file according to mode, "
+        "which controls read, write and execute permission.",
+        "code",
+    ),
+    (
+        "How can I open a file for reading?",
+        "Use open(path, 'r') to get a file object; iterate over it to read the file line by line.",
+        "code",
+    ),
+    (
+        "Which planet is largest in the solar system?",
+        "Jupiter is the largest planet in the Solar System, "
+        "a gas giant with a mass more than twice that of all other planets combined.",
+        "space",
+    ),
+    (
+        "How do I bake sourdough bread?",
+        "Mix the starter with flour and water, let the dough rise overnight, shape it and bake in a hot Dutch oven.",
+        "food",
+    ),
+    (
+        "What causes rain?",
+        "Water vapour in clouds condenses into droplets; when they grow heavy enough they fall as rain.",
+        "weather",
+    ),
 ]
 
 

@@ -21,7 +21,9 @@ def test_metrics_by_hand():
     assert recall_at_k(ranking, rel, 10) == 1.0 and recall_at_k(ranking, rel, 2) == 0.5
     assert mrr_at_k(ranking, rel, 10) == 0.5 and mrr_at_k(ranking, rel, 1) == 0.0
     # graded: DCG = 1 + 2/log2(3); IDCG = 2 + 1/log2(3)
-    assert ndcg_at_k(["d2", "d1"], {"d1": 2, "d2": 1}, 10) == pytest.approx((1 + 2 / math.log2(3)) / (2 + 1 / math.log2(3)))
+    assert ndcg_at_k(["d2", "d1"], {"d1": 2, "d2": 1}, 10) == pytest.approx(
+        (1 + 2 / math.log2(3)) / (2 + 1 / math.log2(3))
+    )
 
 
 def test_evaluate_averages_and_counts_missing_rankings_as_zero():
@@ -39,7 +41,11 @@ TINY = Dataset(
         "d4": ("", "Mount Everest is the highest mountain above sea level."),
         "d5": ("", "A violin has four strings tuned in perfect fifths."),
     },
-    queries={"q1": "Which tower stands in Paris?", "q2": "How do plants turn light into energy?", "q3": "What is the highest mountain?"},
+    queries={
+        "q1": "Which tower stands in Paris?",
+        "q2": "How do plants turn light into energy?",
+        "q3": "What is the highest mountain?",
+    },
     qrels={"q1": {"d1": 1}, "q2": {"d2": 1}, "q3": {"d4": 1}},
 )
 
@@ -71,7 +77,9 @@ def test_bad_dataset_folders(tmp_path, tiny_dir):
 
 
 def _eval_cli(*args):
-    return subprocess.run([sys.executable, "-m", "searchr3.eval", *map(str, args)], capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "searchr3.eval", *map(str, args)], capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.mark.slow
@@ -91,7 +99,9 @@ def test_cli_methods_write_exact_metric_keys(tiny_dir, tmp_path, method):
 
 @pytest.mark.slow
 def test_cli_reasoning_records_traces(tiny_dir, tmp_path):
-    out = _eval_cli("--data", tiny_dir, "--method", "searchr3", "--reasoning", "--limit", 1, "--json", tmp_path / "r.json")
+    out = _eval_cli(
+        "--data", tiny_dir, "--method", "searchr3", "--reasoning", "--limit", 1, "--json", tmp_path / "r.json"
+    )
     assert out.returncode == 0, out.stderr
     result = json.loads((tmp_path / "r.json").read_text())
     assert result["run"]["reasoning"] and result["run"]["queries"] == 1
@@ -114,9 +124,16 @@ def _has_python_docs():
         return False
 
 
-@pytest.mark.skipif(not _has_python_docs(), reason="python3-doc is not installed (scripts/setup.sh installs it as root)")
+@pytest.mark.skipif(
+    not _has_python_docs(), reason="python3-doc is not installed (scripts/setup.sh installs it as root)"
+)
 def test_pyfaq_builder(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "searchr3.eval.build", "pyfaq", str(tmp_path / "pyfaq")], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "searchr3.eval.build", "pyfaq", str(tmp_path / "pyfaq")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     data = load_beir(tmp_path / "pyfaq")
     assert len(data.queries) > 150 and len(data.corpus) == len(data.queries)

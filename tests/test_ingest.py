@@ -120,7 +120,10 @@ class _InterruptAfter:
 def _long_docs(folder: Path, files=3, paragraphs=40) -> Path:
     folder.mkdir(parents=True)
     for f in range(files):
-        body = "\n\n".join(f"Document {f} paragraph {p}: the quick brown fox number {p} jumps over lazy dog {f}." for p in range(paragraphs))
+        body = "\n\n".join(
+            f"Document {f} paragraph {p}: the quick brown fox number {p} jumps over lazy dog {f}."
+            for p in range(paragraphs)
+        )
         (folder / f"long{f}.txt").write_text(body)
     return folder
 
@@ -144,7 +147,9 @@ def test_interrupted_run_is_finished_without_duplicates(tmp_path, embedder):
 
 
 def _cli(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "ingest", *map(str, args)], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "ingest", *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.mark.slow
@@ -174,8 +179,11 @@ def test_cli_bad_path_is_one_line(tmp_path):
 def test_killed_run_is_finished_by_the_next(tmp_path):
     docs = _long_docs(tmp_path / "docs", files=4, paragraphs=60)
     db = tmp_path / "db"
-    proc = subprocess.Popen([sys.executable, "-m", "ingest", str(docs), "--db", str(db), "--chunk-tokens", "48", "--overlap", "0"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ingest", str(docs), "--db", str(db), "--chunk-tokens", "48", "--overlap", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(14)  # model load (~2 s) and some embedding
     proc.send_signal(signal.SIGKILL)
     proc.wait()

@@ -69,14 +69,16 @@ def test_adapter_round_trip_changes_vectors_and_fingerprint(tmp_path, embedder):
     peft_model = _lora(loaded.model, loaded.embed_token_id)
     torch.manual_seed(1)
     with torch.no_grad():
-        for name, p in peft_model.named_parameters():
+        for p in peft_model.parameters():
             if p.requires_grad:
                 p.add_(torch.randn_like(p) * 0.05)
     out = save_adapter(peft_model, tmp_path / "adapter", loaded.base_id)
     size = sum(f.stat().st_size for f in out.iterdir())
     assert size < 5_000_000, size  # the embedding matrix is not saved whole
     peft_model.eval()
-    in_memory = Embedder(type(loaded)(peft_model, loaded.tokenizer, loaded.embed_token_id, loaded.base_id, "x", loaded.device))
+    in_memory = Embedder(
+        type(loaded)(peft_model, loaded.tokenizer, loaded.embed_token_id, loaded.base_id, "x", loaded.device)
+    )
     reloaded = Embedder.load(ModelConfig(adapter=str(out)))
     texts = ["a passage about lists", "the kernel schedules processes"]
     assert np.abs(reloaded.embed_documents(texts) - in_memory.embed_documents(texts)).max() < 1e-5

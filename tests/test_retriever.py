@@ -76,7 +76,10 @@ def test_hybrid_brings_in_exact_terms(retriever):
     # fused scores are RRF values, not cosines
     assert hybrid[0].metadata["score"] < 0.05 < dense[0].metadata["score"]
     # a filter applies to the BM25 side too
-    assert all(d.metadata["file_name"] == "tea.txt" for d in retriever.invoke(query, hybrid=True, filter={"file_name": "tea.txt"}))
+    assert all(
+        d.metadata["file_name"] == "tea.txt"
+        for d in retriever.invoke(query, hybrid=True, filter={"file_name": "tea.txt"})
+    )
 
 
 def test_reasoning_exposes_the_trace(retriever):
@@ -92,7 +95,9 @@ async def test_async_equals_sync(retriever):
     for kwargs in ({}, {"hybrid": True}):
         sync = retriever.invoke("how many strings does a violin have", **kwargs)
         asynchronous = await retriever.ainvoke("how many strings does a violin have", **kwargs)
-        assert [(d.id, d.page_content, d.metadata) for d in sync] == [(d.id, d.page_content, d.metadata) for d in asynchronous]
+        assert [(d.id, d.page_content, d.metadata) for d in sync] == [
+            (d.id, d.page_content, d.metadata) for d in asynchronous
+        ]
 
 
 def test_in_an_lcel_chain_with_the_local_model(retriever, embedder):
@@ -104,7 +109,12 @@ def test_in_an_lcel_chain_with_the_local_model(retriever, embedder):
         ("human", "Passages:\n{context}\n\nQuestion: {question}"),
     ])
     llm = LocalChatModel(embedder=embedder, max_new_tokens=24)
-    chain = {"context": retriever | RunnableLambda(format_docs), "question": lambda q: q} | prompt | llm | StrOutputParser()
+    chain = (
+        {"context": retriever | RunnableLambda(format_docs), "question": lambda q: q}
+        | prompt
+        | llm
+        | StrOutputParser()
+    )
     answer = chain.invoke("At what temperature do I brew green tea?")
     assert isinstance(answer, str) and answer.strip()
     assert "eighty" in answer.lower() or "80" in answer

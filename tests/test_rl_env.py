@@ -75,7 +75,9 @@ def test_drift_band_re_encodes_where_ranks_can_flip():
         band = np.setdiff1d(refresh.rows, region)
         # the band by hand: per query, the largest score change per step of staleness on the
         # region; a stale row is in it when its gap to the positive's score is within rate x its age
-        rate = (np.abs(queries @ (banded.vectors[region] - before[region]).T) / (version - encoded_at[region])).max(axis=1)
+        rate = (np.abs(queries @ (banded.vectors[region] - before[region]).T) / (version - encoded_at[region])).max(
+            axis=1
+        )
         mid = before.copy()
         mid[region] = banded.vectors[region]  # what the band saw: the region fresh, the rest stale
         sims = queries @ mid.T

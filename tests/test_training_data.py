@@ -39,7 +39,11 @@ def test_man_page_name_and_description():
 
 def test_hard_negatives_exclude_the_positive():
     queries = ["sort a list", "open a file", "sort a dictionary by value"]
-    positives = ["list.sort sorts a list in place", "open returns a file object", "sorted(d.items(), key=...) sorts a dictionary by value"]
+    positives = [
+        "list.sort sorts a list in place",
+        "open returns a file object",
+        "sorted(d.items(), key=...) sorts a dictionary by value",
+    ]
     negs = mine_hard_negatives(queries, positives, k=2)
     assert all(i not in row for i, row in enumerate(negs))
     assert negs[0][0] == 2  # the other "sort" passage is the hardest negative for "sort a list"

@@ -7,29 +7,62 @@ import pytest
 import torch
 
 from searchr3 import Embedder, ModelConfig
-from training.pairs import Pair
-from training.rewards import FormatRule
 from training.config import RLConfig
 from training.losses import grpo_loss
+from training.pairs import Pair
+from training.rewards import FormatRule
 from training.rl import main
 from training.rl_trainer import RLTrainer
 
 PAIRS = [
-    Pair("sort a list in place", "list.sort() sorts the list in place and returns None.",
-         ("set.add(x) adds an element to the set.", "os.getcwd() returns the current working directory.")),
-    Pair("read environment variables", "os.environ is a mapping of the process environment variables.",
-         ("json.loads(s) parses a JSON document from a string.", "list.sort() sorts the list in place and returns None.")),
-    Pair("sleep for a few seconds", "time.sleep(secs) suspends execution for the given number of seconds.",
-         ("random.choice(seq) returns a random element.", "str.strip() removes leading and trailing whitespace.")),
-    Pair("delete a directory tree", "shutil.rmtree(path) deletes an entire directory tree.",
-         ("math.floor(x) returns the largest integer not above x.", "zip() iterates over several iterables in parallel.")),
+    Pair(
+        "sort a list in place",
+        "list.sort() sorts the list in place and returns None.",
+        ("set.add(x) adds an element to the set.", "os.getcwd() returns the current working directory."),
+    ),
+    Pair(
+        "read environment variables",
+        "os.environ is a mapping of the process environment variables.",
+        (
+            "json.loads(s) parses a JSON document from a string.",
+            "list.sort() sorts the list in place and returns None.",
+        ),
+    ),
+    Pair(
+        "sleep for a few seconds",
+        "time.sleep(secs) suspends execution for the given number of seconds.",
+        ("random.choice(seq) returns a random element.", "str.strip() removes leading and trailing whitespace."),
+    ),
+    Pair(
+        "delete a directory tree",
+        "shutil.rmtree(path) deletes an entire directory tree.",
+        (
+            "math.floor(x) returns the largest integer not above x.",
+            "zip() iterates over several iterables in parallel.",
+        ),
+    ),
 ]
 
 
 def tiny(**changes) -> RLConfig:
-    base = dict(steps=2, queries=2, group=2, max_new_tokens=12, lr=1e-3, warmup=1, micro_batch=2, corpus_pairs=4,
-                max_query_tokens=64, max_document_tokens=128, neighbours=2, candidates=2, full_every=0, save_every=1, seed=5,
-                mixed_precision="no")
+    base = dict(
+        steps=2,
+        queries=2,
+        group=2,
+        max_new_tokens=12,
+        lr=1e-3,
+        warmup=1,
+        micro_batch=2,
+        corpus_pairs=4,
+        max_query_tokens=64,
+        max_document_tokens=128,
+        neighbours=2,
+        candidates=2,
+        full_every=0,
+        save_every=1,
+        seed=5,
+        mixed_precision="no",
+    )
     base.update(changes)
     return RLConfig(**base)
 
@@ -50,7 +83,9 @@ def test_grpo_loss_by_hand():
     assert down.item() == pytest.approx((1.5 + 1.0) / 2)  # negative advantage: the unclipped (worse) term
     ref = torch.log(torch.tensor([[0.3, 0.3, 0.9]]))
     _, kl = grpo_loss(logp, old, ref, mask, torch.tensor([0.0]), clip=0.2, beta=0.1)
-    assert kl.item() == pytest.approx((0.5 - np.log(0.5) - 1) / 2, rel=1e-5)  # k3 at token 1, 0 at token 2, pad ignored
+    assert kl.item() == pytest.approx(
+        (0.5 - np.log(0.5) - 1) / 2, rel=1e-5
+    )  # k3 at token 1, 0 at token 2, pad ignored
 
 
 def test_rewards_come_from_real_embeddings(trainer, trained):
@@ -117,7 +152,12 @@ def test_tiny_run_kl_starts_at_zero_and_refresh_is_local(tmp_path):
 @pytest.mark.slow
 def test_cli_trains_and_exports(tmp_path):
     data = tmp_path / "pairs.jsonl"
-    data.write_text("".join(json.dumps({"query": p.query, "positive": p.positive, "negatives": list(p.negatives)}) + "\n" for p in PAIRS))
+    data.write_text(
+        "".join(
+            json.dumps({"query": p.query, "positive": p.positive, "negatives": list(p.negatives)}) + "\n"
+            for p in PAIRS
+        )
+    )
     out = tmp_path / "run"
     config = tmp_path / "rl.json"
     config.write_text(json.dumps({k: v for k, v in tiny(steps=1).__dict__.items()}))

@@ -10,16 +10,32 @@ import pytest
 import torch
 
 from searchr3 import Embedder, ModelConfig, SearchR3Retriever
+from training.config import SFTConfig
 from training.losses import info_nce, kl_to_base, lm_loss, triplet
 from training.pairs import Pair, batch_indices, load_pairs
-from training.config import SFTConfig
 from training.sft_trainer import SFTTrainer
 
 PAIRS = [
-    Pair("reverse a list in place", "list.reverse() reverses the items of the list in place.", ("dict.clear() removes all items from the dictionary.",)),
-    Pair("open a file for reading", "open(file, 'r') returns a file object opened for reading text.", ("os.remove(path) deletes the file at path.",)),
-    Pair("current time in seconds", "time.time() returns the time in seconds since the epoch as a float.", ("math.sqrt(x) returns the square root of x.",)),
-    Pair("split a string on whitespace", "str.split() with no argument splits on runs of whitespace.", ("str.upper() returns an upper-cased copy.",)),
+    Pair(
+        "reverse a list in place",
+        "list.reverse() reverses the items of the list in place.",
+        ("dict.clear() removes all items from the dictionary.",),
+    ),
+    Pair(
+        "open a file for reading",
+        "open(file, 'r') returns a file object opened for reading text.",
+        ("os.remove(path) deletes the file at path.",),
+    ),
+    Pair(
+        "current time in seconds",
+        "time.time() returns the time in seconds since the epoch as a float.",
+        ("math.sqrt(x) returns the square root of x.",),
+    ),
+    Pair(
+        "split a string on whitespace",
+        "str.split() with no argument splits on runs of whitespace.",
+        ("str.upper() returns an upper-cased copy.",),
+    ),
 ]
 
 
@@ -138,7 +154,9 @@ def test_saved_adapter_reloads_into_the_retriever(tmp_path):
     docs.mkdir()
     for i, p in enumerate(PAIRS):
         (docs / f"{i}.txt").write_text(p.positive)
-    Ingestor(reloaded, VectorIndex(IndexLocation.embedded(tmp_path / "db"), reloaded.fingerprint, reloaded.dim)).run([docs])
+    Ingestor(reloaded, VectorIndex(IndexLocation.embedded(tmp_path / "db"), reloaded.fingerprint, reloaded.dim)).run(
+        [docs]
+    )
     retriever = SearchR3Retriever.load(tmp_path / "db", model=ModelConfig(adapter=str(adapter)), k=2)
     found = retriever.invoke("how do I reverse a list?")
     assert found[0].metadata["file_name"] == "0.txt"
@@ -147,15 +165,34 @@ def test_saved_adapter_reloads_into_the_retriever(tmp_path):
 @pytest.mark.slow
 def test_cli_writes_adapter_log_and_curve(tmp_path):
     data = tmp_path / "pairs.jsonl"
-    data.write_text("\n".join(json.dumps({"query": p.query, "positive": p.positive, "negatives": list(p.negatives)}) for p in PAIRS))
-    out = subprocess.run([sys.executable, "-m", "training.sft", "--data", str(data), "--out", str(tmp_path / "run"), "--steps", "2",
-                          "--batch-size", "4", "--chunk-size", "4", "--max-query-tokens", "16", "--max-document-tokens", "24", "--lora-r", "4"],
-                         capture_output=True, text=True, timeout=600)
+    data.write_text(
+        "\n".join(
+            json.dumps({"query": p.query, "positive": p.positive, "negatives": list(p.negatives)}) for p in PAIRS
+        )
+    )
+    args = "--steps 2 --batch-size 4 --chunk-size 4 --max-query-tokens 16 --max-document-tokens 24 --lora-r 4".split()
+    out = subprocess.run(
+        [sys.executable, "-m", "training.sft", "--data", str(data), "--out", str(tmp_path / "run"), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr
     run = tmp_path / "run"
-    for name in ("adapter/adapter_model.safetensors", "adapter/searchr3_adapter.json", "log.jsonl", "loss.png", "summary.json", "config.json"):
+    for name in (
+        "adapter/adapter_model.safetensors",
+        "adapter/searchr3_adapter.json",
+        "log.jsonl",
+        "loss.png",
+        "summary.json",
+        "config.json",
+    ):
         assert (run / name).is_file(), name
     assert json.loads((run / "summary.json").read_text())["steps"] == 2
-    bad = subprocess.run([sys.executable, "-m", "training.sft", "--data", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "x")],
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "training.sft", "--data", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and bad.stderr.strip() == f"error: no such pairs file: {tmp_path / 'nope.jsonl'}"

@@ -64,7 +64,14 @@ def run_stage(stage: Stage, argv: list[str] | None = None) -> int:
     """Parse, load pairs, build the trainer, train under a progress bar, export the adapter,
     evaluate it on ``--eval-data``, and write ``OUT/summary.json``."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     console = Console(stderr=True)
     try:
@@ -81,8 +88,16 @@ def run_stage(stage: Stage, argv: list[str] | None = None) -> int:
         console.print(f"resumed at step {trainer.step}")
     started = time.perf_counter()
     main_process = trainer.accelerator.is_main_process
-    with Progress(TextColumn(f"[bold]{stage.name}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=not main_process) as bar:
+    with Progress(
+        TextColumn(f"[bold]{stage.name}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not main_process,
+    ) as bar:
         task = bar.add_task(stage.name, total=config.steps, completed=trainer.step, info="")
         trainer.fit(lambda row: bar.update(task, completed=row["step"], info=stage.info(row)))
     if not main_process:

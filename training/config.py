@@ -79,7 +79,9 @@ class TrainingConfig:
     save_every: int = option(50, "write a checkpoint (and the curves) every this many steps", at_least=1)
     seed: int = option(0, "seed of the batch order, sampling and initialisation")
     eval_data: str | None = option(None, "a dev set (BEIR folder) evaluated with the exported adapter at the end")
-    mixed_precision: str = option("auto", "'auto' is bf16 on CUDA and full precision elsewhere", choices=MIXED_PRECISION)
+    mixed_precision: str = option(
+        "auto", "'auto' is bf16 on CUDA and full precision elsewhere", choices=MIXED_PRECISION
+    )
     max_minutes: float = option(0.0, "stop (checkpoint, export) after this many minutes of training; 0: no limit",
                                 at_least=0)
 
@@ -116,7 +118,9 @@ class SFTConfig(TrainingConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.w_nce == 0 and self.w_triplet == 0:
-            raise ConfigError("--w-nce and --w-triplet are both 0: nothing would train the read-out; make one positive")
+            raise ConfigError(
+                "--w-nce and --w-triplet are both 0: nothing would train the read-out; make one positive"
+            )
 
 
 @dataclass

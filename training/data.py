@@ -75,7 +75,17 @@ def pydoc_pairs(root: Path) -> Iterator[tuple[str, str, str]]:
 
 
 _ROFF_FONT = re.compile(r"\\f(\[[^\]]*\]|\(..|.)")
-_ROFF_ESCAPES = [(r"\-", "-"), (r"\(aq", "'"), (r"\(dq", '"'), (r"\(em", "—"), (r"\(en", "–"), (r"\e", "\\"), (r"\&", ""), (r"\ ", " "), (r"\(bu", "•")]
+_ROFF_ESCAPES = [
+    (r"\-", "-"),
+    (r"\(aq", "'"),
+    (r"\(dq", '"'),
+    (r"\(em", "—"),
+    (r"\(en", "–"),
+    (r"\e", "\\"),
+    (r"\&", ""),
+    (r"\ ", " "),
+    (r"\(bu", "•"),
+]
 
 
 def _roff_text(line: str) -> str:
@@ -96,7 +106,11 @@ def _roff_text(line: str) -> str:
 def man_page(path: Path) -> tuple[str, str] | None:
     """``(NAME line, DESCRIPTION start)`` of one (gzipped) man page, or None."""
     try:
-        raw = gzip.open(path, "rt", encoding="utf-8", errors="replace").read() if path.suffix == ".gz" else path.read_text(errors="replace")
+        raw = (
+            gzip.open(path, "rt", encoding="utf-8", errors="replace").read()
+            if path.suffix == ".gz"
+            else path.read_text(errors="replace")
+        )
     except (OSError, EOFError):
         return None
     sections: dict[str, list[str]] = {}
@@ -135,7 +149,9 @@ def mine_hard_negatives(queries: list[str], positives: list[str], k: int) -> lis
 
     retriever = bm25s.BM25()
     retriever.index(bm25s.tokenize(positives, stopwords="en", show_progress=False), show_progress=False)
-    docs, _ = retriever.retrieve(bm25s.tokenize(queries, stopwords="en", show_progress=False), k=min(k + 4, len(positives)), show_progress=False)
+    docs, _ = retriever.retrieve(
+        bm25s.tokenize(queries, stopwords="en", show_progress=False), k=min(k + 4, len(positives)), show_progress=False
+    )
     out = []
     for i, row in enumerate(docs):
         out.append([int(j) for j in row if int(j) != i and positives[int(j)] != positives[i]][:k])
@@ -159,12 +175,21 @@ def build(sources: list[str], max_pairs: int | None, negatives: int, seed: int) 
         raise SearchR3Error("no training pairs found (apt-get install python3-doc manpages manpages-dev)")
     random.Random(seed).shuffle(pairs)
     pairs = pairs[:max_pairs] if max_pairs else pairs
-    hard = mine_hard_negatives([q for q, _, _ in pairs], [p for _, p, _ in pairs], negatives) if negatives else [[] for _ in pairs]
-    return [{"query": q, "positive": p, "negatives": [pairs[j][1] for j in h], "source": src} for (q, p, src), h in zip(pairs, hard)]
+    hard = (
+        mine_hard_negatives([q for q, _, _ in pairs], [p for _, p, _ in pairs], negatives)
+        if negatives
+        else [[] for _ in pairs]
+    )
+    return [
+        {"query": q, "positive": p, "negatives": [pairs[j][1] for j in h], "source": src}
+        for (q, p, src), h in zip(pairs, hard)
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m training.data", description="Build stage-1 training pairs from local documentation.")
+    ap = argparse.ArgumentParser(
+        prog="python -m training.data", description="Build stage-1 training pairs from local documentation."
+    )
     ap.add_argument("out", type=Path)
     ap.add_argument("--sources", default="pydoc,man", help="comma-separated: pydoc, man")
     ap.add_argument("--max-pairs", type=int, default=None)
@@ -172,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     try:
-        rows = build([s.strip() for s in args.sources.split(",") if s.strip()], args.max_pairs, args.negatives, args.seed)
+        rows = build(
+            [s.strip() for s in args.sources.split(",") if s.strip()], args.max_pairs, args.negatives, args.seed
+        )
     except SearchR3Error as exc:
         print_error(exc)
         return 2

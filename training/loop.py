@@ -43,7 +43,9 @@ class TrainingLoop:
         return self.accelerator.unwrap_model(self.model)
 
     def save(self) -> Path:
-        return save_checkpoint(self.out / "checkpoints", self.peft_model, self.optimizer, self.scheduler, self.step, self.base_id)
+        return save_checkpoint(
+            self.out / "checkpoints", self.peft_model, self.optimizer, self.scheduler, self.step, self.base_id
+        )
 
     def resume(self) -> bool:
         """Continue from the newest checkpoint in ``OUT/checkpoints``; False when there is none."""

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from .config import ConfigError, describe_rules, flag
 
-
 _METAVARS = {int: "N", float: "X", str: "TEXT"}
 
 
@@ -69,7 +68,11 @@ def config_from_args(args: argparse.Namespace, config_cls):
             raise ConfigError(f"--config {args.config} must hold a JSON object")
         unknown = sorted(set(given) - set(values))
         if unknown:
-            raise ConfigError(f"--config {args.config}: {', '.join(map(repr, unknown))} is not a {config_cls.__name__} field")
+            raise ConfigError(
+                f"--config {args.config}: {', '.join(map(repr, unknown))} is not a {config_cls.__name__} field"
+            )
         values.update(given)
-    values.update({f.name: getattr(args, f.name) for f in fields(config_cls) if getattr(args, f.name, None) is not None})
+    values.update(
+        {f.name: getattr(args, f.name) for f in fields(config_cls) if getattr(args, f.name, None) is not None}
+    )
     return config_cls(**values)

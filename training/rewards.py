@@ -34,7 +34,9 @@ class FormatRule:
     too_long_penalty: float = 0.5
 
 
-def format_reward(trace: str, emitted_embed_token: bool, generated_tokens: int, rule: FormatRule = FormatRule()) -> float:
+def format_reward(
+    trace: str, emitted_embed_token: bool, generated_tokens: int, rule: FormatRule = FormatRule()
+) -> float:
     """0 for a well-formed rollout, minus the penalty of each broken rule."""
     reward = 0.0
     if not emitted_embed_token:

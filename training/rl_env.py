@@ -38,7 +38,7 @@ class Corpus:
     positive: list[int]
 
     @classmethod
-    def from_pairs(cls, pairs: list[Pair], n: int, seed: int) -> "Corpus":
+    def from_pairs(cls, pairs: list[Pair], n: int, seed: int) -> Corpus:
         """``n`` pairs drawn with ``seed``; their positives and negatives, deduplicated."""
         chosen = list(range(len(pairs)))
         random.Random(seed).shuffle(chosen)

@@ -68,9 +68,13 @@ class RLTrainer(TrainingLoop):
         device = str(self.accelerator.device)
         init = ModelConfig(model=config.model, adapter=config.init).adapter_path()
         if init is None:
-            raise ModelNotFoundError(f"RL starts from a stage-1 adapter: --init {config.init!r} names none for {config.model}")
+            raise ModelNotFoundError(
+                f"RL starts from a stage-1 adapter: --init {config.init!r} names none for {config.model}"
+            )
         # the reference policy: the init adapter, frozen (load_model checks that it exists and fits)
-        self.reference: LoadedModel = load_model(ModelConfig(model=config.model, adapter=str(init), device=device, dtype="float32"))
+        self.reference: LoadedModel = load_model(
+            ModelConfig(model=config.model, adapter=str(init), device=device, dtype="float32")
+        )
         self.reference.model.requires_grad_(False)
         base = load_model(ModelConfig(model=config.model, adapter=None, device=device, dtype="float32"))
         self.base_id, self.tokenizer, self.embed_id = base.base_id, base.tokenizer, base.embed_token_id
@@ -81,12 +85,15 @@ class RLTrainer(TrainingLoop):
         warmup = max(config.warmup, 1)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup))
         self.model, self.optimizer, self.scheduler = self.accelerator.prepare(policy, optimizer, scheduler)
-        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        self.pad_id = (
+            self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        )
         limits = ModelConfig(model=config.model, adapter=None, max_query_tokens=config.max_query_tokens,
                              max_document_tokens=config.max_document_tokens, max_batch_size=max(8, config.micro_batch))
         # the policy as an embedder: rollouts and document vectors come from the current weights
-        self.embedder = Embedder.from_model(self.peft_model, self.tokenizer, base_id=self.base_id, adapter_id="rl-policy",
-                                            config=limits)
+        self.embedder = Embedder.from_model(
+            self.peft_model, self.tokenizer, base_id=self.base_id, adapter_id="rl-policy", config=limits
+        )
         self.corpus = Corpus.from_pairs(pairs, config.corpus_pairs, config.seed)
         self.env = CorpusEnvironment(self._encode_docs, len(self.corpus.docs), config.neighbours, config.candidates,
                                      config.full_every, config.band, config.band_limit)
@@ -121,10 +128,23 @@ class RLTrainer(TrainingLoop):
             retrieval = softmax_reward(scores, positives, cfg.reward_temperature)
         else:
             retrieval = retrieval_reward(ranks)
-        fmt = np.array([format_reward(t.text, t.emitted_embed_token, len(t.generated_ids), self.format_rule) for t in traces])
+        fmt = np.array(
+            [format_reward(t.text, t.emitted_embed_token, len(t.generated_ids), self.format_rule) for t in traces]
+        )
         rewards = retrieval + cfg.w_format * fmt
-        return Rollouts(traces, positives, vectors, ranks, retrieval, fmt, rewards, group_advantages(rewards, cfg.group),
-                        refresh.rows, refresh.full, seconds)
+        return Rollouts(
+            traces,
+            positives,
+            vectors,
+            ranks,
+            retrieval,
+            fmt,
+            rewards,
+            group_advantages(rewards, cfg.group),
+            refresh.rows,
+            refresh.full,
+            seconds,
+        )
 
     # -- the update ------------------------------------------------------------------------
 

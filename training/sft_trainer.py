@@ -63,8 +63,9 @@ class SFTTrainer(TrainingLoop):
         self.config, self.pairs, self.out = config, pairs, out
         self.accelerator = accelerator or make_accelerator(config.mixed_precision)
         torch.manual_seed(config.seed)
-        base: LoadedModel = load_model(ModelConfig(model=config.model, adapter=None, device=str(self.accelerator.device),
-                                                   dtype="float32"))
+        base: LoadedModel = load_model(
+            ModelConfig(model=config.model, adapter=None, device=str(self.accelerator.device), dtype="float32")
+        )
         self.base_id, self.tokenizer, self.embed_id = base.base_id, base.tokenizer, base.embed_token_id
         lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=0.0,
                           target_modules=LORA_TARGETS, trainable_token_indices=[self.embed_id])
@@ -139,7 +140,12 @@ class SFTTrainer(TrainingLoop):
             return share * (cfg.w_lm * lm + cfg.w_kl * kl)
 
         self.cache.step([len(g) for g in groups], encode, contrastive, language)
-        loss = cfg.w_nce * terms["nce"] + cfg.w_triplet * terms["triplet"] + cfg.w_lm * terms["lm"] + cfg.w_kl * terms["kl"]
+        loss = (
+            cfg.w_nce * terms["nce"]
+            + cfg.w_triplet * terms["triplet"]
+            + cfg.w_lm * terms["lm"]
+            + cfg.w_kl * terms["kl"]
+        )
         grad_norm = float(self.accelerator.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm))
         skipped = not (math.isfinite(loss) and math.isfinite(grad_norm))
         if not skipped:  # a non-finite step would poison the weights: drop it

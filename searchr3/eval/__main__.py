@@ -23,14 +23,18 @@ from .methods import METHODS, run_method
 from .metrics import evaluate
 
 
-def evaluate_to_dict(method: str, data_dir: Path, config: ModelConfig, reasoning: bool, limit: int | None, console: Console) -> dict:
+def evaluate_to_dict(
+    method: str, data_dir: Path, config: ModelConfig, reasoning: bool, limit: int | None, console: Console
+) -> dict:
     """Run one method on one folder; return metrics, timing and provenance."""
     data = load_beir(data_dir)
     if limit:
         keep = list(data.qrels)[:limit]
         data.qrels = {q: data.qrels[q] for q in keep}
         data.queries = {q: data.queries[q] for q in keep}
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as bar:
         tasks: dict[str, int] = {}
 
         def tick(phase: str, done: int, total: int) -> None:
@@ -55,7 +59,9 @@ def evaluate_to_dict(method: str, data_dir: Path, config: ModelConfig, reasoning
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m searchr3.eval", description="Evaluate retrieval on a BEIR-layout folder.")
+    ap = argparse.ArgumentParser(
+        prog="python -m searchr3.eval", description="Evaluate retrieval on a BEIR-layout folder."
+    )
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--method", choices=METHODS, required=True)
     ap.add_argument("--reasoning", action="store_true", help="searchr3/hybrid: reason before embedding each query")
@@ -69,11 +75,19 @@ def main(argv: list[str] | None = None) -> int:
     except (SearchR3Error, ValueError) as exc:
         print_error(exc)
         return 2
-    table = Table(title=f"{args.method}{' + reasoning' if args.reasoning else ''} on {args.data} ({result['run']['queries']} queries, {result['run']['corpus']} docs)")
+    table = Table(
+        title=(
+            f"{args.method}{' + reasoning' if args.reasoning else ''} on {args.data}"
+            f" ({result['run']['queries']} queries, {result['run']['corpus']} docs)"
+        )
+    )
     for key in ("ndcg@10", "recall@10", "recall@100", "mrr@10"):
         table.add_column(key, justify="right")
     table.add_column("ms/query", justify="right")
-    table.add_row(*(f"{result[k]:.4f}" for k in ("ndcg@10", "recall@10", "recall@100", "mrr@10")), f"{result['timing']['ms_per_query']:.1f}")
+    table.add_row(
+        *(f"{result[k]:.4f}" for k in ("ndcg@10", "recall@10", "recall@100", "mrr@10")),
+        f"{result['timing']['ms_per_query']:.1f}",
+    )
     Console().print(table)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -46,7 +46,9 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
             continue
         parts = line.split("\t")
         if len(parts) != 3:
-            raise DatasetError(f"{path}:{n}: expected 3 tab-separated fields (query-id, corpus-id, score), got {len(parts)}")
+            raise DatasetError(
+                f"{path}:{n}: expected 3 tab-separated fields (query-id, corpus-id, score), got {len(parts)}"
+            )
         try:
             grade = int(float(parts[2]))
         except ValueError:
@@ -64,7 +66,9 @@ def load_beir(folder: str | Path, split: str = "test") -> Dataset:
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetError(f"no such dataset folder: {folder}")
-    corpus = {str(r["_id"]): (r.get("title") or "", r["text"]) for r in _jsonl(folder / "corpus.jsonl", ("_id", "text"))}
+    corpus = {
+        str(r["_id"]): (r.get("title") or "", r["text"]) for r in _jsonl(folder / "corpus.jsonl", ("_id", "text"))
+    }
     queries = {str(r["_id"]): r["text"] for r in _jsonl(folder / "queries.jsonl", ("_id", "text"))}
     qrels = read_qrels(folder / "qrels" / f"{split}.tsv")
     unknown = sorted({d for rel in qrels.values() for d in rel if d not in corpus})

@@ -74,7 +74,9 @@ BUILDERS = {"pyfaq": build_pyfaq}
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m searchr3.eval.build", description="Build an evaluation set in BEIR layout.")
+    ap = argparse.ArgumentParser(
+        prog="python -m searchr3.eval.build", description="Build an evaluation set in BEIR layout."
+    )
     ap.add_argument("name", choices=sorted(BUILDERS))
     ap.add_argument("out", type=Path)
     args = ap.parse_args(argv)

@@ -57,7 +57,9 @@ def _grouped(fn, items: list[str], phase: str, tick: Tick, group: int) -> np.nda
     return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
 
 
-def dense_searchr3(data: Dataset, config: ModelConfig, reasoning: bool, tick: Tick = _no_tick, embedder: Embedder | None = None) -> Run:
+def dense_searchr3(
+    data: Dataset, config: ModelConfig, reasoning: bool, tick: Tick = _no_tick, embedder: Embedder | None = None
+) -> Run:
     embedder = embedder or Embedder.load(config)
     doc_ids = list(data.corpus)
     t0 = time.perf_counter()
@@ -115,7 +117,9 @@ def minilm(data: Dataset, tick: Tick = _no_tick) -> Run:
     return Run(dict(zip(q_ids, _top(queries @ docs.T, doc_ids, DEPTH))), "all-MiniLM-L6-v2", t1 - t0, t2 - t1)
 
 
-def hybrid(data: Dataset, config: ModelConfig, reasoning: bool, tick: Tick = _no_tick, embedder: Embedder | None = None) -> Run:
+def hybrid(
+    data: Dataset, config: ModelConfig, reasoning: bool, tick: Tick = _no_tick, embedder: Embedder | None = None
+) -> Run:
     dense = dense_searchr3(data, config, reasoning, tick, embedder)
     lexical = bm25(data)
     rankings = {

@@ -40,7 +40,10 @@ class Row:
 
 def stage_rows(stage: str, adapter: str) -> list[Row]:
     """Dense and reasoning rows of one trained adapter."""
-    return [Row(f"Search-R3 {stage}", "searchr3", adapter), Row(f"Search-R3 {stage} + reasoning", "searchr3", adapter, True)]
+    return [
+        Row(f"Search-R3 {stage}", "searchr3", adapter),
+        Row(f"Search-R3 {stage} + reasoning", "searchr3", adapter, True),
+    ]
 
 
 def default_rows() -> list[Row]:
@@ -77,7 +80,10 @@ def write_markdown(out: Path, results: list[tuple[Row, dict]], data: Path, stage
     lines += ["", "![nDCG@10 and Recall@10 by method](results.png)", ""]
     logs = [p.name for p in sorted((out / "training").glob("*")) if p.is_dir()] if (out / "training").is_dir() else []
     if logs:
-        lines += [f"Training runs (configs, logs, curves, notes): {', '.join(f'[{n}](training/{n}/)' for n in logs)}.", ""]
+        lines += [
+            f"Training runs (configs, logs, curves, notes): {', '.join(f'[{n}](training/{n}/)' for n in logs)}.",
+            "",
+        ]
     (out / "results.md").write_text("\n".join(lines))
 
 
@@ -106,7 +112,9 @@ def write_chart(out: Path, results: list[tuple[Row, dict]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m searchr3.eval.report", description="Regenerate docs/results.md and its chart.")
+    ap = argparse.ArgumentParser(
+        prog="python -m searchr3.eval.report", description="Regenerate docs/results.md and its chart."
+    )
     ap.add_argument("--data", type=Path, default=Path("data/pyfaq"))
     ap.add_argument("--out", type=Path, default=REPO / "docs")
     ap.add_argument("--reuse", action="store_true", help="keep rows whose JSON already exists")
@@ -132,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
             if not skip:
                 console.print(f"[bold]{row.label}[/bold]")
                 config = ModelConfig(adapter=row.adapter)
-                path.write_text(json.dumps(evaluate_to_dict(row.method, args.data, config, row.reasoning, None, console), indent=2))
+                path.write_text(
+                    json.dumps(evaluate_to_dict(row.method, args.data, config, row.reasoning, None, console), indent=2)
+                )
             results.append((row, json.loads(path.read_text())))
     except SearchR3Error as exc:
         print_error(exc)
