@@ -1,7 +1,8 @@
-"""Embedding speed of the default model: document tokens/s by batch size, and one query
-with and without reasoning. Prints a table of medians.
+"""Embedding speed and fidelity by precision: float32 against the fast path (bfloat16) on the
+same passages. Doc tokens/s by batch size, the ratio to float32, the mean and minimum cosine
+between each passage's fast and float32 vectors, and (``--dev``) dev-set nDCG@10 per precision.
 
-    python -m bench.embed [--passages 64] [--tokens 128] [--repeats 3] [--reasoning-tokens 64]
+    python -m bench.embed [--passages 64] [--tokens 128] [--repeats 3] [--dev data/pyfaq]
 """
 
 from __future__ import annotations
@@ -10,15 +11,18 @@ import argparse
 import statistics
 import time
 
+import numpy as np
 import torch
 from rich.console import Console
 from rich.table import Table
 
 from bench.corpus import stdlib_passages
 from searchr3 import Embedder, ModelConfig
+from searchr3.precision import cpu_has_fast_bf16
 
 
-def _median_seconds(fn, repeats: int) -> float:
+def median_seconds(fn, repeats: int) -> float:
+    """Median wall time of ``repeats`` calls of ``fn``."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -27,46 +31,62 @@ def _median_seconds(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
+def dev_ndcg(embedder: Embedder, folder: str) -> float:
+    """nDCG@10 of plain dense search on a BEIR folder (one of our dev sets)."""
+    from searchr3.eval.beir import load_beir
+    from searchr3.eval.methods import dense_searchr3
+    from searchr3.eval.metrics import evaluate
+
+    data = load_beir(folder)
+    run = dense_searchr3(data, embedder.config, reasoning=False, embedder=embedder)
+    return evaluate(run.rankings, data.qrels)["ndcg@10"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--passages", type=int, default=64)
     ap.add_argument("--tokens", type=int, default=128, help="tokens per passage")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--reasoning-tokens", type=int, default=64)
     ap.add_argument("--batch-sizes", default="1,8,32")
+    ap.add_argument("--precisions", default="float32,bfloat16", help="the first is the reference")
+    ap.add_argument("--dev", default=None, help="a BEIR folder (e.g. data/pyfaq) for nDCG@10 per precision")
     args = ap.parse_args()
 
-    console = Console(width=140)
-    base = ModelConfig(max_document_tokens=args.tokens + 16, reasoning_tokens=args.reasoning_tokens)
-    embedder = Embedder.load(base)
-    passages = stdlib_passages(embedder.tokenizer, args.passages, args.tokens)
-    text_tokens = sum(
-        len(embedder.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in passages
-    )
-    prompt_tokens = sum(len(p.ids) for p in embedder._encoders["document"].encode(passages))
-    console.print(
-        f"model {embedder.fingerprint} | torch {torch.__version__}, {torch.get_num_threads()} threads | "
-        f"{args.passages} passages, {text_tokens} text tokens ({prompt_tokens} with prompt)"
-    )
+    console = Console(width=150)
+    precisions = args.precisions.split(",")
+    sizes = [int(b) for b in args.batch_sizes.split(",")]
+    table = Table(title=f"searchr3 embedding by precision (median of {args.repeats} runs)")
+    for col in ("precision", "batch size", "median s", "doc tokens/s", "× " + precisions[0], "cos mean", "cos min"):
+        table.add_column(col, justify="left" if col == "precision" else "right")
+    if args.dev:
+        table.add_column(f"nDCG@10 {args.dev}", justify="right")
 
-    table = Table(title=f"searchr3 embedding speed (median of {args.repeats} runs)")
-    for col in ("workload", "batch size", "median s", "doc tokens/s", "prompt tokens/s"):
-        table.add_column(col, justify="right" if col != "workload" else "left")
-    embedder.embed_documents(passages[:4])  # warm-up
-    for bs in [int(b) for b in args.batch_sizes.split(",")]:
-        embedder.config = base.with_(max_batch_size=bs, token_budget=max(bs * (args.tokens + 64), 4096))
-        sec = _median_seconds(lambda: embedder.embed_documents(passages), args.repeats)
-        table.add_row("documents", str(bs), f"{sec:.2f}", f"{text_tokens / sec:.0f}", f"{prompt_tokens / sec:.0f}")
-    embedder.config = base
-
-    query = "How do I run a subprocess and capture its output?"
-    sec = _median_seconds(lambda: embedder.embed_queries([query]), max(args.repeats, 5))
-    table.add_row("1 query, no reasoning", "1", f"{sec:.3f}", "", "")
-    traces = embedder.traces([query], max_new_tokens=args.reasoning_tokens)
-    sec = _median_seconds(lambda: embedder.embed_queries([query], reasoning=True), args.repeats)
-    table.add_row(
-        f"1 query, reasoning ({len(traces[0].generated_ids)} new tokens)", "1", f"{sec:.3f}", "", ""
-    )
+    reference: dict[int, float] = {}
+    ref_vectors = None
+    for precision in precisions:
+        # the default limits (the dev set is embedded as users would), long enough for the passages
+        limit = max(ModelConfig.max_document_tokens, args.tokens + 16)
+        base = ModelConfig(precision=precision, max_document_tokens=limit)
+        embedder = Embedder.load(base)
+        passages = stdlib_passages(embedder.tokenizer, args.passages, args.tokens)
+        text_tokens = sum(len(embedder.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in passages)
+        vectors = embedder.embed_documents(passages)  # also the warm-up
+        if ref_vectors is None:
+            ref_vectors = vectors
+            console.print(
+                f"model {embedder.fingerprint} | torch {torch.__version__}, {torch.get_num_threads()} threads, "
+                f"native CPU bf16: {cpu_has_fast_bf16()} | {args.passages} passages, {text_tokens} text tokens"
+            )
+        cos = (vectors * ref_vectors).sum(axis=1)
+        ndcg = f"{dev_ndcg(embedder, args.dev):.4f}" if args.dev else None
+        for i, bs in enumerate(sizes):
+            embedder.config = base.with_(max_batch_size=bs, token_budget=max(bs * (args.tokens + 64), 4096))
+            sec = median_seconds(lambda e=embedder, p=passages: e.embed_documents(p), args.repeats)
+            reference.setdefault(bs, sec)
+            row = [precision if i == 0 else "", str(bs), f"{sec:.2f}", f"{text_tokens / sec:.0f}",
+                   f"{reference[bs] / sec:.2f}", f"{np.mean(cos):.4f}", f"{np.min(cos):.4f}"]
+            table.add_row(*row, *([ndcg if i == 0 else ""] if args.dev else []))
+        del embedder
     console.print(table)
 
 

@@ -13,6 +13,7 @@ import hashlib
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -25,6 +26,20 @@ from .chunking import Chunk, Chunker
 from .loaders import LoadError, is_supported, load
 
 EMBED_GROUP = 32  # chunks embedded and stored together (the unit of lost work on a kill)
+PREFETCH = 2  # files read, checked and chunked ahead while the model embeds
+
+
+@dataclass
+class Prepared:
+    """A file read, hashed, checked against the index and (when it changed) chunked."""
+
+    path: Path
+    seconds_check: float
+    seconds_parse: float = 0.0
+    result: FileResult | None = None  # set when there is nothing to embed (unchanged, failed)
+    file_sha: str = ""
+    existing: dict[str, dict] = field(default_factory=dict)
+    chunks: list[Chunk] = field(default_factory=list)
 
 
 @dataclass
@@ -54,6 +69,7 @@ class Summary:
     seconds_parse: float = 0.0
     seconds_embed: float = 0.0
     seconds_store: float = 0.0
+    seconds_waiting: float = 0.0  # the model idle, waiting for the next file to be parsed
     failures: list[dict] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
@@ -143,26 +159,42 @@ class Ingestor:
         self.index = index
         self.chunker = Chunker(embedder.tokenizer, chunk_tokens, overlap)
 
-    def ingest_file(self, path: Path, summary: Summary, progress: Progress) -> FileResult:
+    def prepare(self, path: Path) -> Prepared:
+        """Read, hash and check ``path`` against the index; chunk it if it changed.
+
+        Touches nothing stored, so it runs in a worker thread ahead of :meth:`store`.
+        """
         source = str(path)
         t0 = time.perf_counter()
         try:
             data = path.read_bytes()
         except OSError as exc:
-            return FileResult(source, "failed", error=f"cannot read file ({exc.strerror or exc})")
+            error = f"cannot read file ({exc.strerror or exc})"
+            return Prepared(path, time.perf_counter() - t0, result=FileResult(source, "failed", error=error))
         file_sha = hashlib.sha256(data).hexdigest()
         existing = self.index.metadata_where({"source": source})
-        summary.seconds_store += time.perf_counter() - t0
+        t1 = time.perf_counter()
         if is_complete(existing, file_sha):
-            return FileResult(source, "unchanged")
-
-        t0 = time.perf_counter()
+            return Prepared(path, t1 - t0, result=FileResult(source, "unchanged"))
         try:
             chunks = self.chunker.chunk(load(path))
         except LoadError as exc:  # chunks stored for an earlier version stay as they were
-            return FileResult(source, "failed", error=str(exc))
-        finally:
-            summary.seconds_parse += time.perf_counter() - t0
+            failed = FileResult(source, "failed", error=str(exc))
+            return Prepared(path, t1 - t0, time.perf_counter() - t1, result=failed)
+        return Prepared(path, t1 - t0, time.perf_counter() - t1, None, file_sha, existing, chunks)
+
+    def ingest_file(self, path: Path, summary: Summary, progress: Progress) -> FileResult:
+        """Index one file now (prepare, then store)."""
+        return self.store(self.prepare(path), summary, progress)
+
+    def store(self, prepared: Prepared, summary: Summary, progress: Progress) -> FileResult:
+        """Embed the new chunks of a prepared file, upsert them, then drop its stale ones."""
+        summary.seconds_parse += prepared.seconds_parse
+        summary.seconds_store += prepared.seconds_check
+        if prepared.result is not None:
+            return prepared.result
+        path, file_sha, existing, chunks = prepared.path, prepared.file_sha, prepared.existing, prepared.chunks
+        source = str(path)
         ids = chunk_ids(source, chunks)
         metas = [_metadata(source, file_sha, len(chunks), c) for c in chunks]
         progress.file_started(path, len(chunks))
@@ -211,9 +243,16 @@ class Ingestor:
             files_seen=len(files) + len(skipped), files_skipped=len(skipped), skipped=[str(p) for p in skipped]
         )
         progress.start(len(files))
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-prepare")
+        ahead: list[Future] = [pool.submit(self.prepare, p) for p in files[:PREFETCH]]
         try:
-            for path in files:
-                result = self.ingest_file(path, summary, progress)
+            for i in range(len(files)):
+                t0 = time.perf_counter()
+                prepared = ahead.pop(0).result()
+                summary.seconds_waiting += time.perf_counter() - t0
+                if i + PREFETCH < len(files):
+                    ahead.append(pool.submit(self.prepare, files[i + PREFETCH]))
+                result = self.store(prepared, summary, progress)
                 summary.chunks_added += result.chunks_added
                 summary.chunks_removed += result.chunks_removed
                 if result.status == "indexed":
@@ -227,6 +266,9 @@ class Ingestor:
             if prune:
                 summary.chunks_removed += self.prune()
         finally:
+            for future in ahead:
+                future.cancel()
+            pool.shutdown(wait=True)
             t0 = time.perf_counter()
             LexicalIndex.in_step_with(self.index)
             summary.seconds_store += time.perf_counter() - t0

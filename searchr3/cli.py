@@ -11,15 +11,17 @@ from .index import DEFAULT_COLLECTION, IndexLocation, default_db_path
 
 
 def add_model_args(ap: argparse.ArgumentParser) -> None:
-    """``--model`` and ``--adapter``."""
+    """``--model``, ``--adapter`` and ``--precision``."""
     ap.add_argument("--model", default=ModelConfig.model, help="default: the embedded SmolLM2-135M-Instruct")
     ap.add_argument("--adapter", default=DEFAULT_ADAPTER,
                     help="LoRA adapter directory; 'default': the shipped trained adapter; 'none': the bare model")
+    ap.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16"),
+                    help="auto: bfloat16 on a GPU or a CPU with native bf16 arithmetic, else float32")
 
 
 def model_config(args: argparse.Namespace) -> ModelConfig:
     """The model configuration the model options name."""
-    return ModelConfig(model=args.model, adapter=args.adapter)
+    return ModelConfig(model=args.model, adapter=args.adapter, precision=args.precision)
 
 
 def add_index_args(ap: argparse.ArgumentParser) -> None:

@@ -43,7 +43,8 @@ class ModelConfig:
         reasoning_tokens: new tokens the model may spend on a reasoning trace.
         threads: torch intra-op threads (``None``: all cores).
         device: ``"cpu"``, ``"cuda"``, ... (``None``: CUDA when available).
-        dtype: ``"float32"`` or ``"bfloat16"`` weights (``None``: float32 on CPU, bfloat16 on GPU).
+        precision: ``"float32"`` or ``"bfloat16"`` (``None``/``"auto"``: bfloat16 on a GPU and on
+            CPUs with native bf16 arithmetic, else float32); see :mod:`searchr3.precision`.
     """
 
     model: str = DEFAULT_MODEL
@@ -56,7 +57,7 @@ class ModelConfig:
     reasoning_tokens: int = 64
     threads: int | None = None
     device: str | None = None
-    dtype: str | None = None
+    precision: str | None = None
 
     def adapter_path(self) -> Path | None:
         """The adapter directory this configuration asks for, or ``None``."""

@@ -15,12 +15,14 @@ from .adapter import apply_adapter
 from .base_model import load_base
 from .config import ModelConfig
 from .embed_token import add_embed_token, embed_token_id
+from .precision import resolve_precision, torch_dtype
 from .prompts import PROMPT_VERSION
 
 
 @dataclass
 class LoadedModel:
-    """A ready model: the (possibly peft-wrapped) LM, its tokenizer and identity."""
+    """A ready model: the LM (adapter merged, or peft-wrapped while training), its tokenizer,
+    identity and the precision it runs at."""
 
     model: torch.nn.Module
     tokenizer: object
@@ -28,6 +30,7 @@ class LoadedModel:
     base_id: str
     adapter_id: str | None
     device: torch.device
+    precision: str = "float32"
 
     @property
     def fingerprint(self) -> str:
@@ -42,8 +45,9 @@ class LoadedModel:
         """Wrap a model already in memory (e.g. a policy being trained) whose tokenizer holds
         ``<|embed_token|>``; the device is that of its parameters. ``base_id`` and
         ``adapter_id`` make up its fingerprint: name the weights honestly."""
-        device = next(model.parameters()).device
-        return cls(model, tokenizer, embed_token_id(tokenizer), base_id, adapter_id, device)
+        param = next(model.parameters())
+        precision = "bfloat16" if param.dtype == torch.bfloat16 else "float32"
+        return cls(model, tokenizer, embed_token_id(tokenizer), base_id, adapter_id, param.device, precision)
 
 
 def pick_device(requested: str | None) -> torch.device:
@@ -54,7 +58,10 @@ def pick_device(requested: str | None) -> torch.device:
 
 
 def load_model(config: ModelConfig | None = None) -> LoadedModel:
-    """Load base model, tokenizer, embed token and (optionally) a LoRA adapter.
+    """Load base model, tokenizer, embed token and (optionally) a LoRA adapter, for inference.
+
+    The adapter is merged into the weights (inference runs ~3x faster than through peft's
+    extra LoRA products); to train, load the bare model (``adapter=None``) and wrap it.
 
     Raises:
         ModelNotFoundError: the model, its package or the adapter is not there.
@@ -65,15 +72,15 @@ def load_model(config: ModelConfig | None = None) -> LoadedModel:
     device = pick_device(config.device)
     if config.threads:
         torch.set_num_threads(config.threads)
-    dtype = (
-        getattr(torch, config.dtype) if config.dtype else (torch.float32 if device.type == "cpu" else torch.bfloat16)
-    )
-    model, tokenizer, base_id = load_base(config, dtype)
+    precision = resolve_precision(config.precision, device)
+    adapter_dir = config.adapter_path()
+    # an adapter is merged in float32, then the sum is cast; a bare model loads at its precision
+    model, tokenizer, base_id = load_base(config, torch.float32 if adapter_dir else torch_dtype(precision))
     embed_id = add_embed_token(model, tokenizer)
     adapter_id = None
-    adapter_dir = config.adapter_path()
     if adapter_dir is not None:
         model, adapter_id = apply_adapter(model, adapter_dir, base_id)
-    model.to(device)
+        model = model.merge_and_unload()
+    model.to(device=device, dtype=torch_dtype(precision))
     model.eval()
-    return LoadedModel(model, tokenizer, embed_id, base_id, adapter_id, device)
+    return LoadedModel(model, tokenizer, embed_id, base_id, adapter_id, device, precision)

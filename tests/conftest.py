@@ -6,7 +6,9 @@ import pytest
 
 from searchr3 import Embedder, ModelConfig
 
-SMALL = dict(max_query_tokens=64, max_document_tokens=128, reasoning_tokens=24)
+# float32: the reference arithmetic, so exactness tests hold to ~1e-5; the default (auto)
+# precision is compared with it in test_precision.py and runs in every CLI and app test
+SMALL = dict(max_query_tokens=64, max_document_tokens=128, reasoning_tokens=24, precision="float32")
 
 
 @pytest.fixture(scope="session")

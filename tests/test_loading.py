@@ -65,7 +65,7 @@ def _lora(model, embed_id):
 
 
 def test_adapter_round_trip_changes_vectors_and_fingerprint(tmp_path, embedder):
-    loaded = load_model(ModelConfig(adapter=None))
+    loaded = load_model(ModelConfig(adapter=None, precision="float32"))
     peft_model = _lora(loaded.model, loaded.embed_token_id)
     torch.manual_seed(1)
     with torch.no_grad():
@@ -79,7 +79,7 @@ def test_adapter_round_trip_changes_vectors_and_fingerprint(tmp_path, embedder):
     in_memory = Embedder(
         type(loaded)(peft_model, loaded.tokenizer, loaded.embed_token_id, loaded.base_id, "x", loaded.device)
     )
-    reloaded = Embedder.load(ModelConfig(adapter=str(out)))
+    reloaded = Embedder.load(ModelConfig(adapter=str(out), precision="float32"))  # merged on load
     texts = ["a passage about lists", "the kernel schedules processes"]
     assert np.abs(reloaded.embed_documents(texts) - in_memory.embed_documents(texts)).max() < 1e-5
     assert not np.allclose(reloaded.embed_documents(texts), embedder.embed_documents(texts), atol=1e-3)

@@ -146,7 +146,7 @@ def test_saved_adapter_reloads_into_the_retriever(tmp_path):
     trainer.fit()
     adapter = trainer.export()
     trainer.peft_model.eval()
-    reloaded = Embedder.load(ModelConfig(adapter=str(adapter)))
+    reloaded = Embedder.load(ModelConfig(adapter=str(adapter), precision="float32"))
     in_memory = Embedder.from_model(trainer.peft_model, trainer.tokenizer, base_id=trainer.base_id, adapter_id="x")
     texts = [p.positive for p in PAIRS]
     assert np.abs(reloaded.embed_documents(texts) - in_memory.embed_documents(texts)).max() < 1e-4

@@ -21,10 +21,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from searchr3.adapter import apply_adapter
 from searchr3.config import ModelConfig
 from searchr3.embedder import Embedder
 from searchr3.errors import ModelNotFoundError
-from searchr3.loading import LoadedModel, load_model
+from searchr3.loading import load_model
 from searchr3.reasoning import Sampling, Trace
 
 from .config import RLConfig
@@ -71,12 +72,12 @@ class RLTrainer(TrainingLoop):
             raise ModelNotFoundError(
                 f"RL starts from a stage-1 adapter: --init {config.init!r} names none for {config.model}"
             )
-        # the reference policy: the init adapter, frozen (load_model checks that it exists and fits)
-        self.reference: LoadedModel = load_model(
-            ModelConfig(model=config.model, adapter=str(init), device=device, dtype="float32")
-        )
-        self.reference.model.requires_grad_(False)
-        base = load_model(ModelConfig(model=config.model, adapter=None, device=device, dtype="float32"))
+        # the reference policy: the init adapter, frozen, through peft like the policy (so the KL
+        # starts at exactly 0; apply_adapter checks that the adapter exists and fits)
+        frozen = load_model(ModelConfig(model=config.model, adapter=None, device=device, precision="float32"))
+        self.reference_model, _ = apply_adapter(frozen.model, init, frozen.base_id)
+        self.reference_model.requires_grad_(False)
+        base = load_model(ModelConfig(model=config.model, adapter=None, device=device, precision="float32"))
         self.base_id, self.tokenizer, self.embed_id = base.base_id, base.tokenizer, base.embed_token_id
         policy = PeftModel.from_pretrained(base.model, init, is_trainable=True)
         policy.train()
@@ -163,7 +164,7 @@ class RLTrainer(TrainingLoop):
         advantages = torch.tensor(rollouts.advantages, dtype=torch.float32, device=device)
         batches = self._micro_batches(len(traces))
         with torch.no_grad(), acc.autocast():
-            ref = [self._logprobs(self.reference.model, [traces[i] for i in b])[0] for b in batches]
+            ref = [self._logprobs(self.reference_model, [traces[i] for i in b])[0] for b in batches]
         old: list[torch.Tensor] = []
         self.peft_model.train()
         stats = {"pg": 0.0, "kl": 0.0, "grad_norm": 0.0, "clipped": 0.0}

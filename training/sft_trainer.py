@@ -64,7 +64,7 @@ class SFTTrainer(TrainingLoop):
         self.accelerator = accelerator or make_accelerator(config.mixed_precision)
         torch.manual_seed(config.seed)
         base: LoadedModel = load_model(
-            ModelConfig(model=config.model, adapter=None, device=str(self.accelerator.device), dtype="float32")
+            ModelConfig(model=config.model, adapter=None, device=str(self.accelerator.device), precision="float32")
         )
         self.base_id, self.tokenizer, self.embed_id = base.base_id, base.tokenizer, base.embed_token_id
         lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=0.0,

@@ -1,0 +1,121 @@
+"""Generation speed at batch 1 with the shipped defaults: the reference path (float32, the
+LoRA adapter applied through peft, as before) against the fast path (``Embedder.load``:
+adapter merged, auto precision). Prints new tokens/s of reasoning traces, whether the greedy
+traces agree, a reasoning query's p50 latency, and the time a plain chat question takes to a
+complete answer (``app.service.ChatService`` over a small embedded index).
+
+    python -m bench.generate [--queries 4] [--questions 2] [--skip-reference]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from app.service import ChatService
+from bench.corpus import stdlib_passages
+from searchr3 import Embedder, ModelConfig, SearchOptions
+from searchr3.adapter import apply_adapter
+from searchr3.index import IndexLocation
+from searchr3.loading import load_model
+
+QUERIES = [
+    "How do I run a subprocess and capture its output?",
+    "What is the difference between a list and a tuple?",
+    "How can I parse command line arguments?",
+    "How do I read a JSON file into a dictionary?",
+    "Why does my regular expression match too much text?",
+    "How do I sort a dictionary by value?",
+]
+QUESTIONS = ["How do I parse JSON text?", "What does functools.partial return?", "How do I join two paths?"]
+
+
+def reference_embedder(config: ModelConfig) -> Embedder:
+    """The previous inference path: float32 weights with the adapter unmerged (peft)."""
+    bare = load_model(config.with_(adapter=None, precision="float32"))
+    model, adapter_id = apply_adapter(bare.model, config.adapter_path(), bare.base_id)
+    model.eval()
+    return Embedder.from_model(model, bare.tokenizer, base_id=bare.base_id, adapter_id=adapter_id, config=config)
+
+
+def timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def measure(embedder: Embedder, queries: list[str], questions: list[str], docs: Path, db: Path) -> dict:
+    """Per-query traces, tokens/s, reasoning latency and chat answer time for one path."""
+    embedder.traces(queries[:1], max_new_tokens=4)  # warm-up
+    traces, rates, latencies = [], [], []
+    for q in queries:
+        (trace,), sec = timed(lambda q=q: embedder.traces([q]))
+        traces.append(trace.generated_ids)
+        rates.append(len(trace.generated_ids) / sec)
+        latencies.append(timed(lambda q=q: embedder.reason([q]))[1])
+    service = ChatService(embedder, IndexLocation.embedded(db))
+    service.upload(sorted(docs.iterdir()), service.location.collection)
+    answers = []
+    for question in questions:
+        reply, sec = timed(lambda question=question: list(service.ask(question, SearchOptions(k=3)))[-1])
+        if reply.error:
+            raise RuntimeError(reply.error)
+        answers.append((sec, len(reply.answer.split())))
+    return {
+        "traces": traces,
+        "tokens_per_s": statistics.median(rates),
+        "new_tokens": statistics.median(len(t) for t in traces),
+        "reason_p50": statistics.median(latencies),
+        "chat_s": statistics.median(a[0] for a in answers),
+        "chat_words": statistics.median(a[1] for a in answers),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--queries", type=int, default=4)
+    ap.add_argument("--questions", type=int, default=2)
+    ap.add_argument("--skip-reference", action="store_true", help="time the fast path only")
+    args = ap.parse_args()
+
+    console = Console(width=150)
+    config = ModelConfig()
+    queries, questions = QUERIES[: args.queries], QUESTIONS[: args.questions]
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        docs = Path(tmp) / "docs"
+        docs.mkdir()
+        fast = Embedder.load(config)
+        for i, text in enumerate(stdlib_passages(fast.tokenizer, 12, 200)):
+            (docs / f"passage{i:02d}.txt").write_text(text)
+        paths = {"fast": lambda: fast}
+        if not args.skip_reference:
+            paths = {"reference": lambda: reference_embedder(config), **paths}
+        for name, build in paths.items():
+            embedder = build()
+            console.print(f"[bold]{name}[/]: {type(embedder.loaded.model).__name__}, {embedder.loaded.precision}")
+            results[name] = measure(embedder, queries, questions, docs, Path(tmp) / f"db-{name}")
+
+    console.print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; defaults: {config}")
+    table = Table(title="searchr3 generation at batch 1 (medians of one run)")
+    for col in ("path", "new tokens/s", "× reference", "trace tokens", "same greedy trace",
+                "reasoning query p50 s", "chat answer s", "answer words"):
+        table.add_column(col, justify="left" if col == "path" else "right")
+    ref = results.get("reference")
+    for name, r in results.items():
+        same = f"{sum(a == b for a, b in zip(r['traces'], ref['traces']))}/{len(queries)}" if ref else "-"
+        ratio = f"{r['tokens_per_s'] / ref['tokens_per_s']:.1f}" if ref else "-"
+        table.add_row(name, f"{r['tokens_per_s']:.1f}", ratio, f"{r['new_tokens']:.0f}", same,
+                      f"{r['reason_p50']:.2f}", f"{r['chat_s']:.2f}", f"{r['chat_words']:.0f}")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()

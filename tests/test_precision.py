@@ -1,0 +1,76 @@
+"""Inference precision and the merged adapter: the fast path against the float32 reference."""
+
+import numpy as np
+import pytest
+import torch
+
+from searchr3 import Embedder, ModelConfig
+from searchr3.adapter import apply_adapter
+from searchr3.errors import InvalidInputError
+from searchr3.loading import load_model
+from searchr3.precision import cpu_has_fast_bf16, resolve_precision
+
+CPU, CUDA = torch.device("cpu"), torch.device("cuda")
+
+TEXTS = [
+    "The json module encodes Python objects as JSON text and decodes JSON text back into dicts and lists.",
+    "subprocess.run starts a child process, waits for it, and can capture its standard output and error.",
+    "A pathlib.Path joins segments with the / operator and resolves symbolic links with resolve().",
+    "Jupiter is the largest planet in the Solar System, a gas giant.",
+    "functools.lru_cache memoises a function's results keyed by its arguments " * 6,
+    "x",
+]
+
+
+def test_names_aliases_and_the_automatic_choice():
+    assert resolve_precision("fp32", CPU) == "float32"
+    assert resolve_precision("BF16", CPU) == "bfloat16"
+    assert resolve_precision(None, CUDA) == resolve_precision("auto", CUDA) == "bfloat16"
+    assert resolve_precision(None, CPU) == ("bfloat16" if cpu_has_fast_bf16() else "float32")
+
+
+def test_an_unknown_precision_is_refused_before_loading():
+    with pytest.raises(InvalidInputError, match="precision must be auto, float32 or bfloat16, not 'int8'"):
+        load_model(ModelConfig(precision="int8"))
+
+
+@pytest.fixture(scope="module")
+def fast() -> Embedder:
+    """The shipped default as users get it, at bfloat16 (the automatic choice on bf16 CPUs)."""
+    return Embedder.load(ModelConfig(precision="bfloat16"))
+
+
+@pytest.mark.slow
+def test_bfloat16_vectors_match_float32_on_real_text(fast, trained):
+    ref = trained.embed_documents(TEXTS)
+    got = fast.embed_documents(TEXTS)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    cos = (ref * got).sum(axis=1)
+    assert cos.min() > 0.998, cos
+    q_cos = (trained.embed_queries(TEXTS[:3]) * fast.embed_queries(TEXTS[:3])).sum(axis=1)
+    assert q_cos.min() > 0.998, q_cos
+    # one vector space: an index built at one precision is searched at the other
+    assert fast.fingerprint == trained.fingerprint
+
+
+@pytest.mark.slow
+def test_bfloat16_vector_does_not_depend_on_batch_mates(fast):
+    batched = fast.embed_documents(TEXTS)
+    for i, text in enumerate(TEXTS):
+        alone = fast.embed_documents([text])[0]
+        assert float(alone @ batched[i]) > 0.9995, i
+
+
+@pytest.mark.slow
+def test_merged_adapter_equals_the_adapter_applied_through_peft(trained):
+    assert type(trained.loaded.model).__name__ == "LlamaForCausalLM"  # merged: no peft wrapper left
+    bare = load_model(ModelConfig(adapter=None, precision="float32"))
+    wrapped, adapter_id = apply_adapter(bare.model, trained.config.adapter_path(), bare.base_id)
+    wrapped.eval()
+    unmerged = Embedder.from_model(wrapped, bare.tokenizer, base_id=bare.base_id, adapter_id=adapter_id,
+                                   config=trained.config)
+    assert unmerged.fingerprint == trained.fingerprint
+    assert np.abs(unmerged.embed_documents(TEXTS) - trained.embed_documents(TEXTS)).max() < 1e-5
+    query = ["How do I read a JSON file?"]
+    assert unmerged.traces(query)[0].generated_ids == trained.traces(query)[0].generated_ids
