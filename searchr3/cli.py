@@ -17,11 +17,14 @@ def add_model_args(ap: argparse.ArgumentParser) -> None:
                     help="LoRA adapter directory; 'default': the shipped trained adapter; 'none': the bare model")
     ap.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16"),
                     help="auto: bfloat16 on a GPU or a CPU with native bf16 arithmetic, else float32")
+    ap.add_argument("--decode-precision", default="auto", choices=("auto", "same", "int8"),
+                    help="weights that generate reasoning traces; auto: int8 on a CPU running bfloat16")
 
 
 def model_config(args: argparse.Namespace) -> ModelConfig:
     """The model configuration the model options name."""
-    return ModelConfig(model=args.model, adapter=args.adapter, precision=args.precision)
+    return ModelConfig(model=args.model, adapter=args.adapter, precision=args.precision,
+                       decode_precision=args.decode_precision)
 
 
 def add_index_args(ap: argparse.ArgumentParser) -> None:

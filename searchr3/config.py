@@ -45,6 +45,10 @@ class ModelConfig:
         device: ``"cpu"``, ``"cuda"``, ... (``None``: CUDA when available).
         precision: ``"float32"`` or ``"bfloat16"`` (``None``/``"auto"``: bfloat16 on a GPU and on
             CPUs with native bf16 arithmetic, else float32); see :mod:`searchr3.precision`.
+        decode_precision: weights that generate reasoning traces: ``"same"`` as embedding, or
+            ``"int8"`` (a weight-only int8 copy; CPU with bfloat16); ``None``/``"auto"``: int8
+            where it can run. Chat answers use the embedding weights (their long prompts run
+            slower through the int8 kernel, which pays off only one token at a time).
     """
 
     model: str = DEFAULT_MODEL
@@ -58,6 +62,7 @@ class ModelConfig:
     threads: int | None = None
     device: str | None = None
     precision: str | None = None
+    decode_precision: str | None = None
 
     def adapter_path(self) -> Path | None:
         """The adapter directory this configuration asks for, or ``None``."""

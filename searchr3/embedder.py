@@ -57,7 +57,7 @@ class Embedder:
             "reasoning": PromptEncoder(tok, "reasoning", self.config.max_query_tokens),
         }
         self._pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-        self._generator = TraceGenerator(loaded.model, tok, loaded.embed_token_id, loaded.device)
+        self._generator = TraceGenerator(loaded.generation_model, tok, loaded.embed_token_id, loaded.device)
 
     @classmethod
     def load(cls, config: ModelConfig | None = None) -> Embedder:

@@ -15,7 +15,7 @@ from .adapter import apply_adapter
 from .base_model import load_base
 from .config import ModelConfig
 from .embed_token import add_embed_token, embed_token_id
-from .precision import resolve_precision, torch_dtype
+from .precision import int8_decoder, resolve_decode_precision, resolve_precision, torch_dtype
 from .prompts import PROMPT_VERSION
 
 
@@ -31,6 +31,12 @@ class LoadedModel:
     adapter_id: str | None
     device: torch.device
     precision: str = "float32"
+    decoder: torch.nn.Module | None = None  # generates reasoning traces when set (int8 copy)
+
+    @property
+    def generation_model(self) -> torch.nn.Module:
+        """The model that generates traces: the int8 decoder if there is one, else the model."""
+        return self.decoder if self.decoder is not None else self.model
 
     @property
     def fingerprint(self) -> str:
@@ -73,6 +79,7 @@ def load_model(config: ModelConfig | None = None) -> LoadedModel:
     if config.threads:
         torch.set_num_threads(config.threads)
     precision = resolve_precision(config.precision, device)
+    decode = resolve_decode_precision(config.decode_precision, precision, device)
     adapter_dir = config.adapter_path()
     # an adapter is merged in float32, then the sum is cast; a bare model loads at its precision
     model, tokenizer, base_id = load_base(config, torch.float32 if adapter_dir else torch_dtype(precision))
@@ -83,4 +90,5 @@ def load_model(config: ModelConfig | None = None) -> LoadedModel:
         model = model.merge_and_unload()
     model.to(device=device, dtype=torch_dtype(precision))
     model.eval()
-    return LoadedModel(model, tokenizer, embed_id, base_id, adapter_id, device, precision)
+    decoder = int8_decoder(model) if decode == "int8" else None
+    return LoadedModel(model, tokenizer, embed_id, base_id, adapter_id, device, precision, decoder)

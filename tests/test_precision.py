@@ -74,3 +74,36 @@ def test_merged_adapter_equals_the_adapter_applied_through_peft(trained):
     assert np.abs(unmerged.embed_documents(TEXTS) - trained.embed_documents(TEXTS)).max() < 1e-5
     query = ["How do I read a JSON file?"]
     assert unmerged.traces(query)[0].generated_ids == trained.traces(query)[0].generated_ids
+
+
+def test_decode_precision_rules():
+    from searchr3.precision import resolve_decode_precision
+
+    assert resolve_decode_precision(None, "bfloat16", CPU) == "int8"
+    assert resolve_decode_precision("auto", "float32", CPU) == "same"
+    assert resolve_decode_precision(None, "bfloat16", CUDA) == "same"
+    with pytest.raises(InvalidInputError, match="int8 decoding needs bfloat16 on the CPU, not float32 on cpu"):
+        resolve_decode_precision("int8", "float32", CPU)
+    with pytest.raises(InvalidInputError, match="decode precision must be auto, same or int8, not 'fp8'"):
+        resolve_decode_precision("fp8", "bfloat16", CPU)
+
+
+@pytest.mark.slow
+def test_int8_decoder_tracks_the_bfloat16_model_and_leaves_embedding_alone(fast):
+    from searchr3.precision import Int8WeightLinear, int8_decoder
+
+    decoder = int8_decoder(fast.loaded.model)
+    assert not any(isinstance(m, torch.nn.Linear) for m in decoder.modules())
+    assert sum(isinstance(m, Int8WeightLinear) for m in decoder.modules()) == 30 * 7 + 1  # 7 per layer + LM head
+    ids = fast.tokenizer(TEXTS[0] + " " + TEXTS[1], return_tensors="pt")["input_ids"]
+    with torch.inference_mode():
+        ref = fast.loaded.model(input_ids=ids).logits[0].float()
+        got = decoder(input_ids=ids).logits[0].float()
+    agree = (ref.argmax(-1) == got.argmax(-1)).float().mean().item()
+    assert agree > 0.9, agree  # next-token choice at every position of real text
+    # the embedding weights are untouched: vectors equal those of a model that decodes with them
+    same = Embedder.load(ModelConfig(precision="bfloat16", decode_precision="same"))
+    assert same.loaded.decoder is None
+    np.testing.assert_array_equal(same.embed_documents(TEXTS), fast.embed_documents(TEXTS))
+    (r,) = fast.reason(["How do I read a JSON file?"])
+    assert r.trace and abs(np.linalg.norm(r.vector) - 1) < 1e-5
