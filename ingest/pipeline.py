@@ -183,10 +183,6 @@ class Ingestor:
             return Prepared(path, t1 - t0, time.perf_counter() - t1, result=failed)
         return Prepared(path, t1 - t0, time.perf_counter() - t1, None, file_sha, existing, chunks)
 
-    def ingest_file(self, path: Path, summary: Summary, progress: Progress) -> FileResult:
-        """Index one file now (prepare, then store)."""
-        return self.store(self.prepare(path), summary, progress)
-
     def store(self, prepared: Prepared, summary: Summary, progress: Progress) -> FileResult:
         """Embed the new chunks of a prepared file, upsert them, then drop its stale ones."""
         summary.seconds_parse += prepared.seconds_parse

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .config import DEFAULT_ADAPTER, ModelConfig
 from .index import DEFAULT_COLLECTION, IndexLocation, default_db_path
+from .precision import DECODE_PRECISIONS, PRECISIONS
 
 
 def add_model_args(ap: argparse.ArgumentParser) -> None:
@@ -15,9 +16,9 @@ def add_model_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--model", default=ModelConfig.model, help="default: the embedded SmolLM2-135M-Instruct")
     ap.add_argument("--adapter", default=DEFAULT_ADAPTER,
                     help="LoRA adapter directory; 'default': the shipped trained adapter; 'none': the bare model")
-    ap.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16"),
+    ap.add_argument("--precision", default="auto", choices=("auto", *PRECISIONS),
                     help="auto: bfloat16 on a GPU or a CPU with native bf16 arithmetic, else float32")
-    ap.add_argument("--decode-precision", default="auto", choices=("auto", "same", "int8"),
+    ap.add_argument("--decode-precision", default="auto", choices=("auto", *DECODE_PRECISIONS),
                     help="weights that generate reasoning traces; auto: int8 on a CPU running bfloat16")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -57,7 +58,12 @@ class Embedder:
             "reasoning": PromptEncoder(tok, "reasoning", self.config.max_query_tokens),
         }
         self._pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-        self._generator = TraceGenerator(loaded.generation_model, tok, loaded.embed_token_id, loaded.device)
+
+    @cached_property
+    def _generator(self) -> TraceGenerator:
+        # built on first use: an int8 decoder costs ~1 s that runs which never reason should not pay
+        loaded = self.loaded
+        return TraceGenerator(loaded.generation_model, loaded.tokenizer, loaded.embed_token_id, loaded.device)
 
     @classmethod
     def load(cls, config: ModelConfig | None = None) -> Embedder:

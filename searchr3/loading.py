@@ -7,7 +7,7 @@ The pieces live in their own modules: :mod:`~searchr3.base_model` (which base, f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -31,12 +31,18 @@ class LoadedModel:
     adapter_id: str | None
     device: torch.device
     precision: str = "float32"
-    decoder: torch.nn.Module | None = None  # generates reasoning traces when set (int8 copy)
+    decode_precision: str = "same"  # "int8": traces come from a weight-only int8 copy
+    _decoder: torch.nn.Module | None = field(default=None, init=False, repr=False)
 
     @property
     def generation_model(self) -> torch.nn.Module:
-        """The model that generates traces: the int8 decoder if there is one, else the model."""
-        return self.decoder if self.decoder is not None else self.model
+        """The model that generates traces: the model itself, or for ``decode_precision="int8"``
+        its int8 copy, built on first use (~1 s; runs that never reason never pay it)."""
+        if self.decode_precision != "int8":
+            return self.model
+        if self._decoder is None:
+            self._decoder = int8_decoder(self.model)
+        return self._decoder
 
     @property
     def fingerprint(self) -> str:
@@ -90,5 +96,4 @@ def load_model(config: ModelConfig | None = None) -> LoadedModel:
         model = model.merge_and_unload()
     model.to(device=device, dtype=torch_dtype(precision))
     model.eval()
-    decoder = int8_decoder(model) if decode == "int8" else None
-    return LoadedModel(model, tokenizer, embed_id, base_id, adapter_id, device, precision, decoder)
+    return LoadedModel(model, tokenizer, embed_id, base_id, adapter_id, device, precision, decode)

@@ -103,7 +103,7 @@ def test_int8_decoder_tracks_the_bfloat16_model_and_leaves_embedding_alone(fast)
     assert agree > 0.9, agree  # next-token choice at every position of real text
     # the embedding weights are untouched: vectors equal those of a model that decodes with them
     same = Embedder.load(ModelConfig(precision="bfloat16", decode_precision="same"))
-    assert same.loaded.decoder is None
+    assert same.loaded.generation_model is same.loaded.model
     np.testing.assert_array_equal(same.embed_documents(TEXTS), fast.embed_documents(TEXTS))
     (r,) = fast.reason(["How do I read a JSON file?"])
     assert r.trace and abs(np.linalg.norm(r.vector) - 1) < 1e-5
