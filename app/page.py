@@ -1,5 +1,5 @@
 """The Gradio page: chat on the left; reasoning trace and retrieved passages on the right;
-settings, upload and index statistics below. The logic lives in :mod:`app.service`."""
+settings, upload and index statistics below. The logic lives in :mod:`searchr3.service`."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from searchr3.search_options import SearchOptions  # noqa: E402
-
-from .service import DEFAULT_OPTIONS, ChatService, Reply, cited  # noqa: E402
+from searchr3.service import DEFAULT_OPTIONS, ChatService, Reply, cited  # noqa: E402
 
 INTRO = (
     "## searchr3\n"
@@ -154,6 +153,14 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
 THEME_FONTS = dict(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 
 
-def launch(page: gr.Blocks, host: str, port: int, **kwargs) -> None:
-    """Serve offline: no analytics, system fonts (nothing fetched from a CDN)."""
-    page.launch(server_name=host, server_port=port, show_error=True, theme=gr.themes.Default(**THEME_FONTS), **kwargs)
+def serve(page: gr.Blocks, service: ChatService, host: str, port: int, api_key: str | None = None) -> None:
+    """Serve the page at ``/`` and the API under ``/v1`` on one port, offline (no analytics,
+    system fonts). With ``api_key`` the API wants it as a bearer token and the page as password."""
+    import uvicorn
+
+    from searchr3.api import create_api, page_auth
+
+    api = create_api(service, api_key)
+    app = gr.mount_gradio_app(api, page, "/", auth=page_auth(api_key), show_error=True,
+                              theme=gr.themes.Default(**THEME_FONTS), server_name=host, server_port=port)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -19,12 +19,12 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from app.service import ChatService
 from bench.corpus import stdlib_passages
 from searchr3 import Embedder, ModelConfig, SearchOptions
 from searchr3.adapter import apply_adapter
 from searchr3.index import IndexLocation
 from searchr3.loading import load_model
+from searchr3.service import ChatService
 
 QUERIES = [
     "How do I run a subprocess and capture its output?",

@@ -18,9 +18,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from ingest.pipeline import Ingestor
 from searchr3 import Embedder, ModelConfig
 from searchr3.index import IndexLocation, VectorIndex
+from searchr3.ingestion.pipeline import Ingestor
 
 
 def python_doc_folder() -> Path | None:

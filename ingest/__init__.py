@@ -1,5 +1,1 @@
-"""Indexing a folder of documents into the searchr3 index (``python -m ingest``)."""
-
-from .pipeline import FileResult, Ingestor, Summary
-
-__all__ = ["FileResult", "Ingestor", "Summary"]
+"""``python -m ingest``: index a folder of documents (the pipeline is :mod:`searchr3.ingestion`)."""

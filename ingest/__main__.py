@@ -19,8 +19,7 @@ from rich.table import Table
 from searchr3 import Embedder, SearchR3Error
 from searchr3.cli import add_index_args, add_model_args, index_location, model_config, print_error
 from searchr3.index import VectorIndex
-
-from .pipeline import FileResult, Ingestor, Summary
+from searchr3.ingestion.pipeline import FileResult, Ingestor, Summary
 
 
 class RichProgress:

@@ -14,6 +14,7 @@ from .errors import (
     AdapterMismatchError,
     FingerprintMismatchError,
     IndexNotFoundError,
+    InputTooLongError,
     InvalidInputError,
     ModelLoadError,
     ModelNotFoundError,
@@ -32,11 +33,15 @@ _LAZY = {
     "SearchResult": "search",
     "Searcher": "search",
     "SearchOptions": "search_options",
+    "SearchR3Embeddings": "langchain_embeddings",
+    "SearchR3EmbeddingFunction": "chroma_function",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from .chat import LocalChatModel
+    from .chroma_function import SearchR3EmbeddingFunction
     from .embedder import Embedder, Encoded, ReasonedQuery
+    from .langchain_embeddings import SearchR3Embeddings
     from .reasoning import Sampling
     from .retriever import SearchR3Retriever
     from .search import RankedHit, Searcher, SearchResult
@@ -51,7 +56,8 @@ def __getattr__(name: str):
 
 __all__ = [
     "DEFAULT_MODEL", "EMBED_TOKEN", "AdapterMismatchError", "Embedder", "Encoded", "FingerprintMismatchError",
-    "IndexNotFoundError", "InvalidInputError", "LocalChatModel", "ModelConfig", "ModelLoadError", "ModelNotFoundError",
-    "RankedHit", "ReasonedQuery", "Sampling", "SearchOptions", "SearchR3Error", "SearchR3Retriever", "SearchResult",
+    "IndexNotFoundError", "InputTooLongError", "InvalidInputError", "LocalChatModel", "ModelConfig",
+    "ModelLoadError", "ModelNotFoundError", "RankedHit", "ReasonedQuery", "Sampling", "SearchOptions",
+    "SearchR3EmbeddingFunction", "SearchR3Embeddings", "SearchR3Error", "SearchR3Retriever", "SearchResult",
     "Searcher",
 ]

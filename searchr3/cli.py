@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -40,6 +41,52 @@ def add_index_args(ap: argparse.ArgumentParser) -> None:
 def index_location(args: argparse.Namespace) -> IndexLocation:
     """The location the index options name."""
     return IndexLocation.resolve(args.db, args.chroma_host, args.chroma_port, args.collection)
+
+
+KEY_ENV = "SEARCHR3_API_KEY"
+
+
+def add_serve_args(ap: argparse.ArgumentParser, port: int) -> None:
+    """``--host``, ``--port`` and ``--api-key`` of a server."""
+    ap.add_argument("--host", default="127.0.0.1", help="address to bind; other than loopback needs an API key")
+    ap.add_argument("--port", type=int, default=port)
+    ap.add_argument("--api-key", default=None,
+                    help=f"required from every API caller and on the page (default: ${KEY_ENV}; none on loopback)")
+
+
+def api_key(args: argparse.Namespace) -> str | None:
+    """The API key from ``--api-key`` or the environment (``None``: open)."""
+    return args.api_key or os.environ.get(KEY_ENV) or None
+
+
+def parse_server_args(prog: str, description: str, port: int, argv: list[str] | None) -> argparse.Namespace:
+    """The options of a server CLI: index, ``--host``/``--port``/``--api-key``, model."""
+    ap = argparse.ArgumentParser(prog=prog, description=description)
+    add_index_args(ap)
+    add_serve_args(ap, port)
+    add_model_args(ap)
+    return ap.parse_args(argv)
+
+
+def start_service(args: argparse.Namespace):
+    """For a server CLI: check the bind (no key off loopback: one line, exit status 2), then load
+    the model (failure: one line, 1). Returns ``(ChatService, key)``, or the exit status."""
+    from .api import check_bind
+    from .embedder import Embedder
+    from .errors import SearchR3Error
+    from .service import ChatService
+
+    key = api_key(args)
+    try:
+        check_bind(args.host, key)
+    except SearchR3Error as exc:
+        print_error(exc)
+        return 2
+    try:
+        return ChatService(Embedder.load(model_config(args)), index_location(args)), key
+    except SearchR3Error as exc:
+        print_error(exc)
+        return 1
 
 
 def print_error(message: object) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -12,12 +13,17 @@ import torch
 
 from .batching import pad_right, token_budget_batches
 from .config import ModelConfig
-from .encoding import PromptEncoder, validate_texts
+from .encoding import MAX_CHARS_PER_TOKEN, PromptEncoder, validate_texts
+from .errors import InputTooLongError
 from .loading import LoadedModel, load_model
 from .readout import embed_states
 from .reasoning import Sampling, Trace, TraceGenerator
 
 log = logging.getLogger(__name__)
+
+_SHARED: dict[ModelConfig, Embedder] = {}
+_SHARED_LOCK = threading.Lock()
+_LIMIT_NAMES = {"query": "max_query_tokens", "document": "max_document_tokens", "reasoning": "max_query_tokens"}
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,16 @@ class Embedder:
         return cls(load_model(config), config)
 
     @classmethod
+    def shared(cls, config: ModelConfig | None = None) -> Embedder:
+        """The embedder for ``config``, loaded once per process and then reused (integrations
+        that build many small objects, such as Chroma embedding functions, share one model)."""
+        config = config or ModelConfig()
+        with _SHARED_LOCK:
+            if config not in _SHARED:
+                _SHARED[config] = cls.load(config)
+            return _SHARED[config]
+
+    @classmethod
     def from_model(cls, model, tokenizer, *, base_id: str, adapter_id: str | None = "in-memory",
                    config: ModelConfig | None = None) -> Embedder:
         """An embedder over ``model`` as it is now (later weight updates show in its vectors).
@@ -117,6 +133,20 @@ class Embedder:
         vectors = self.vectors_for_ids([p.ids for p in prompts])
         return Encoded(vectors, [p.text_tokens for p in prompts], [p.truncated for p in prompts])
 
+    def ensure_fits(self, texts: Sequence[str], role: str = "document") -> list[str]:
+        """``texts`` validated; raises :class:`InputTooLongError` for the first one longer than
+        the model reads for ``role`` (``query``, ``document`` or ``reasoning``) instead of cutting it."""
+        texts = validate_texts(texts)
+        encoder = self._encoders[role]
+        for i, prompt in enumerate(encoder.encode(texts)):
+            if prompt.truncated:
+                more = "+" if len(texts[i]) > encoder.max_text_tokens * MAX_CHARS_PER_TOKEN else ""  # counted in part
+                raise InputTooLongError(
+                    f"text #{i} is {prompt.text_tokens:,}{more} tokens; the limit is"
+                    f" {encoder.max_text_tokens:,} ({_LIMIT_NAMES[role]})"
+                )
+        return texts
+
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Document vectors ``[N, dim]``, float32, unit norm."""
         return self.encode(texts, "document").vectors
@@ -152,3 +182,29 @@ class Embedder:
             ReasonedQuery(texts[t.query_index], t.text, v, t.emitted_embed_token, t.query_truncated)
             for t, v in zip(traces, vectors)
         ]
+
+    # sentence-transformers-style names, for users who come from there
+
+    def encode_query(self, sentences: str | Sequence[str], *, reasoning: bool = False,
+                     convert_to_tensor: bool = False) -> np.ndarray | torch.Tensor:
+        """Query vectors (``[dim]`` for one string, ``[N, dim]`` for a list), unit norm."""
+        return self._encode_like_st(sentences, lambda texts: self.embed_queries(texts, reasoning), convert_to_tensor)
+
+    def encode_document(self, sentences: str | Sequence[str], *,
+                        convert_to_tensor: bool = False) -> np.ndarray | torch.Tensor:
+        """Document vectors (``[dim]`` for one string, ``[N, dim]`` for a list), unit norm."""
+        return self._encode_like_st(sentences, self.embed_documents, convert_to_tensor)
+
+    @staticmethod
+    def similarity(a, b) -> torch.Tensor:
+        """Cosine similarities ``[len(a), len(b)]`` between two sets of vectors (or two vectors)."""
+        a = torch.as_tensor(np.asarray(a, dtype=np.float32)).reshape(-1, np.shape(a)[-1])
+        b = torch.as_tensor(np.asarray(b, dtype=np.float32)).reshape(-1, np.shape(b)[-1])
+        return torch.nn.functional.normalize(a, dim=-1) @ torch.nn.functional.normalize(b, dim=-1).T
+
+    @staticmethod
+    def _encode_like_st(sentences, embed, convert_to_tensor: bool):
+        one = isinstance(sentences, str)
+        vectors = embed([sentences] if one else list(sentences))
+        out = vectors[0] if one else vectors
+        return torch.from_numpy(out) if convert_to_tensor else out

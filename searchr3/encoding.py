@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from .errors import InvalidInputError
 from .prompts import Role, frame
 
-_MAX_CHARS_PER_TOKEN = 16
+MAX_CHARS_PER_TOKEN = 16
 
 
 def validate_texts(texts: object) -> list[str]:
@@ -62,7 +62,7 @@ class PromptEncoder:
             return []
         # No token is longer than this many characters in practice: cutting the string
         # first keeps a multi-megabyte text from being tokenized whole.
-        char_cap = self.max_text_tokens * _MAX_CHARS_PER_TOKEN
+        char_cap = self.max_text_tokens * MAX_CHARS_PER_TOKEN
         capped = [t[:char_cap] for t in texts]
         out = []
         for text, ids in zip(texts, self.tokenizer(capped, add_special_tokens=False)["input_ids"]):

@@ -15,6 +15,10 @@ class InvalidInputError(SearchR3Error, ValueError):
     """A text or argument given to the library is unusable (empty, wrong type, ...)."""
 
 
+class InputTooLongError(InvalidInputError):
+    """A text is longer than the model reads, where cutting it silently is not acceptable."""
+
+
 class ModelNotFoundError(SearchR3Error, FileNotFoundError):
     """The configured base model (or its default package) cannot be found."""
 

@@ -14,13 +14,13 @@ SMALL = dict(max_query_tokens=64, max_document_tokens=128, reasoning_tokens=24, 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     """The embedded default model (SmolLM2-135M-Instruct) without any adapter, small limits."""
-    return Embedder.load(ModelConfig(adapter=None, **SMALL))
+    return Embedder.shared(ModelConfig(adapter=None, **SMALL))
 
 
 @pytest.fixture(scope="session")
 def trained() -> Embedder:
     """The default as users get it: the base model with the shipped stage-1 adapter."""
-    return Embedder.load(ModelConfig(**SMALL))
+    return Embedder.shared(ModelConfig(**SMALL))
 
 
 MODEL_FIXTURES = {"embedder", "trained"}

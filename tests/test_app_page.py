@@ -8,10 +8,10 @@ import urllib.request
 import pytest
 
 from app.page import answer_markdown, passages_markdown
-from app.service import EMPTY_INDEX, ChatService
 from searchr3 import SearchOptions
 from searchr3.chat import LocalChatModel
 from searchr3.index import IndexLocation
+from searchr3.service import EMPTY_INDEX, ChatService
 from tests.net import free_port, wait_for_http
 
 pytestmark = pytest.mark.slow  # loads the real model or starts a server
@@ -122,6 +122,15 @@ def test_server_queues_many_users(server):
         content = chat[-1]["content"]  # Gradio 6: a list of typed parts
         text = content if isinstance(content, str) else " ".join(part.get("text", "") for part in content)
         assert "index is empty" in text
+
+
+def test_the_api_shares_the_page_port(server):
+    import openai
+
+    api = openai.OpenAI(base_url=f"{server}/v1", api_key="open-on-loopback", max_retries=0)
+    assert api.models.list().data[0].id == "searchr3"
+    with pytest.raises(openai.NotFoundError, match="no collection"):  # nothing indexed on this server yet
+        api.chat.completions.create(model="searchr3", messages=[{"role": "user", "content": "hi"}])
 
 
 def test_page_has_no_outside_assets(server):

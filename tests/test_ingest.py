@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.pipeline import EMBED_GROUP, Ingestor, collect_files, is_complete
 from searchr3 import FingerprintMismatchError
 from searchr3.index import IndexLocation, VectorIndex
+from searchr3.ingestion.pipeline import EMBED_GROUP, Ingestor, collect_files, is_complete
 from searchr3.lexical import LexicalIndex
 from tests.docs import write_corpus
 from tests.net import free_port, wait_for_http

@@ -2,8 +2,8 @@
 
 import pytest
 
-from ingest.chunking import Chunker
-from ingest.loaders import LoadError, Section, load
+from searchr3.ingestion.chunking import Chunker
+from searchr3.ingestion.loaders import LoadError, Section, load
 from tests.docs import write_corpus, write_pdf
 
 

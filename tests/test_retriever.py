@@ -7,10 +7,10 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableLambda
 from langchain_tests.integration_tests import RetrieversIntegrationTests
 
-from ingest.pipeline import Ingestor
 from searchr3 import IndexNotFoundError, InvalidInputError, SearchOptions, SearchR3Retriever
 from searchr3.chat import LocalChatModel
 from searchr3.index import IndexLocation, VectorIndex
+from searchr3.ingestion.pipeline import Ingestor
 
 pytestmark = pytest.mark.slow  # loads the real model or starts a server
 

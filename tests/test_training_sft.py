@@ -139,8 +139,8 @@ def test_resume_reaches_the_same_state(tmp_path):
 
 @pytest.mark.slow
 def test_saved_adapter_reloads_into_the_retriever(tmp_path):
-    from ingest.pipeline import Ingestor
     from searchr3.index import IndexLocation, VectorIndex
+    from searchr3.ingestion.pipeline import Ingestor
 
     trainer = SFTTrainer(tiny(steps=2), PAIRS, tmp_path / "run")
     trainer.fit()

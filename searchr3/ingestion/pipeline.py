@@ -18,10 +18,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from searchr3 import Embedder
-from searchr3.index import VectorIndex
-from searchr3.lexical import LexicalIndex
-
+from ..embedder import Embedder
+from ..index import VectorIndex
+from ..lexical import LexicalIndex
 from .chunking import Chunk, Chunker
 from .loaders import LoadError, is_supported, load
 

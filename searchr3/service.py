@@ -11,12 +11,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ingest.pipeline import Ingestor, Summary
-from searchr3 import Embedder, IndexNotFoundError, SearchR3Error
-from searchr3.chat import LocalChatModel
-from searchr3.index import IndexLocation, VectorIndex
-from searchr3.search import RankedHit, Searcher
-from searchr3.search_options import SearchOptions
+from .chat import LocalChatModel
+from .embedder import Embedder
+from .errors import IndexNotFoundError, InputTooLongError, InvalidInputError, SearchR3Error
+from .index import IndexLocation, VectorIndex
+from .ingestion import Ingestor, Summary
+from .search import RankedHit, Searcher, SearchResult
+from .search_options import SearchOptions
 
 MAX_QUESTION_CHARS = 2000
 EMPTY_INDEX = (
@@ -46,17 +47,27 @@ class Reply:
 
 
 def validate_question(question: object) -> str:
-    """The question, stripped; raises :class:`SearchR3Error` with a one-line reason."""
+    """The question, stripped; raises :class:`InvalidInputError` (or :class:`InputTooLongError`)
+    with a one-line reason."""
     if not isinstance(question, str) or not question.strip():
-        raise SearchR3Error("please type a question")
+        raise InvalidInputError("please type a question")
     question = question.strip()
     if len(question) > MAX_QUESTION_CHARS:
         words = len(question.split())
-        raise SearchR3Error(
+        raise InputTooLongError(
             f"the question is {words:,} words ({len(question):,} characters);"
             f" the limit is {MAX_QUESTION_CHARS:,} characters"
         )
     return question
+
+
+def safe_file_name(name: str) -> str:
+    """The last part of an uploaded file's name, so it cannot point outside its folder;
+    raises :class:`InvalidInputError` for a name with nothing usable left."""
+    base = str(name).replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if base in ("", ".", "..") or "\x00" in base:
+        raise InvalidInputError(f"unusable file name {name!r}")
+    return base
 
 
 def answer_prompt(question: str, hits: list[RankedHit]) -> str:
@@ -106,31 +117,43 @@ class ChatService:
             "model": self.embedder.fingerprint,
         }
 
+    def has_collection(self, collection: str | None = None) -> bool:
+        """Whether ``collection`` (default: the service's) exists at the service's location."""
+        return self._searcher(collection or self.location.collection) is not None
+
+    def retrieve(self, question: str, options: SearchOptions = DEFAULT_OPTIONS,
+                 collection: str | None = None) -> SearchResult | None:
+        """Search ``collection`` (default: the service's) for ``question``; ``None`` when the
+        collection is missing or empty. Raises :class:`InvalidInputError` for a bad question."""
+        question = validate_question(question)
+        searcher = self._searcher(collection or self.location.collection)
+        if searcher is None or searcher.index.count() == 0:
+            return None
+        return searcher.search(question, options)
+
+    def answer(self, question: str, hits: list[RankedHit], chat: LocalChatModel | None = None) -> Iterator[str]:
+        """Stream the answer to ``question`` from the numbered ``hits`` (``chat``: default the service's)."""
+        messages = [("system", ANSWER_SYSTEM), ("human", answer_prompt(question.strip(), hits))]
+        for chunk in (chat or self.chat).stream(messages):
+            yield chunk.text
+
     def ask(
         self, question: str, options: SearchOptions = DEFAULT_OPTIONS, collection: str | None = None
     ) -> Iterator[Reply]:
-        """Retrieve from ``collection`` (default: the service's) with ``options`` (the trace
-        too, when reasoning), then stream the answer."""
+        """:meth:`retrieve`, then :meth:`answer`, as snapshots for a page (errors in ``Reply.error``)."""
         try:
-            question = validate_question(question)
+            result = self.retrieve(question, options, collection)
         except SearchR3Error as exc:
             yield Reply(error=str(exc), done=True)
             return
-        searcher = self._searcher(collection or self.location.collection)
-        if searcher is None or searcher.index.count() == 0:
+        if result is None:
             yield Reply(answer=EMPTY_INDEX, done=True)
-            return
-        try:
-            result = searcher.search(question, options)
-        except SearchR3Error as exc:
-            yield Reply(error=str(exc), done=True)
             return
         reply = Reply(trace=result.trace, passages=result.hits)
         yield replace(reply)
-        messages = [("system", ANSWER_SYSTEM), ("human", answer_prompt(question, result.hits))]
         try:
-            for chunk in self.chat.stream(messages):
-                reply.answer += chunk.text
+            for piece in self.answer(question, result.hits):
+                reply.answer += piece
                 yield replace(reply)  # a snapshot: callers may keep earlier steps
         except SearchR3Error as exc:
             reply.error = str(exc)
@@ -138,14 +161,15 @@ class ChatService:
         yield replace(reply)
 
     def upload(self, files: list[str | Path], collection: str, progress=None) -> Summary:
-        """Index uploaded files (copied under their own names first, so the index names them well)."""
+        """Index uploaded files (copied under their own names first, so the index names them well;
+        a name cannot reach outside the upload folder)."""
         index = self._index(collection, create=True)
         store = (self.location.path or Path(tempfile.gettempdir())) / "uploads" / collection
         store.mkdir(parents=True, exist_ok=True)
         copies = []
         for f in files:
             src = Path(f)
-            dest = store / src.name
+            dest = store / safe_file_name(src.name)
             shutil.copyfile(src, dest)
             copies.append(dest)
         summary = Ingestor(self.embedder, index).run(copies, progress=progress)
