@@ -10,6 +10,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
+from searchr3.errors import SearchR3Error  # noqa: E402
 from searchr3.search_options import SearchOptions  # noqa: E402
 from searchr3.service import DEFAULT_OPTIONS, ChatService, Reply, cited  # noqa: E402
 
@@ -96,7 +97,10 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
                 progress(self.done / max(self.n, 1))
 
         paths = [f if isinstance(f, str) else f.name for f in files]
-        summary = service.upload(paths, collection, Bar())
+        try:
+            summary = service.upload(paths, collection, Bar())
+        except SearchR3Error as exc:  # e.g. another process is writing to the index
+            return f"⚠️ {exc}", stats_markdown(service.stats(collection))
         lines = [
             f"Indexed {summary.files_indexed} files ({summary.chunks_added} chunks added), "
             f"{summary.files_unchanged} unchanged, {summary.files_failed} failed, {summary.files_skipped} skipped."

@@ -1,8 +1,10 @@
 """``python -m ingest PATH...``: index documents, incrementally.
+``python -m ingest --check [DIR...]`` / ``--repair``: verify an index (and repair it).
 
-Exit status: 0 when every file was indexed or unchanged, 1 when some file failed (the rest
-were indexed), 2 when nothing could be done (bad path, model or index), 130 on Ctrl-C
-(the index stays consistent; the next run finishes the job).
+Exit status: 0 when every file was indexed or unchanged (the index is sound), 1 when some file
+failed, the rest indexed (problems found, or left after repair), 2 when nothing could be done
+(bad path, model or index; another process writing), 130 on Ctrl-C (the index stays
+consistent; the next run finishes the job).
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from searchr3 import Embedder, SearchR3Error
 from searchr3.cli import add_index_args, add_model_args, index_location, model_config, print_error
 from searchr3.index import VectorIndex
+from searchr3.ingestion.check import Report, check, repair
 from searchr3.ingestion.pipeline import FileResult, Ingestor, Summary
 
 
@@ -90,14 +94,54 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         prog="python -m ingest", description="Index documents (.txt .md .rst .html .pdf .docx) for searchr3."
     )
-    ap.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
+    ap.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (with --check: folders to compare)")
     add_index_args(ap)
     ap.add_argument("--prune", action="store_true", help="remove chunks of files that no longer exist")
+    ap.add_argument("--check", action="store_true",
+                    help="verify the index (vectors, chunks per file, orphans, BM25) instead of indexing")
+    ap.add_argument("--repair", action="store_true", help="check, then fix what can be fixed, and check again")
     ap.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     add_model_args(ap)
     ap.add_argument("--chunk-tokens", type=int, default=256)
     ap.add_argument("--overlap", type=int, default=32)
     return ap.parse_args(argv)
+
+
+def _check_table(report: Report) -> Table:
+    table = Table(show_header=False)
+    table.add_row("chunks", str(report.chunks))
+    table.add_row("files", str(report.files))
+    for kind, n in sorted(report.counts().items()):
+        table.add_row(kind.replace("_", " "), str(n))
+    for line in report.repaired:
+        table.add_row("repaired", line)
+    return table
+
+
+def run_check(args: argparse.Namespace, location, console: Console) -> int:
+    """``--check`` / ``--repair``: 0 sound, 1 problems (left), 2 nothing could be done."""
+    try:
+        embedder = Embedder.load(model_config(args))
+        index = VectorIndex(location, embedder.fingerprint, embedder.dim, create=False)
+        ingestor = Ingestor(embedder, index, args.chunk_tokens, args.overlap)
+        folders = [Path(p).expanduser() for p in args.paths]
+        with console.status("checking the index ..."):
+            report = check(ingestor, folders)
+        if args.repair and not report.ok:
+            with console.status(f"repairing {len(report.problems)} problem(s) ..."):
+                report = repair(ingestor, report, folders)
+    except (SearchR3Error, ValueError) as exc:
+        return _fail(exc)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        verdict = "[green]sound[/green]" if report.ok else f"[red]{len(report.problems)} problem(s)[/red]"
+        console.print(f"check of {escape(report.location)}: {verdict}", soft_wrap=True)
+        console.print(_check_table(report))
+        for p in report.problems + report.notices:
+            console.print(f"{p.kind}: {p.source or '(index)'}: {p.detail}", markup=False, highlight=False,
+                          soft_wrap=True)
+    return 0 if report.ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         return _fail(f"no such file or directory: {missing[0]}")
     location = index_location(args)
+    if args.check or args.repair:
+        return run_check(args, location, console)
+    if not args.paths:
+        return _fail("name the files or folders to index (or --check)")
     try:
         embedder = Embedder.load(model_config(args))
         index = VectorIndex(location, embedder.fingerprint, embedder.dim)

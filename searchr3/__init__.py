@@ -13,6 +13,7 @@ from .config import DEFAULT_MODEL, ModelConfig
 from .errors import (
     AdapterMismatchError,
     FingerprintMismatchError,
+    IndexBusyError,
     IndexNotFoundError,
     InputTooLongError,
     InvalidInputError,
@@ -56,8 +57,8 @@ def __getattr__(name: str):
 
 __all__ = [
     "DEFAULT_MODEL", "EMBED_TOKEN", "AdapterMismatchError", "Embedder", "Encoded", "FingerprintMismatchError",
-    "IndexNotFoundError", "InputTooLongError", "InvalidInputError", "LocalChatModel", "ModelConfig",
-    "ModelLoadError", "ModelNotFoundError", "RankedHit", "ReasonedQuery", "Sampling", "SearchOptions",
-    "SearchR3EmbeddingFunction", "SearchR3Embeddings", "SearchR3Error", "SearchR3Retriever", "SearchResult",
-    "Searcher",
+    "IndexBusyError", "IndexNotFoundError", "InputTooLongError", "InvalidInputError", "LocalChatModel",
+    "ModelConfig", "ModelLoadError", "ModelNotFoundError", "RankedHit", "ReasonedQuery", "Sampling",
+    "SearchOptions", "SearchR3EmbeddingFunction", "SearchR3Embeddings", "SearchR3Error", "SearchR3Retriever",
+    "SearchResult", "Searcher",
 ]

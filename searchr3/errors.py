@@ -37,3 +37,7 @@ class FingerprintMismatchError(SearchR3Error):
 
 class IndexNotFoundError(SearchR3Error):
     """The requested collection does not exist at the given index location."""
+
+
+class IndexBusyError(SearchR3Error):
+    """Another process is writing to the embedded index; only one writer at a time."""

@@ -7,13 +7,16 @@ Chroma runs embedded (``PersistentClient`` on a directory) or as a server (``chr
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from .embedded import CLIENTS
 from .errors import FingerprintMismatchError, IndexNotFoundError, SearchR3Error
 
 DEFAULT_COLLECTION = "documents"
@@ -92,32 +95,59 @@ class Hit:
 class VectorIndex:
     """A Chroma collection of unit vectors from one model (cosine space).
 
+    An embedded index stays fresh when other processes write to it (see
+    :mod:`searchr3.embedded`); a Chroma server is fresh by itself.
+
     Args:
         location: where the collection lives (with ``client``: its collection name and label).
         fingerprint: the embedding model's fingerprint; must equal the stored one.
         dim: vector length.
         create: create the collection if it is missing (else raise IndexNotFoundError).
-        client: an existing Chroma client to use instead of one made for ``location``.
+        client: an existing Chroma client to use instead of one made for ``location`` (kept
+            as given: the caller owns its freshness).
     """
 
     def __init__(self, location: IndexLocation, fingerprint: str, dim: int, create: bool = True, client=None):
         self.location = location
         self.fingerprint = fingerprint
         self.dim = dim
-        self._client = client if client is not None else location.client()
-        self._collection = self._open(create)
+        self._shared = client is None and location.path is not None  # an embedded directory
+        self._client = None if self._shared else (client if client is not None else location.client())
+        self._epoch = -1
+        if self._shared:
+            with (CLIENTS.writing if create else CLIENTS.reading)(location.path) as d:
+                self._collection = self._open(d.client, create)
+                self._epoch = d.epoch
+        else:
+            self._collection = self._open(self._client, create)
 
-    def _open(self, create: bool):
+    @property
+    def writer_lock_path(self) -> Path | None:
+        """The directory whose writer lock a whole ingestion holds (``None`` on a server)."""
+        return self.location.path if self._shared else None
+
+    @contextmanager
+    def _access(self, write: bool = False):
+        if not self._shared:
+            yield self._collection
+            return
+        with (CLIENTS.writing if write else CLIENTS.reading)(self.location.path) as d:
+            if d.epoch != self._epoch:  # reopened since: the old handle is gone
+                self._collection = self._open(d.client, create=False)
+                self._epoch = d.epoch
+            yield self._collection
+
+    def _open(self, client, create: bool):
         from chromadb.errors import NotFoundError
 
         name = self.location.collection
         try:
-            collection = self._client.get_collection(name, embedding_function=None)
+            collection = client.get_collection(name, embedding_function=None)
         except NotFoundError:
             if not create:
                 raise IndexNotFoundError(f"no collection {name!r} at {self.location.label}") from None
             try:
-                return self._client.get_or_create_collection(
+                return client.get_or_create_collection(
                     name,
                     embedding_function=None,
                     configuration={"hnsw": {"space": "cosine"}},
@@ -134,41 +164,45 @@ class VectorIndex:
         return collection
 
     def count(self) -> int:
-        return self._collection.count()
+        with self._access() as col:
+            return col.count()
 
     def upsert(self, ids: Sequence[str], vectors: np.ndarray, texts: Sequence[str], metadatas: Sequence[dict]) -> None:
         """Insert or replace chunks by id."""
         if vectors.ndim != 2 or vectors.shape[1] != self.dim:
             raise ValueError(f"expected vectors of width {self.dim}, got shape {vectors.shape}")
-        for start in range(0, len(ids), _PAGE):
-            end = start + _PAGE
-            self._collection.upsert(
-                ids=list(ids[start:end]),
-                embeddings=vectors[start:end].astype(np.float32),
-                documents=list(texts[start:end]),
-                metadatas=list(metadatas[start:end]),
-            )
+        with self._access(write=True) as col:
+            for start in range(0, len(ids), _PAGE):
+                end = start + _PAGE
+                col.upsert(
+                    ids=list(ids[start:end]),
+                    embeddings=vectors[start:end].astype(np.float32),
+                    documents=list(texts[start:end]),
+                    metadatas=list(metadatas[start:end]),
+                )
 
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict]) -> None:
         """Replace the metadata of existing chunks (their vectors stay)."""
-        for start in range(0, len(ids), _PAGE):
-            self._collection.update(
-                ids=list(ids[start : start + _PAGE]), metadatas=list(metadatas[start : start + _PAGE])
-            )
+        with self._access(write=True) as col:
+            for start in range(0, len(ids), _PAGE):
+                col.update(ids=list(ids[start : start + _PAGE]), metadatas=list(metadatas[start : start + _PAGE]))
 
     def delete(self, ids: Sequence[str]) -> None:
-        for start in range(0, len(ids), _PAGE):
-            self._collection.delete(ids=list(ids[start : start + _PAGE]))
+        with self._access(write=True) as col:
+            for start in range(0, len(ids), _PAGE):
+                col.delete(ids=list(ids[start : start + _PAGE]))
 
     def metadata_where(self, where: dict) -> dict[str, dict]:
         """``{id: metadata}`` of every chunk matching a Chroma ``where`` filter."""
-        got = self._collection.get(where=where, include=["metadatas"])
+        with self._access() as col:
+            got = col.get(where=where, include=["metadatas"])
         return dict(zip(got["ids"], got["metadatas"]))
 
     def _pages(self, include: list[str]) -> Iterator[dict]:
         offset = 0
         while True:
-            got = self._collection.get(include=include, limit=_PAGE, offset=offset)
+            with self._access() as col:
+                got = col.get(include=include, limit=_PAGE, offset=offset)
             if not got["ids"]:
                 return
             yield got
@@ -185,23 +219,73 @@ class VectorIndex:
 
     def query(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[Hit]:
         """The ``k`` nearest chunks to ``vector`` (optionally filtered), best first."""
-        n = self.count()
-        if n == 0 or k <= 0:
-            return []
-        got = self._collection.query(
-            query_embeddings=[np.asarray(vector, dtype=np.float32)],
-            n_results=min(k, n),
-            where=where or None,
-            include=["documents", "metadatas", "distances"],
-        )
+        with self._access() as col:
+            n = col.count()
+            if n == 0 or k <= 0:
+                return []
+            got = col.query(
+                query_embeddings=[np.asarray(vector, dtype=np.float32)],
+                n_results=min(k, n),
+                where=where or None,
+                include=["documents", "metadatas", "distances"],
+            )
         return [
             Hit(i, t, m or {}, 1.0 - float(d))
             for i, t, m, d in zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])
         ]
 
+    def missing_vectors(self, ids: Sequence[str], page: int = 200) -> list[str]:
+        """Those of ``ids`` the vector segment cannot return: a query restricted to each page of
+        ids must find all of them (exact for small pages; ~1 s per 20,000 ids)."""
+        probe = np.full(self.dim, 1.0 / np.sqrt(self.dim), dtype=np.float32)
+        missing: list[str] = []
+        for start in range(0, len(ids), page):
+            chunk = list(ids[start : start + page])
+            with self._access() as col:
+                got = col.query(query_embeddings=[probe], ids=chunk, n_results=len(chunk), include=[])
+            missing += sorted(set(chunk) - set(got["ids"][0]))
+        return missing
+
+    @contextmanager
+    def _client_now(self):
+        """The client, fresh, for collection-level writes (create, delete, rename)."""
+        if not self._shared:
+            yield self._client
+            return
+        with CLIENTS.writing(self.location.path) as d:
+            yield d.client
+
+    def rebuild_vector_segment(self, embed: Callable[[list[tuple[str, dict]]], np.ndarray], group: int = 32) -> int:
+        """Rebuild the collection from its metadata store: every chunk re-embedded (``embed`` maps
+        stored ``(text, metadata)`` pairs to vectors) into a spare collection that then takes this
+        one's name. Until the swap the old collection stays whole; after it the new one is.
+        Returns how many chunks were rebuilt."""
+        chunks = list(self.iter_all())
+        name, spare = self.location.collection, f"{self.location.collection}-rebuild"
+        with self._client_now() as client:
+            with contextlib.suppress(Exception):  # a spare left by an interrupted rebuild
+                client.delete_collection(spare)
+            client.create_collection(
+                spare, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
+                metadata={FINGERPRINT_KEY: self.fingerprint, DIM_KEY: self.dim},
+            )
+        for start in range(0, len(chunks), group):
+            part = chunks[start : start + group]
+            vectors = embed([(t or "", m or {}) for _, t, m in part]).astype(np.float32)
+            with self._client_now() as client:
+                client.get_collection(spare, embedding_function=None).upsert(
+                    ids=[i for i, _, _ in part], embeddings=vectors,
+                    documents=[t or "" for _, t, _ in part], metadatas=[m for _, _, m in part])
+        with self._client_now() as client:
+            client.delete_collection(name)
+            client.get_collection(spare, embedding_function=None).modify(name=name)
+            self._collection = client.get_collection(name, embedding_function=None)
+        return len(chunks)
+
     def get(self, ids: Sequence[str]) -> dict[str, tuple[str, dict]]:
         """``{id: (text, metadata)}`` for the given ids that exist."""
         if not ids:
             return {}
-        got = self._collection.get(ids=list(ids), include=["documents", "metadatas"])
+        with self._access() as col:
+            got = col.get(ids=list(ids), include=["documents", "metadatas"])
         return {i: (t, m) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])}

@@ -75,7 +75,10 @@ class LexicalIndex:
         if self._retriever is not None:
             self._retriever.save(str(tmp / "bm25"))
         shutil.rmtree(directory, ignore_errors=True)
-        tmp.rename(directory)
+        try:
+            tmp.rename(directory)
+        except OSError:  # another process saved it in between: theirs stands
+            shutil.rmtree(tmp, ignore_errors=True)
 
     @classmethod
     def load(cls, directory: Path) -> LexicalIndex | None:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from searchr3 import Embedder, ModelConfig
+from tests.net import free_port, wait_for_http
 
 # float32: the reference arithmetic, so exactness tests hold to ~1e-5; the default (auto)
 # precision is compared with it in test_precision.py and runs in every CLI and app test
@@ -21,6 +27,20 @@ def embedder() -> Embedder:
 def trained() -> Embedder:
     """The default as users get it: the base model with the shipped stage-1 adapter."""
     return Embedder.shared(ModelConfig(**SMALL))
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    """A real `chroma run` server on 127.0.0.1 (its port), stopped after the session."""
+    chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+    port = free_port()
+    path = tmp_path_factory.mktemp("chroma-server")
+    proc = subprocess.Popen([chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_http(f"http://127.0.0.1:{port}/api/v2/heartbeat", proc, timeout=60)
+    yield port
+    proc.terminate()
+    proc.wait(timeout=30)
 
 
 MODEL_FIXTURES = {"embedder", "trained"}

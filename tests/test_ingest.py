@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +15,6 @@ from searchr3.index import IndexLocation, VectorIndex
 from searchr3.ingestion.pipeline import EMBED_GROUP, Ingestor, collect_files, is_complete
 from searchr3.lexical import LexicalIndex
 from tests.docs import write_corpus
-from tests.net import free_port, wait_for_http
 
 CHUNK_TOKENS = 64
 
@@ -223,20 +221,6 @@ def test_is_complete():
     assert is_complete({"a": {"file_sha": "x", "n_chunks": 2}, "b": {"file_sha": "x", "n_chunks": 2}}, "x")
     assert not is_complete({"a": {"file_sha": "x", "n_chunks": 2}}, "x")
     assert not is_complete({"a": {"file_sha": "y", "n_chunks": 1}}, "x")
-
-
-@pytest.fixture(scope="module")
-def chroma_server(tmp_path_factory):
-    """A real `chroma run` server on 127.0.0.1, stopped after the module."""
-    chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
-    port = free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
-    proc = subprocess.Popen([chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for_http(f"http://127.0.0.1:{port}/api/v2/heartbeat", proc, timeout=60)
-    yield port
-    proc.terminate()
-    proc.wait(timeout=30)
 
 
 @pytest.mark.slow

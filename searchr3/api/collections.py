@@ -62,7 +62,10 @@ async def add_files(name: str, request: Request) -> dict:
             path = Path(tmp) / fname
             path.write_bytes(await upload.read())
             paths.append(path)
-        summary = await run_in_threadpool(service.upload, paths, collection)
+        try:
+            summary = await run_in_threadpool(service.upload, paths, collection)
+        except SearchR3Error as exc:  # another process is writing the index, or it cannot be opened
+            raise from_library(exc, "files") from None
     out = summary.as_dict()
     for failure in out["failures"]:
         failure["path"] = Path(failure["path"]).name  # server paths are not the caller's business

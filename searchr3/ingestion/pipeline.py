@@ -14,10 +14,12 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from ..embedded import process_label, sole_writer
 from ..embedder import Embedder
 from ..index import VectorIndex
 from ..lexical import LexicalIndex
@@ -85,7 +87,9 @@ class Progress(Protocol):
     def file_done(self, result: FileResult) -> None: ...
 
 
-class _Silent:
+class Silent:
+    """A :class:`Progress` that shows nothing."""
+
     def start(self, files: int) -> None: pass
     def file_started(self, path: Path, chunks: int) -> None: pass
     def chunks_done(self, n: int) -> None: pass
@@ -229,9 +233,16 @@ class Ingestor:
     def run(self, paths: Iterable[str | Path], prune: bool = False, progress: Progress | None = None) -> Summary:
         """Ingest every supported file under ``paths``; return the totals.
 
-        Raises ``FileNotFoundError`` (before touching the index) for a missing path.
+        Raises ``FileNotFoundError`` (before touching the index) for a missing path, and
+        :class:`~searchr3.errors.IndexBusyError` (at once, nothing written) when another process
+        is writing to the same embedded index.
         """
-        progress = progress or _Silent()
+        lock = self.index.writer_lock_path
+        with sole_writer(lock, process_label()) if lock else nullcontext():
+            return self._run(paths, prune, progress)
+
+    def _run(self, paths: Iterable[str | Path], prune: bool, progress: Progress | None) -> Summary:
+        progress = progress or Silent()
         started = time.perf_counter()
         files, skipped = collect_files(paths)
         summary = Summary(

@@ -1,0 +1,73 @@
+"""Helpers for tests that run ``python -m ingest`` / ``python -m app`` on one index and damage it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import openai
+
+from tests.net import free_port, wait_for_http
+
+MODEL = ["--adapter", "none", "--precision", "float32"]  # the conftest embedder's vector space
+
+
+def ingest(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``python -m ingest ARGS`` with the test model, captured."""
+    return subprocess.run([sys.executable, "-m", "ingest", *args, *MODEL], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def check(*args: str) -> tuple[int, dict]:
+    """``python -m ingest --check ARGS --json``: exit status and report."""
+    out = ingest("--check", "--json", *args)
+    return out.returncode, (json.loads(out.stdout) if out.stdout.strip() else {"stderr": out.stderr})
+
+
+@contextmanager
+def app(*index_args: str):
+    """``python -m app`` on an index; yields an OpenAI client for its API."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "app", *index_args, "--port", str(port), *MODEL],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/v1/models", proc, timeout=180)
+        yield openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="loopback", max_retries=0, timeout=300)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def sources(api: openai.OpenAI, question: str, **options) -> list[str]:
+    """File names of the passages the app retrieves for ``question`` (best first)."""
+    reply = api.chat.completions.create(model="searchr3", messages=[{"role": "user", "content": question}],
+                                        max_tokens=1, extra_body=options)
+    return [s["metadata"]["file_name"] for s in reply.model_extra["sources"]]
+
+
+def delete_rows(db: Path, file_name: str, keep: int = 0) -> int:
+    """Delete a file's chunks from the metadata store only (SQLite), keeping ``keep`` of them."""
+    con = sqlite3.connect(db / "chroma.sqlite3")
+    rows = [r for (r,) in con.execute(
+        "SELECT id FROM embedding_metadata WHERE key = 'file_name' AND string_value = ? ORDER BY id", (file_name,))]
+    for row in rows[keep:]:
+        con.execute("DELETE FROM embedding_metadata WHERE id = ?", (row,))
+        con.execute("DELETE FROM embeddings WHERE id = ?", (row,))
+    con.commit()
+    con.close()
+    return len(rows) - keep
+
+
+def wipe_vectors(db: Path) -> None:
+    """Lose the vector segment for good: its files, and the log Chroma would rebuild it from."""
+    con = sqlite3.connect(db / "chroma.sqlite3")
+    con.execute("DELETE FROM embeddings_queue")
+    con.commit()
+    con.close()
+    for segment in (d for d in db.iterdir() if d.is_dir() and d.name.count("-") == 4):
+        for f in segment.iterdir():
+            f.unlink()
