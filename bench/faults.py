@@ -88,18 +88,17 @@ def main() -> int:
         texts = stdlib_passages(Embedder.shared().tokenizer, args.files * 2, 200)
         for i, text in enumerate(texts[: args.files]):
             (docs / f"doc{i:03d}.txt").write_text(text)
-        uploads = []
-        for i, text in enumerate(texts[args.files :]):
-            uploads.append(Path(tmp) / f"up{i:03d}.txt")
-            uploads[-1].write_text(text)
+        uploads = [Path(tmp) / f"up{i:03d}.txt" for i in range(len(texts) - args.files)]
         for run in range(args.runs):
             delay = rng.uniform(3, 15)  # model load takes ~3 s: kills land before, during and after writes
             with console.status(f"ingest kill {run + 1}/{args.runs} at {delay:.1f} s"):
                 rows.append(("ingest", delay, kill_ingest(db, docs, delay)))
         for run in range(args.runs):
-            delay = rng.uniform(0.2, 10)
+            for path, text in zip(uploads, texts[args.files :]):  # new content each run: all of it to embed
+                path.write_text(f"Upload {run}. {text}")
+            delay = rng.uniform(0.2, 6)
             with console.status(f"upload kill {run + 1}/{args.runs} at {delay:.1f} s"):
-                rows.append(("app upload", delay, kill_app_upload(db, uploads[rng.randrange(4) :], delay)))
+                rows.append(("app upload", delay, kill_app_upload(db, uploads, delay)))
         subprocess.run([sys.executable, "-m", "ingest", str(docs), "--db", str(db)], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         final = _check(db, docs)
@@ -110,7 +109,7 @@ def main() -> int:
     for kind, delay, r in rows:
         table.add_row(kind, f"{delay:.1f}", "yes" if r["finished_first"] else "no",
                       "yes" if r["report"].get("ok") else "[red]no[/red]", _kinds(r["report"]))
-    Console().print(table)
+    Console(width=130).print(table)
     for kind in ("ingest", "app upload"):
         mine = [r for k, _, r in rows if k == kind]
         print(f"{kind}: {sum(r['report'].get('ok', False) for r in mine)}/{len(mine)} kills left a coherent index")

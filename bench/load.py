@@ -129,7 +129,7 @@ def main() -> int:
         table.add_row(str(r["users"]), str(r["requests"]), str(r["errors"]), f"{r['first_p50']:.2f}",
                       f"{r['first_p95']:.2f}", f"{r['total_p50']:.2f}", f"{r['total_p95']:.2f}",
                       f"{r['per_minute']:.1f}")
-    Console().print(table)
+    Console(width=130).print(table)
     for r in rows:
         if r["error_sample"]:
             print(f"errors at {r['users']} users, e.g. {r['error_sample'][0]}")
