@@ -92,3 +92,18 @@ def test_two_writers_at_once_both_succeed_or_one_is_refused(tmp_path):
             assert ingest(str(folder), "--db", str(db)).returncode == 0
     rc, report = check(*map(str, folders), "--db", str(db))
     assert rc == 0 and report["ok"] and report["chunks"] == 24 and report["files"] == 24, report
+
+
+def test_a_long_lived_retriever_follows_another_process(tmp_path, embedder):
+    from searchr3 import SearchR3Retriever
+
+    docs, db = tmp_path / "docs", tmp_path / "db"
+    docs.mkdir()
+    (docs / "rock.txt").write_text(ROCK)
+    assert ingest(str(docs), "--db", str(db)).returncode == 0
+    retriever = SearchR3Retriever.load(db, embedder=embedder, k=2)
+    assert [d.metadata["file_name"] for d in retriever.invoke(QUESTION)] == ["rock.txt"]
+    (docs / "zorblax.txt").write_text(ZORBLAX)
+    assert ingest(str(docs), "--db", str(db)).returncode == 0
+    assert retriever.invoke(QUESTION)[0].metadata["file_name"] == "zorblax.txt"
+    assert retriever.invoke(QUESTION, hybrid=True)[0].metadata["file_name"] == "zorblax.txt"
