@@ -97,6 +97,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (with --check: folders to compare)")
     add_index_args(ap)
     ap.add_argument("--prune", action="store_true", help="remove chunks of files that no longer exist")
+    ap.add_argument("--watch", action="store_true",
+                    help="after indexing, keep following the folders: added, changed and deleted files (Ctrl-C stops)")
     ap.add_argument("--check", action="store_true",
                     help="verify the index (vectors, chunks per file, orphans, BM25) instead of indexing")
     ap.add_argument("--repair", action="store_true", help="check, then fix what can be fixed, and check again")
@@ -155,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_check(args, location, console)
     if not args.paths:
         return _fail("name the files or folders to index (or --check)")
+    if args.watch and not all(Path(p).expanduser().is_dir() for p in args.paths):
+        return _fail("--watch follows folders: name folders, not files")
     try:
         embedder = Embedder.load(model_config(args))
         index = VectorIndex(location, embedder.fingerprint, embedder.dim)
@@ -170,7 +174,42 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary.as_dict(), indent=2))
     else:
         console.print(_summary_table(summary, location.label))
+    if args.watch:
+        return watch(ingestor, args.paths, console)
     return 1 if summary.files_failed else 0
+
+
+def watch(ingestor: Ingestor, folders: list[str], console: Console) -> int:
+    """``--watch``: follow the folders until Ctrl-C (exit 0), one line per update."""
+    import threading
+
+    from searchr3.ingestion.watch import FolderWatcher
+
+    def report(s: Summary, removed: int) -> None:
+        console.print(
+            f"updated: {s.files_indexed} indexed, {s.files_unchanged} unchanged, {s.files_failed} failed;"
+            f" +{s.chunks_added} -{s.chunks_removed + removed} chunks ({ingestor.index.count()} in the index)",
+            markup=False, highlight=False, soft_wrap=True,
+        )
+        for failure in s.failures:
+            console.print(f"failed {failure['path']}: {failure['error']}", markup=False, highlight=False)
+
+    watcher = FolderWatcher(ingestor, folders, on_update=report)
+    removed = ingestor.prune(under=watcher.folders)  # deleted while nobody watched
+
+    def ready() -> None:
+        console.print(f"watching {', '.join(map(str, watcher.folders))} (removed {removed} chunks of deleted files;"
+                      " Ctrl-C stops)", markup=False, highlight=False, soft_wrap=True)
+
+    stop = threading.Event()
+    try:
+        watcher.run(stop, on_ready=ready)
+    except KeyboardInterrupt:
+        stop.set()
+        console.print("stopped watching", markup=False)
+    except SearchR3Error as exc:
+        return _fail(exc)
+    return 0
 
 
 if __name__ == "__main__":

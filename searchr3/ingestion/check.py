@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..embedded import process_label, sole_writer
 from ..lexical import LexicalIndex, chunk_digest, lexical_dir
 from .chunking import Chunk
 from .loaders import LoadError, load
@@ -162,8 +160,7 @@ def _reembed(ingestor: Ingestor, ids: list[str]) -> None:
 def repair(ingestor: Ingestor, report: Report, folders: list[Path] | None = None) -> Report:
     """Fix what ``report`` found (under the index's writer lock), then check again."""
     index = ingestor.index
-    lock = index.writer_lock_path
-    with sole_writer(lock, process_label()) if lock else nullcontext():
+    with ingestor.writing():
         done = []
         for p in report.problems:
             if p.kind == "unreadable_vectors":

@@ -220,15 +220,28 @@ class Ingestor:
         summary.seconds_store += time.perf_counter() - t0
         return FileResult(source, "indexed", chunks_added=len(new), chunks_removed=len(stale))
 
-    def prune(self) -> int:
-        """Remove chunks whose source file no longer exists; return how many."""
-        gone = [
-            cid
-            for cid, _, meta in self.index.iter_all(include_text=False)
-            if not Path(meta.get("source", "")).exists()
-        ]
-        self.index.delete(gone)
-        return len(gone)
+    def prune(self, under: Iterable[str | Path] | None = None) -> int:
+        """Remove chunks whose source file no longer exists (only those under the folders
+        ``under``, when given); return how many. Holds the writer lock like :meth:`run`."""
+        with self.writing():
+            return self._prune(under)
+
+    def _prune(self, under: Iterable[str | Path] | None = None) -> int:
+        roots = None if under is None else [Path(u).expanduser().resolve() for u in under]
+
+        def gone(source: str) -> bool:
+            path = Path(source)
+            inside = roots is None or any(path == r or r in path.parents for r in roots)
+            return inside and not path.exists()
+
+        ids = [cid for cid, _, meta in self.index.iter_all(include_text=False) if gone(meta.get("source", ""))]
+        self.index.delete(ids)
+        return len(ids)
+
+    def writing(self):
+        """The writer lock of the index, for a block of writes (nothing to hold on a server)."""
+        lock = self.index.writer_lock_path
+        return sole_writer(lock, process_label()) if lock else nullcontext()
 
     def run(self, paths: Iterable[str | Path], prune: bool = False, progress: Progress | None = None) -> Summary:
         """Ingest every supported file under ``paths``; return the totals.
@@ -237,8 +250,7 @@ class Ingestor:
         :class:`~searchr3.errors.IndexBusyError` (at once, nothing written) when another process
         is writing to the same embedded index.
         """
-        lock = self.index.writer_lock_path
-        with sole_writer(lock, process_label()) if lock else nullcontext():
+        with self.writing():
             return self._run(paths, prune, progress)
 
     def _run(self, paths: Iterable[str | Path], prune: bool, progress: Progress | None) -> Summary:
@@ -270,7 +282,7 @@ class Ingestor:
                     summary.failures.append({"path": result.path, "error": result.error})
                 progress.file_done(result)
             if prune:
-                summary.chunks_removed += self.prune()
+                summary.chunks_removed += self._prune()
         finally:
             for future in ahead:
                 future.cancel()
