@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import os
+from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -63,6 +64,15 @@ def stats_markdown(stats: dict) -> str:
         f"**Index** `{stats['collection']}`: {stats['files']} files, {stats['chunks']} chunks"
         f" · model `{stats['model']}`"
     )
+
+
+def documents_table(service: ChatService, collection: str) -> tuple[list[list], dict]:
+    """Rows (file, chunks, indexed, source) and the remove choices for a collection."""
+    files = service.files(collection)
+    rows = [[f["file_name"], f["chunks"], (f["indexed_at"] or "")[:19].replace("T", " "), f["source"]]
+            for f in files]
+    choices = [(f"{f['file_name']} ({f['source']})", f["source"]) for f in files]
+    return rows, gr.update(choices=choices, value=None)
 
 
 def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr.Blocks:
@@ -143,12 +153,38 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
                 index_button = gr.Button("Index files", elem_id="index")
                 upload_status = gr.Markdown(elem_id="upload-status")
                 stats = gr.Markdown(elem_id="stats")
+        with gr.Accordion("Documents", open=False, elem_id="documents"):
+            table = gr.Dataframe(headers=["file", "chunks", "indexed", "source"], interactive=False,
+                                 elem_id="documents-table")
+            with gr.Row():
+                doomed = gr.Dropdown(label="file to remove", choices=[], elem_id="remove-choice", scale=4)
+                remove = gr.Button("Remove", variant="stop", elem_id="remove", scale=1)
+            remove_status = gr.Markdown(elem_id="remove-status")
         inputs = [question, chat, k, reasoning, hybrid, collection]
         outputs = [chat, trace, passages, question]
         send.click(ask, inputs, outputs, concurrency_id="model")
         question.submit(ask, inputs, outputs, concurrency_id="model")
-        index_button.click(upload, [files, collection], [upload_status, stats], concurrency_id="model")
-        page.load(lambda c: stats_markdown(service.stats(c.strip() or default_collection)), [collection], [stats])
+        def refresh(c):
+            c = c.strip() or default_collection
+            return (stats_markdown(service.stats(c)), *documents_table(service, c))
+
+        def remove_file(source, c):
+            c = c.strip() or default_collection
+            if not source:
+                message = "Choose a file first."
+            else:
+                try:
+                    message = f"Removed {Path(source).name} ({service.remove_file(source, c)} chunks)."
+                except SearchR3Error as exc:
+                    message = f"⚠️ {exc}"
+            return (message, *refresh(c))
+
+        listing = [stats, table, doomed]
+        index_button.click(upload, [files, collection], [upload_status, stats], concurrency_id="model").then(
+            refresh, [collection], listing)
+        remove.click(remove_file, [doomed, collection], [remove_status, *listing], concurrency_id="model")
+        collection.submit(refresh, [collection], listing)
+        page.load(refresh, [collection], listing)
     # One model, so one job at a time; other requests wait in the queue.
     page.queue(default_concurrency_limit=1, max_size=64)
     return page

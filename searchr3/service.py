@@ -117,6 +117,33 @@ class ChatService:
             "model": self.embedder.fingerprint,
         }
 
+    def files(self, collection: str | None = None) -> list[dict]:
+        """The files of a collection, by name: source, file name, chunks and when indexed
+        (empty when the collection does not exist)."""
+        try:
+            index = self._index(collection or self.location.collection, create=False)
+        except IndexNotFoundError:
+            return []
+        found: dict[str, dict] = {}
+        for _, _, meta in index.iter_all(include_text=False):
+            source = meta.get("source", "")
+            row = found.setdefault(source, {"source": source, "file_name": meta.get("file_name") or source,
+                                            "chunks": 0, "indexed_at": meta.get("indexed_at")})
+            row["chunks"] += 1
+        return sorted(found.values(), key=lambda r: (r["file_name"].lower(), r["source"]))
+
+    def remove_file(self, source: str, collection: str | None = None) -> int:
+        """Remove a file's chunks from a collection (under the writer lock); returns how many.
+        Raises :class:`InvalidInputError` when the collection has no such file."""
+        try:
+            index = self._index(collection or self.location.collection, create=False)
+        except IndexNotFoundError:
+            raise InvalidInputError(f"no file {source!r} in collection {collection!r}") from None
+        removed = Ingestor(self.embedder, index).remove(source)
+        if not removed:
+            raise InvalidInputError(f"no file {source!r} in collection {index.location.collection!r}")
+        return removed
+
     def has_collection(self, collection: str | None = None) -> bool:
         """Whether ``collection`` (default: the service's) exists at the service's location."""
         return self._searcher(collection or self.location.collection) is not None

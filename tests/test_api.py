@@ -254,3 +254,26 @@ def test_app_with_a_key_guards_the_page_and_the_api(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_list_and_remove_files(client, url):
+    files = [("files", (f"{n}.txt", text.encode(), "text/plain")) for n, text in
+             (("kiln", "A kiln fires clay into ceramic at about a thousand degrees."),
+              ("loom", "A loom weaves warp and weft threads into cloth."))]
+    assert httpx.post(f"{url}/v1/collections/crafts/files", files=files, timeout=300).status_code == 200
+    listed = httpx.get(f"{url}/v1/collections/crafts/files").json()["data"]
+    assert [(f["file_name"], f["chunks"]) for f in listed] == [("kiln.txt", 1), ("loom.txt", 1)]
+    assert all(f["indexed_at"] and f["source"].endswith(f["file_name"]) for f in listed)
+
+    def found(question: str) -> list[str]:
+        reply = client.chat.completions.create(model="searchr3", messages=[{"role": "user", "content": question}],
+                                               max_tokens=1, extra_body={"collection": "crafts", "hybrid": True})
+        return [s["metadata"]["file_name"] for s in reply.model_extra["sources"]]
+
+    assert found("How is clay fired?")[0] == "kiln.txt"
+    gone = httpx.delete(f"{url}/v1/collections/crafts/files", params={"source": listed[0]["source"]})
+    assert gone.status_code == 200 and gone.json()["chunks_removed"] == 1
+    assert [f["file_name"] for f in httpx.get(f"{url}/v1/collections/crafts/files").json()["data"]] == ["loom.txt"]
+    assert found("How is clay fired?") == ["loom.txt"]  # dense and BM25 both forgot it
+    again = httpx.delete(f"{url}/v1/collections/crafts/files", params={"source": listed[0]["source"]})
+    assert again.status_code == 404 and again.json()["error"]["code"] == "file_not_found"

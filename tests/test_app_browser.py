@@ -67,3 +67,33 @@ def test_upload_ask_and_see_answer_trace_and_passage(server, tmp_path):  # noqa:
     assert not outside, outside[:5]
     if os.environ.get("SEARCHR3_SCREENSHOT"):
         shutil.copy(shot, os.environ["SEARCHR3_SCREENSHOT"])
+
+
+def test_documents_list_and_remove(server, tmp_path):  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    doc = tmp_path / "kiln.txt"
+    doc.write_text("A kiln fires clay into ceramic at about a thousand degrees.")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(server)
+        page.locator("#upload input[type=file]").set_input_files(str(doc))
+        page.locator("#index").click()
+        expect(page.locator("#upload-status")).to_contain_text("Indexed 1 files", timeout=180_000)
+        page.locator("#documents").get_by_text("Documents").first.click()
+        table = page.locator("#documents-table")
+        expect(table).to_contain_text("kiln.txt", timeout=30_000)
+
+        page.locator("#remove-choice input").click()
+        page.get_by_role("option", name="kiln.txt", exact=False).first.click()
+        page.locator("#remove").click()
+        expect(page.locator("#remove-status")).to_contain_text("Removed kiln.txt", timeout=60_000)
+        expect(table).not_to_contain_text("kiln.txt", timeout=30_000)
+
+        page.locator("#question textarea").fill("How is clay fired into ceramic?")
+        page.locator("#ask").click()
+        expect(page.locator("#passages")).not_to_contain_text("_No passages yet._", timeout=180_000)
+        expect(page.locator("#chat .message").last).not_to_contain_text("…", timeout=180_000)
+        assert "kiln.txt" not in page.locator("#passages").inner_text()
+        browser.close()

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from ..errors import SearchR3Error
+from ..errors import InvalidInputError, SearchR3Error
 from ..service import safe_file_name
 from .errors import APIError, from_library
 
@@ -33,6 +33,25 @@ def check_collection_name(name: str, param: str = "name") -> str:
 def collection_stats(name: str, request: Request) -> dict:
     """Files and chunks in a collection (zeros when it does not exist yet)."""
     return {"object": "collection", **request.app.state.service.stats(check_collection_name(name))}
+
+
+@router.get("/v1/collections/{name}/files")
+def list_files(name: str, request: Request) -> dict:
+    """The files of a collection: source, file name, chunks, when indexed."""
+    files = request.app.state.service.files(check_collection_name(name))
+    return {"object": "list", "data": [{"object": "file", **f} for f in files]}
+
+
+@router.delete("/v1/collections/{name}/files")
+def remove_file(name: str, source: str, request: Request) -> dict:
+    """Remove the file ``source`` (as listed) from the collection: its chunks go, BM25 follows."""
+    try:
+        removed = request.app.state.service.remove_file(source, check_collection_name(name))
+    except InvalidInputError as exc:
+        raise APIError(404, str(exc), "file_not_found", "source") from None
+    except SearchR3Error as exc:
+        raise from_library(exc, "source") from None
+    return {"object": "file.deleted", "source": source, "deleted": True, "chunks_removed": removed}
 
 
 @router.post("/v1/collections/{name}/files")

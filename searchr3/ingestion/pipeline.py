@@ -132,13 +132,14 @@ def chunk_ids(source: str, chunks: list[Chunk]) -> list[str]:
     return ids
 
 
-def _metadata(source: str, file_sha: str, n_chunks: int, chunk: Chunk) -> dict:
+def _metadata(source: str, file_sha: str, n_chunks: int, chunk: Chunk, indexed_at: str) -> dict:
     meta = {
         "source": source,
         "file_name": Path(source).name,
         "file_sha": file_sha,
         "n_chunks": n_chunks,
         "position": chunk.position,
+        "indexed_at": indexed_at,
     }
     if chunk.heading:
         meta["heading"] = chunk.heading
@@ -195,7 +196,8 @@ class Ingestor:
         path, file_sha, existing, chunks = prepared.path, prepared.file_sha, prepared.existing, prepared.chunks
         source = str(path)
         ids = chunk_ids(source, chunks)
-        metas = [_metadata(source, file_sha, len(chunks), c) for c in chunks]
+        when = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        metas = [_metadata(source, file_sha, len(chunks), c, when) for c in chunks]
         progress.file_started(path, len(chunks))
 
         new = [i for i, cid in enumerate(ids) if cid not in existing]
@@ -236,6 +238,15 @@ class Ingestor:
 
         ids = [cid for cid, _, meta in self.index.iter_all(include_text=False) if gone(meta.get("source", ""))]
         self.index.delete(ids)
+        return len(ids)
+
+    def remove(self, source: str | Path) -> int:
+        """Remove every chunk of the file ``source`` (as the index names it); BM25 follows.
+        Returns how many chunks went (0: the index has no such file)."""
+        with self.writing():
+            ids = list(self.index.metadata_where({"source": str(source)}))
+            self.index.delete(ids)
+            LexicalIndex.in_step_with(self.index)
         return len(ids)
 
     def writing(self):
