@@ -75,6 +75,8 @@ class FolderWatcher:
             def on_any_event(self, event) -> None:
                 if event.event_type in ("opened", "closed_no_write"):
                     return
+                if event.is_directory and event.event_type == "modified":
+                    return  # a folder's listing changed: its files' own events say which
                 watcher.note(*(p for p in (event.src_path, getattr(event, "dest_path", "")) if p))
 
         observer = Observer()
