@@ -45,6 +45,18 @@ def disk_stamp(path: Path) -> tuple:
     return tuple(stamp)
 
 
+def persistent_client(path: Path, label: str | None = None):
+    """A new embedded Chroma client on ``path`` (created if missing; telemetry off); a failure is
+    a :class:`SearchR3Error` naming ``label`` (default: the path)."""
+    import chromadb
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=chromadb.Settings(anonymized_telemetry=False))
+    except (ValueError, OSError, RuntimeError) as exc:
+        raise SearchR3Error(f"cannot open the index at {label or path}: {str(exc).splitlines()[0]}") from exc
+
+
 class _Directory:
     """This process's client for one directory, and what the disk looked like when it last knew."""
 
@@ -57,18 +69,12 @@ class _Directory:
         self._io = open(path / IO_LOCK, "a+")  # noqa: SIM115 (held for the life of the process)
 
     def _open(self) -> None:
-        import chromadb
         from chromadb.api.shared_system_client import SharedSystemClient
 
         stale = SharedSystemClient._identifier_to_system.pop(str(self.path), None)
         if stale is not None:
             stale.stop()
-        try:
-            self.client = chromadb.PersistentClient(
-                path=str(self.path), settings=chromadb.Settings(anonymized_telemetry=False)
-            )
-        except (ValueError, OSError, RuntimeError) as exc:
-            raise SearchR3Error(f"cannot open the index at {self.path}: {str(exc).splitlines()[0]}") from exc
+        self.client = persistent_client(self.path)
         self.epoch += 1
         self.stamp = disk_stamp(self.path)
 

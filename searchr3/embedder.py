@@ -133,19 +133,21 @@ class Embedder:
         vectors = self.vectors_for_ids([p.ids for p in prompts])
         return Encoded(vectors, [p.text_tokens for p in prompts], [p.truncated for p in prompts])
 
-    def ensure_fits(self, texts: Sequence[str], role: str = "document") -> list[str]:
-        """``texts`` validated; raises :class:`InputTooLongError` for the first one longer than
-        the model reads for ``role`` (``query``, ``document`` or ``reasoning``) instead of cutting it."""
+    def ensure_fits(self, texts: Sequence[str], role: str = "document") -> list[int]:
+        """Each text's token count, after validating ``texts``; raises :class:`InputTooLongError` for
+        the first one longer than the model reads for ``role`` (``query``, ``document`` or
+        ``reasoning``) instead of cutting it."""
         texts = validate_texts(texts)
         encoder = self._encoders[role]
-        for i, prompt in enumerate(encoder.encode(texts)):
+        prompts = encoder.encode(texts)
+        for i, prompt in enumerate(prompts):
             if prompt.truncated:
                 more = "+" if len(texts[i]) > encoder.max_text_tokens * MAX_CHARS_PER_TOKEN else ""  # counted in part
                 raise InputTooLongError(
                     f"text #{i} is {prompt.text_tokens:,}{more} tokens; the limit is"
                     f" {encoder.max_text_tokens:,} ({_LIMIT_NAMES[role]})"
                 )
-        return texts
+        return [p.text_tokens for p in prompts]
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Document vectors ``[N, dim]``, float32, unit norm."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .embedded import CLIENTS
+from .embedded import CLIENTS, persistent_client
 from .errors import FingerprintMismatchError, IndexNotFoundError, SearchR3Error
 
 DEFAULT_COLLECTION = "documents"
@@ -68,16 +68,15 @@ class IndexLocation:
         return f"{where} [{self.collection}]"
 
     def client(self):
-        """A Chroma client for this location (telemetry off)."""
+        """A Chroma client for this location (telemetry off). For an embedded directory,
+        :class:`VectorIndex` uses the process's shared client instead (:mod:`searchr3.embedded`)."""
+        if self.path is not None:
+            return persistent_client(self.path, self.label)
         import chromadb
 
-        settings = chromadb.Settings(anonymized_telemetry=False)
         try:
-            if self.host:
-                return chromadb.HttpClient(host=self.host, port=self.port, settings=settings)
-            assert self.path is not None
-            self.path.mkdir(parents=True, exist_ok=True)
-            return chromadb.PersistentClient(path=str(self.path), settings=settings)
+            return chromadb.HttpClient(host=self.host, port=self.port,
+                                       settings=chromadb.Settings(anonymized_telemetry=False))
         except (ValueError, OSError, RuntimeError) as exc:
             raise SearchR3Error(f"cannot open the index at {self.label}: {str(exc).splitlines()[0]}") from exc
 

@@ -46,7 +46,7 @@ def create_embeddings(body: EmbeddingsRequest, request: Request) -> dict:
     texts = _texts(body)
     role = "reasoning" if body.reasoning else body.input_type
     try:
-        texts = embedder.ensure_fits(texts, role)
+        counts = embedder.ensure_fits(texts, role)
         traces = None
         if body.reasoning:
             reasoned = embedder.reason(texts)
@@ -55,7 +55,7 @@ def create_embeddings(body: EmbeddingsRequest, request: Request) -> dict:
             vectors = embedder.encode(texts, body.input_type).vectors
     except SearchR3Error as exc:
         raise from_library(exc, "input") from None
-    tokens = sum(len(t) for t in embedder.tokenizer(texts, add_special_tokens=False)["input_ids"])
+    tokens = sum(counts)
     data = []
     for i, v in enumerate(vectors):
         item = {"object": "embedding", "index": i, "embedding": _encode(v, body.encoding_format)}

@@ -87,13 +87,8 @@ class Progress(Protocol):
     def file_done(self, result: FileResult) -> None: ...
 
 
-class Silent:
-    """A :class:`Progress` that shows nothing."""
-
-    def start(self, files: int) -> None: pass
-    def file_started(self, path: Path, chunks: int) -> None: pass
-    def chunks_done(self, n: int) -> None: pass
-    def file_done(self, result: FileResult) -> None: pass
+class Silent(Progress):
+    """A :class:`Progress` that shows nothing (the protocol's methods do nothing)."""
 
 
 def collect_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
