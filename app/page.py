@@ -1,5 +1,7 @@
-"""The Gradio page: chat on the left; reasoning trace and retrieved passages on the right;
-settings, upload and index statistics below. The logic lives in :mod:`searchr3.service`."""
+"""The Gradio page: the conversation on the left (each answer after its search step: what was
+searched and, with reasoning, the trace, streamed, then collapsed); the retrieved passages on
+the right (source links, best sentences marked); settings, upload and documents below. The
+logic lives in :mod:`searchr3.service`."""
 
 from __future__ import annotations
 
@@ -12,51 +14,103 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from searchr3.errors import SearchR3Error  # noqa: E402
+from searchr3.grounding import cited  # noqa: E402
 from searchr3.search_options import SearchOptions  # noqa: E402
-from searchr3.service import DEFAULT_OPTIONS, ChatService, Reply, cited  # noqa: E402
+from searchr3.service import DEFAULT_OPTIONS, ChatService, Reply  # noqa: E402
 
 INTRO = (
     "## searchr3\n"
-    "Ask about your documents. The model emits `<|embed_token|>` after your question (with "
-    "*reasoning* on, after first writing what you need): its hidden state there is the search "
-    "vector. The answer cites the passages shown on the right."
+    "Ask about your documents, and follow up. The model emits `<|embed_token|>` after your question "
+    "(with *reasoning* on, after first writing what you need): its hidden state there is the search "
+    "vector. The answer quotes and cites the passages shown on the right; their links open the sources."
 )
 
 
-def passages_markdown(reply: Reply) -> str:
+def marked(text: str, spans: list[tuple[int, int]], limit: int = 700) -> str:
+    """``text`` escaped, with ``spans`` in ``<mark>``; cut to about ``limit`` characters around
+    the first span."""
+    begin = 0
+    if spans and spans[0][1] > limit:
+        begin = max(0, spans[0][0] - limit // 4)
+    end = max(begin + limit, spans[0][1] if spans else 0)
+    out, at = [], begin
+    for a, b in spans:
+        if b <= begin or a >= end:
+            continue
+        a, b = max(a, begin), min(b, end)
+        out += [html.escape(text[at:a]), "<mark>", html.escape(text[a:b]), "</mark>"]
+        at = b
+    out.append(html.escape(text[at:end]))
+    body = "".join(out)
+    return ("… " if begin else "") + body + (" …" if end < len(text) else "")
+
+
+def passages_markdown(reply: Reply, links=None, collection: str = "") -> str:
+    """The passages with file, page and heading, a link to the source (with ``links``, a
+    :class:`~searchr3.source_links.SourceLinks`) and their best sentences marked."""
     if not reply.passages:
         return "_No passages yet._"
     blocks = []
-    for h in reply.passages:
+    spans = reply.highlights or [[] for _ in reply.passages]
+    for h, found in zip(reply.passages, spans):
         m = h.metadata
-        where = [m.get("file_name") or m.get("source", "?")]
+        name = html.escape(m.get("file_name") or m.get("source", "?"))
+        where = [f'<a href="{links.url(collection, h.id, m)}" target="_blank" rel="noopener">{name}</a>'
+                 if links else name]
         if m.get("page") is not None:
             where.append(f"page {m['page']}")
         if m.get("heading"):
-            where.append(f"§ {m['heading']}")
-        text = h.text if len(h.text) < 700 else h.text[:700] + " …"
-        blocks.append(
-            f"**[{h.rank}]** {' · '.join(where)} — score {h.score:.3f}\n\n> " + html.escape(text).replace("\n", "\n> ")
-        )
+            where.append(f"§ {html.escape(str(m['heading']))}")
+        body = marked(h.text, found).replace("\n", "\n> ")
+        blocks.append(f"**[{h.rank}]** {' · '.join(where)} — score {h.score:.3f}\n\n> {body}")
     return "\n\n".join(blocks)
 
 
-def trace_markdown(reply: Reply, reasoning: bool) -> str:
-    if not reasoning:
-        return "_Reasoning is off: the question was embedded directly._"
-    return html.escape(reply.trace) if reply.trace else "_No trace._"
+def search_message(reply: Reply, reasoning: bool) -> dict:
+    """The assistant's thinking step: what was searched and, with reasoning, the trace; pending
+    until the passages are in, then collapsed with its duration."""
+    searched = reply.search or ""
+    if reasoning:
+        title = "Reasoning before the search"
+        content = (html.escape(reply.trace) if reply.trace else "_thinking…_") + (
+            f"\n\n**Searched:** {html.escape(searched)}" if searched else "")
+    else:
+        title = "Searched: " + (searched if len(searched) < 90 else searched[:87] + "…") if searched else "Searching…"
+        content = f"**Searched:** {html.escape(searched)}" if searched else "_searching…_"
+    meta = {"title": title, "status": "done" if reply.passages or reply.done else "pending"}
+    if "search" in reply.seconds:
+        meta["duration"] = round(reply.seconds["search"], 2)
+    return {"role": "assistant", "content": content, "metadata": meta}
 
 
-def answer_markdown(reply: Reply) -> str:
+def answer_markdown(reply: Reply, links=None, collection: str = "") -> str:
     if reply.error:
         return f"⚠️ {reply.error}"
     text = reply.answer or "…"
+    if reply.warning:
+        text = f"⚠️ _{reply.warning}_\n\n" + text
     if reply.done and reply.passages:
-        names = {h.rank: h.metadata.get("file_name") or h.metadata.get("source", "?") for h in reply.passages}
+        hits = {h.rank: h for h in reply.passages}
         refs = cited(reply.answer, len(reply.passages))
         label = "Cited" if refs else "Answered from"  # the model saw all passages shown
-        text += f"\n\n**{label}:** " + " · ".join(f"[{i}] {names[i]}" for i in (refs or sorted(names)))
+
+        def ref(i: int) -> str:
+            h = hits[i]
+            name = h.metadata.get("file_name") or h.metadata.get("source", "?")
+            return f"[{i}] [{name}]({links.url(collection, h.id, h.metadata)})" if links else f"[{i}] {name}"
+
+        text += f"\n\n**{label}:** " + " · ".join(ref(i) for i in (refs or sorted(hits)))
     return text
+
+
+def message_text(content) -> str:
+    """The text of a chat message's content as Gradio hands it back: a string, or (Gradio 6) a
+    list of typed parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
+    return ""
 
 
 def stats_markdown(stats: dict) -> str:
@@ -80,11 +134,17 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
     default_collection = service.location.collection
 
     def ask(question, history, k, reasoning, hybrid, collection):
-        history = list(history or []) + [{"role": "user", "content": question}]
+        history = list(history or [])
+        asked = [message_text(m.get("content")) for m in history if m.get("role") == "user"]
+        history.append({"role": "user", "content": question})
         options = defaults.merged(k=int(k), reasoning=bool(reasoning), hybrid=bool(hybrid))
-        for reply in service.ask(question, options, collection.strip() or default_collection):
-            yield (history + [{"role": "assistant", "content": answer_markdown(reply)}],
-                   trace_markdown(reply, options.reasoning), passages_markdown(reply), "")
+        collection = collection.strip() or default_collection
+        yield history + [search_message(Reply(), options.reasoning)], gr.update(), ""
+        for reply in service.ask(question, options, collection, asked):
+            turn = [search_message(reply, options.reasoning)] if reply.search else []
+            if reply.passages or reply.done:
+                turn.append({"role": "assistant", "content": answer_markdown(reply, service.links, collection)})
+            yield history + turn, passages_markdown(reply, service.links, collection), ""
 
     def upload(files, collection, progress=gr.Progress()):  # noqa: B008 (Gradio injects the tracker)
         collection = collection.strip() or default_collection
@@ -123,7 +183,7 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
         gr.Markdown(INTRO)
         with gr.Row():
             with gr.Column(scale=3):
-                chat = gr.Chatbot(label="Conversation", height=460, elem_id="chat")
+                chat = gr.Chatbot(label="Conversation", height=720, elem_id="chat")
                 with gr.Row():
                     question = gr.Textbox(
                         placeholder="Ask a question about your documents",
@@ -133,8 +193,6 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
                     )
                     send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
             with gr.Column(scale=2):
-                gr.Markdown("### Reasoning trace")
-                trace = gr.Markdown("_Ask something to see the model reason._", elem_id="trace")
                 gr.Markdown("### Retrieved passages")
                 passages = gr.Markdown("_No passages yet._", elem_id="passages")
         with gr.Row():
@@ -161,7 +219,7 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
                 remove = gr.Button("Remove", variant="stop", elem_id="remove", scale=1)
             remove_status = gr.Markdown(elem_id="remove-status")
         inputs = [question, chat, k, reasoning, hybrid, collection]
-        outputs = [chat, trace, passages, question]
+        outputs = [chat, passages, question]
         send.click(ask, inputs, outputs, concurrency_id="model")
         question.submit(ask, inputs, outputs, concurrency_id="model")
         def refresh(c):

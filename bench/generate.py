@@ -2,7 +2,8 @@
 LoRA adapter applied through peft, as before) against the fast path (``Embedder.load``:
 adapter merged, auto precision). Prints new tokens/s of reasoning traces, whether the greedy
 traces agree, a reasoning query's p50 latency, and the time a plain chat question takes to a
-complete answer (``app.service.ChatService`` over a small embedded index).
+complete answer written by the model (``searchr3.service.ChatService`` with a generative
+answerer, over a small embedded index).
 
     python -m bench.generate [--queries 4] [--questions 2] [--skip-reference]
 """
@@ -22,6 +23,8 @@ from rich.table import Table
 from bench.corpus import stdlib_passages
 from searchr3 import Embedder, ModelConfig, SearchOptions
 from searchr3.adapter import apply_adapter
+from searchr3.answering import GenerativeAnswerer
+from searchr3.chat import LocalChatModel
 from searchr3.index import IndexLocation
 from searchr3.loading import load_model
 from searchr3.service import ChatService
@@ -60,7 +63,8 @@ def measure(embedder: Embedder, queries: list[str], questions: list[str], docs: 
         traces.append(trace.generated_ids)
         rates.append(len(trace.generated_ids) / sec)
         latencies.append(timed(lambda q=q: embedder.reason([q]))[1])
-    service = ChatService(embedder, IndexLocation.embedded(db))
+    chat = LocalChatModel(embedder=embedder, max_new_tokens=200)  # a written answer, as before
+    service = ChatService(embedder, IndexLocation.embedded(db), answerer=GenerativeAnswerer(chat))
     service.upload(sorted(docs.iterdir()), service.location.collection)
     answers = []
     for question in questions:

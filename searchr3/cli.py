@@ -59,12 +59,44 @@ def api_key(args: argparse.Namespace) -> str | None:
     return args.api_key or os.environ.get(KEY_ENV) or None
 
 
+def add_answer_args(ap: argparse.ArgumentParser) -> None:
+    """``--answer``, ``--llm`` and ``--llm-model``: how answers are made, and by which model."""
+    ap.add_argument("--answer", default=None, choices=("extract", "generate"),
+                    help="extract (default without --llm): quote the passages' best sentences, with citations;"
+                         " generate (default with --llm): a model writes the answer, and sentences naming what"
+                         " the passages do not say are left out")
+    ap.add_argument("--llm", default=None, metavar="URL",
+                    help="an OpenAI-compatible endpoint that writes the answers, e.g. http://127.0.0.1:8080/v1"
+                         " (key: $SEARCHR3_LLM_API_KEY or $OPENAI_API_KEY)")
+    ap.add_argument("--llm-model", default=None, help="the endpoint's model id (default: the first it lists)")
+
+
+def answerer(args: argparse.Namespace, embedder):
+    """The answerer the answer options name: quotes, the local model writing, or ``--llm``'s.
+    Raises :class:`InvalidInputError` for ``--llm`` with ``--answer extract``."""
+    from .answering import ExtractiveAnswerer, GenerativeAnswerer
+    from .chat import LocalChatModel
+    from .errors import InvalidInputError
+
+    mode = args.answer or ("generate" if args.llm else "extract")
+    if args.llm and mode == "extract":
+        raise InvalidInputError("--llm writes answers; it cannot be combined with --answer extract")
+    if mode == "extract":
+        return ExtractiveAnswerer()
+    if args.llm:
+        from .llm import openai_chat_model
+
+        return GenerativeAnswerer(openai_chat_model(args.llm, args.llm_model))
+    return GenerativeAnswerer(LocalChatModel(embedder=embedder, max_new_tokens=200))
+
+
 def parse_server_args(prog: str, description: str, port: int, argv: list[str] | None) -> argparse.Namespace:
-    """The options of a server CLI: index, ``--host``/``--port``/``--api-key``, model."""
+    """The options of a server CLI: index, ``--host``/``--port``/``--api-key``, model, answers."""
     ap = argparse.ArgumentParser(prog=prog, description=description)
     add_index_args(ap)
     add_serve_args(ap, port)
     add_model_args(ap)
+    add_answer_args(ap)
     return ap.parse_args(argv)
 
 
@@ -83,7 +115,8 @@ def start_service(args: argparse.Namespace):
         print_error(exc)
         return 2
     try:
-        return ChatService(Embedder.load(model_config(args)), index_location(args)), key
+        embedder = Embedder.load(model_config(args))
+        return ChatService(embedder, index_location(args), answerer=answerer(args, embedder)), key
     except SearchR3Error as exc:
         print_error(exc)
         return 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -168,17 +168,21 @@ class Embedder:
         return self.embed_queries([text], reasoning=reasoning)[0]
 
     def traces(
-        self, texts: Sequence[str], sampling: Sampling | None = None, max_new_tokens: int | None = None
+        self, texts: Sequence[str], sampling: Sampling | None = None, max_new_tokens: int | None = None,
+        on_text: Callable[[str], None] | None = None,
     ) -> list[Trace]:
-        """Raw reasoning rollouts (token ids included), ``sampling.num_samples`` per text."""
+        """Raw reasoning rollouts (token ids included), ``sampling.num_samples`` per text;
+        ``on_text`` (one text, one sample) receives the trace as it is written."""
         prompts = self._encoders["reasoning"].encode(validate_texts(texts))
         budget = self.config.reasoning_tokens if max_new_tokens is None else max_new_tokens
-        return self._generator.generate(prompts, budget, sampling or Sampling(), self.config.max_batch_size)
+        return self._generator.generate(prompts, budget, sampling or Sampling(), self.config.max_batch_size, on_text)
 
-    def reason(self, texts: Sequence[str], sampling: Sampling | None = None) -> list[ReasonedQuery]:
-        """Reason about each query (greedy by default), then embed at the embed token."""
+    def reason(self, texts: Sequence[str], sampling: Sampling | None = None,
+               on_text: Callable[[str], None] | None = None) -> list[ReasonedQuery]:
+        """Reason about each query (greedy by default), then embed at the embed token;
+        ``on_text`` (one query) receives the trace as it is written."""
         texts = validate_texts(texts)
-        traces = self.traces(texts, sampling)
+        traces = self.traces(texts, sampling, on_text=on_text)
         vectors = self.vectors_for_ids([t.final_ids for t in traces])
         return [
             ReasonedQuery(texts[t.query_index], t.text, v, t.emitted_embed_token, t.query_truncated)

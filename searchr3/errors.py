@@ -41,3 +41,7 @@ class IndexNotFoundError(SearchR3Error):
 
 class IndexBusyError(SearchR3Error):
     """Another process is writing to the embedded index; only one writer at a time."""
+
+
+class SourceNotFoundError(SearchR3Error, FileNotFoundError):
+    """A passage's source cannot be opened: no such passage, or its file has moved or gone."""

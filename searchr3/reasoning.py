@@ -7,7 +7,7 @@ trace ends in a position the read-out can use.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -82,11 +82,26 @@ class TraceGenerator:
             final = prompt.ids + body + (self.newline_suffix_ids if raw.strip() else self.suffix_ids)
         return Trace(index, _clean_trace(raw), prompt.ids, generated, final, emitted, prompt.truncated)
 
+    def streamer(self, on_text: Callable[[str], None]):
+        """A transformers streamer that hands ``on_text`` each piece of decoded trace text."""
+        from transformers import TextStreamer
+
+        class _Pieces(TextStreamer):
+            def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+                if text:
+                    on_text(text)
+
+        return _Pieces(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+
     @torch.inference_mode()
     def generate(
-        self, prompts: Sequence[PromptIds], max_new_tokens: int, sampling: Sampling, batch_size: int = 16
+        self, prompts: Sequence[PromptIds], max_new_tokens: int, sampling: Sampling, batch_size: int = 16,
+        on_text: Callable[[str], None] | None = None,
     ) -> list[Trace]:
-        """Traces for each prompt, ``sampling.num_samples`` per prompt, in prompt order."""
+        """Traces for each prompt, ``sampling.num_samples`` per prompt, in prompt order.
+        ``on_text`` (one prompt, one sample only) receives the trace text as it is generated."""
+        if on_text is not None and (len(prompts) != 1 or sampling.num_samples != 1):
+            raise ValueError("streaming a trace needs one prompt and one sample")
         from transformers import GenerationConfig
 
         gen_config = GenerationConfig(
@@ -107,7 +122,8 @@ class TraceGenerator:
                 chunk = prompts[start : start + batch_size]
                 ids, mask = pad_left([p.ids for p in chunk], self.pad_id)
                 out = self.model.generate(
-                    input_ids=ids.to(self.device), attention_mask=mask.to(self.device), generation_config=gen_config
+                    input_ids=ids.to(self.device), attention_mask=mask.to(self.device), generation_config=gen_config,
+                    streamer=self.streamer(on_text) if on_text else None,
                 )
                 new = out[:, ids.shape[1] :].tolist()
                 for row, new_ids in enumerate(new):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
 from .config import ModelConfig
+from .conversation import standalone_query
 from .embedder import Embedder
 from .index import DEFAULT_COLLECTION, IndexLocation
 from .search import Searcher, SearchResult
@@ -28,6 +30,9 @@ class SearchR3Retriever(BaseRetriever):
 
     Keyword arguments of ``invoke``/``ainvoke`` override the options for that call, as
     ``VectorStoreRetriever`` merges ``search_kwargs``: ``retriever.invoke(q, k=2, reasoning=True)``.
+    Follow-up questions: pass the earlier user questions as ``history`` (oldest first), e.g.
+    ``retriever.invoke("and how do I delete it?", history=["How do I create a git branch?"])``;
+    the search made (question plus the earlier topic) is in each document's ``search_query``.
     Documents carry ``source``, ``position``, ``heading``/``page`` where known, ``id``, ``score``
     and ``rank`` in their metadata, and ``reasoning_trace`` when the model reasoned.
     """
@@ -54,10 +59,11 @@ class SearchR3Retriever(BaseRetriever):
         location = IndexLocation.resolve(db_path, chroma_host, chroma_port, collection)
         return cls(searcher=Searcher.open(embedder, location, client), options=SearchOptions(**options))
 
-    def search(self, query: str, **overrides: Any) -> SearchResult:
-        """Trace (with reasoning on) and ranked hits for ``query``; ``overrides`` replace
-        options (``k``, ``reasoning``, ``hybrid``, ``filter``, ``candidates``) for this call."""
-        return self.searcher.search(query, self.options.merged(**overrides))
+    def search(self, query: str, history: Sequence[str] = (), **overrides: Any) -> SearchResult:
+        """Trace (with reasoning on) and ranked hits for ``query``, made standalone with the
+        earlier questions ``history``; ``overrides`` replace options (``k``, ``reasoning``,
+        ``hybrid``, ``filter``, ``candidates``) for this call."""
+        return self.searcher.search(standalone_query(query, history), self.options.merged(**overrides))
 
     @staticmethod
     def to_documents(result: SearchResult) -> list[Document]:
@@ -71,6 +77,7 @@ class SearchR3Retriever(BaseRetriever):
                 meta["bm25_score"] = hit.bm25_score
             if result.trace is not None:
                 meta["reasoning_trace"] = result.trace
+            meta["search_query"] = result.query
             docs.append(Document(page_content=hit.text, metadata=meta, id=hit.id))
         return docs
 

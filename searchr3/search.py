@@ -68,22 +68,22 @@ class Searcher:
             self._lexical = LexicalIndex.in_step_with(self.index, digest)
         return self._lexical
 
-    def _embed(self, query: str, reasoning: bool):
+    def _embed(self, query: str, reasoning: bool, on_trace=None):
         if reasoning:
-            (r,) = self.embedder.reason([query])
+            (r,) = self.embedder.reason([query], on_text=on_trace)
             return r.vector, r.trace, r.truncated
         enc = self.embedder.encode([query], role="query")
         return enc.vectors[0], None, enc.truncated[0]
 
-    def search(self, query: str, options: SearchOptions | None = None, **overrides) -> SearchResult:
+    def search(self, query: str, options: SearchOptions | None = None, on_trace=None, **overrides) -> SearchResult:
         """Ranked hits for ``query`` (and the trace, with reasoning).
 
         ``options`` (default :class:`SearchOptions`) with ``overrides`` merged on top, e.g.
-        ``search(q, k=2)``.
+        ``search(q, k=2)``; ``on_trace``: a callable that receives the trace as it is written.
         """
         o = (options or SearchOptions()).merged(**overrides)
         (query,) = validate_texts([query])
-        vector, trace, cut = self._embed(query, o.reasoning)
+        vector, trace, cut = self._embed(query, o.reasoning, on_trace)
         depth = max(o.k, o.candidates) if o.hybrid else o.k
         dense: list[Hit] = self.index.query(vector, depth, to_chroma(o.filter))
         if not o.hybrid:

@@ -3,31 +3,44 @@
 
 from __future__ import annotations
 
-import re
+import queue
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .answering import Answerer, ExtractiveAnswerer
 from .chat import LocalChatModel
+from .config import DEFAULT_ADAPTER, DEFAULT_MODEL
+from .conversation import standalone_query
 from .embedder import Embedder
-from .errors import IndexNotFoundError, InputTooLongError, InvalidInputError, SearchR3Error
+from .errors import (
+    IndexNotFoundError,
+    InputTooLongError,
+    InvalidInputError,
+    SearchR3Error,
+    SourceNotFoundError,
+)
+from .evidence import best_sentences
 from .index import IndexLocation, VectorIndex
 from .ingestion import Ingestor, Summary
 from .search import RankedHit, Searcher, SearchResult
 from .search_options import SearchOptions
+from .source_links import SourceLinks
 
 MAX_QUESTION_CHARS = 2000
 EMPTY_INDEX = (
     "The index is empty. Add documents with **Upload** on this page, "
     "or from a terminal: `python -m ingest ./docs`."
 )
-ANSWER_SYSTEM = (
-    "You answer questions using only the numbered passages given. Cite the passages you use "
-    "like [1] or [2]. If the passages do not contain the answer, say so briefly."
-)
+# Below this cosine between the question and its best passage, the page warns that the
+# passages may not answer it. Chosen for the shipped default (model and adapter) on the Python
+# FAQ dev set against questions from other domains (python -m bench.answers, docs/answers.md);
+# other models score on other scales, so they get no warning unless given a threshold.
+LOW_RELEVANCE = 0.56
 
 
 # What the page starts with. Reasoning stays off: before it helps retrieval on the dev sets
@@ -37,13 +50,18 @@ DEFAULT_OPTIONS = SearchOptions(k=4, reasoning=False, hybrid=False)
 
 @dataclass
 class Reply:
-    """One step of an answer in progress: trace, passages, the answer so far, or an error."""
+    """One step of an answer in progress: what was searched, the trace, the passages (with the
+    character spans of their best-matching sentences), the answer so far, or an error."""
 
+    search: str | None = None
     trace: str | None = None
     passages: list[RankedHit] = field(default_factory=list)
+    highlights: list[list[tuple[int, int]]] = field(default_factory=list)
+    warning: str | None = None
     answer: str = ""
     error: str | None = None
     done: bool = False
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def validate_question(question: object) -> str:
@@ -70,23 +88,46 @@ def safe_file_name(name: str) -> str:
     return base
 
 
-def answer_prompt(question: str, hits: list[RankedHit]) -> str:
-    passages = "\n\n".join(f"[{h.rank}] {h.text}" for h in hits)
-    return f"Passages:\n{passages}\n\nQuestion: {question}\nAnswer (cite passages like [1]):"
+def highlights(query: str, hits: list[RankedHit]) -> list[list[tuple[int, int]]]:
+    """Per passage, the spans of the sentences that best match ``query`` (in text order)."""
+    best = best_sentences(query, [h.text for h in hits])
+    return [sorted((e.sentence.start, e.sentence.end) for e in row) for row in best]
 
 
-def cited(answer: str, n: int) -> list[int]:
-    """Passage numbers (1..n) that ``answer`` cites as ``[i]``."""
-    return sorted({int(m) for m in re.findall(r"\[(\d+)\]", answer) if 1 <= int(m) <= n})
+def default_low_relevance(embedder: Embedder) -> float | None:
+    """:data:`LOW_RELEVANCE` for the shipped default model and adapter it was chosen for, else ``None``."""
+    config = embedder.config
+    shipped = config.model == DEFAULT_MODEL and config.adapter == DEFAULT_ADAPTER and config.adapter_path()
+    return LOW_RELEVANCE if shipped else None
+
+
+def relevance_warning(hits: list[RankedHit], threshold: float | None = LOW_RELEVANCE) -> str | None:
+    """A warning when the best dense score is under ``threshold`` (``None`` when it is not, or
+    when there is no threshold)."""
+    scores = [h.dense_score for h in hits if h.dense_score is not None and h.dense_score == h.dense_score]
+    if threshold is None or not scores or max(scores) >= threshold:
+        return None
+    return (f"Low relevance: the best passage matches the question at {max(scores):.2f} (under"
+            f" {threshold:.2f}); the documents may not answer it.")
 
 
 class ChatService:
-    """Retrieval and answers over one index location; uploads go through the ingest pipeline."""
+    """Retrieval and answers over one index location; uploads go through the ingest pipeline.
 
-    def __init__(self, embedder: Embedder, location: IndexLocation, chat_model: LocalChatModel | None = None):
+    ``answerer``: how answers are made (default: quoted from the passages, see
+    :mod:`searchr3.answering`); ``chat_model``: the model a generative answerer writes with
+    (default: the embedder's own model); ``low_relevance``: the best-passage score under which a
+    reply warns (``"auto"``: :func:`default_low_relevance`; ``None``: never).
+    """
+
+    def __init__(self, embedder: Embedder, location: IndexLocation, chat_model=None,
+                 answerer: Answerer | None = None, low_relevance: float | None | str = "auto"):
         self.embedder = embedder
         self.location = location
         self.chat = chat_model or LocalChatModel(embedder=embedder, max_new_tokens=200)
+        self.answerer = answerer or ExtractiveAnswerer()
+        self.links = SourceLinks()
+        self.low_relevance = default_low_relevance(embedder) if low_relevance == "auto" else low_relevance
         self._searchers: dict[str, Searcher] = {}
         self._lock = threading.Lock()
 
@@ -144,47 +185,104 @@ class ChatService:
             raise InvalidInputError(f"no file {source!r} in collection {index.location.collection!r}")
         return removed
 
+    def source_file(self, chunk_id: str, collection: str | None = None) -> Path:
+        """The file a chunk came from. Raises :class:`SourceNotFoundError` when the collection has
+        no such chunk or its file is no longer where it was indexed."""
+        collection = collection or self.location.collection
+        try:
+            found = self._index(collection, create=False).get([chunk_id])
+        except IndexNotFoundError:
+            found = {}
+        if chunk_id not in found:
+            raise SourceNotFoundError(f"no passage {chunk_id!r} in collection {collection!r}")
+        path = Path(found[chunk_id][1].get("source", ""))
+        if not path.is_file():
+            raise SourceNotFoundError(f"the source file is no longer at {path}")
+        return path
+
     def has_collection(self, collection: str | None = None) -> bool:
         """Whether ``collection`` (default: the service's) exists at the service's location."""
         return self._searcher(collection or self.location.collection) is not None
 
     def retrieve(self, question: str, options: SearchOptions = DEFAULT_OPTIONS,
-                 collection: str | None = None) -> SearchResult | None:
-        """Search ``collection`` (default: the service's) for ``question``; ``None`` when the
-        collection is missing or empty. Raises :class:`InvalidInputError` for a bad question."""
+                 collection: str | None = None, history: list[str] | tuple[str, ...] = (),
+                 on_trace=None) -> SearchResult | None:
+        """Search ``collection`` (default: the service's) for ``question``, made standalone with
+        the earlier searches ``history`` (:func:`~searchr3.conversation.standalone_query`; the
+        result's ``query`` is what was searched); ``None`` when the collection is missing or
+        empty. Raises :class:`InvalidInputError` for a bad question. ``on_trace`` receives the
+        reasoning trace as it is written."""
         question = validate_question(question)
         searcher = self._searcher(collection or self.location.collection)
         if searcher is None or searcher.index.count() == 0:
             return None
-        return searcher.search(question, options)
+        return searcher.search(standalone_query(question, history), options, on_trace=on_trace)
 
-    def answer(self, question: str, hits: list[RankedHit], chat: LocalChatModel | None = None) -> Iterator[str]:
-        """Stream the answer to ``question`` from the numbered ``hits`` (``chat``: default the service's)."""
-        messages = [("system", ANSWER_SYSTEM), ("human", answer_prompt(question.strip(), hits))]
-        for chunk in (chat or self.chat).stream(messages):
-            yield chunk.text
+    def _searching(self, question: str, options: SearchOptions, collection: str | None,
+                   history) -> Iterator[str | SearchResult | None]:
+        """:meth:`retrieve` in a worker thread: the trace so far (each time it grows), then the
+        result; the worker's error is raised here."""
+        steps: queue.Queue = queue.Queue()
+        outcome: list = []
+
+        def work():
+            try:
+                outcome.append(self.retrieve(question, options, collection, history, on_trace=steps.put))
+            except BaseException as exc:  # raised in the caller's thread below
+                outcome.append(exc)
+            steps.put(None)
+
+        threading.Thread(target=work, daemon=True).start()
+        trace = ""
+        while (piece := steps.get()) is not None:
+            trace += piece
+            yield trace
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        yield outcome[0]
+
+    def answer(self, question: str, hits: list[RankedHit], **settings) -> Iterator[str]:
+        """Stream the answer to ``question`` from the numbered ``hits`` (``settings``:
+        ``max_tokens``, ``temperature`` where the answerer generates)."""
+        yield from self.answerer.stream(question, hits, **settings)
 
     def ask(
-        self, question: str, options: SearchOptions = DEFAULT_OPTIONS, collection: str | None = None
+        self, question: str, options: SearchOptions = DEFAULT_OPTIONS, collection: str | None = None,
+        history: list[str] | tuple[str, ...] = (),
     ) -> Iterator[Reply]:
-        """:meth:`retrieve`, then :meth:`answer`, as snapshots for a page (errors in ``Reply.error``)."""
+        """:meth:`retrieve`, then :meth:`answer`, as snapshots for a page (errors in ``Reply.error``).
+        ``history``: the earlier user questions as typed, oldest first; the replies' ``search``
+        says what was searched."""
+        started = time.perf_counter()
         try:
-            result = self.retrieve(question, options, collection)
+            question = validate_question(question)
+            search = standalone_query(question, history)
+            if options.reasoning:
+                for step in self._searching(question, options, collection, history):
+                    if isinstance(step, str):
+                        yield Reply(search=search, trace=step)
+                result = step
+            else:
+                result = self.retrieve(question, options, collection, history)
         except SearchR3Error as exc:
             yield Reply(error=str(exc), done=True)
             return
         if result is None:
             yield Reply(answer=EMPTY_INDEX, done=True)
             return
-        reply = Reply(trace=result.trace, passages=result.hits)
+        reply = Reply(search=result.query, trace=result.trace, passages=result.hits,
+                      highlights=highlights(result.query, result.hits),
+                      warning=relevance_warning(result.hits, self.low_relevance),
+                      seconds={"search": time.perf_counter() - started})
         yield replace(reply)
         try:
-            for piece in self.answer(question, result.hits):
+            for piece in self.answer(result.query, result.hits):
                 reply.answer += piece
                 yield replace(reply)  # a snapshot: callers may keep earlier steps
         except SearchR3Error as exc:
             reply.error = str(exc)
         reply.done = True
+        reply.seconds = {**reply.seconds, "answer": time.perf_counter() - started - reply.seconds["search"]}
         yield replace(reply)
 
     def upload(self, files: list[str | Path], collection: str, progress=None) -> Summary:

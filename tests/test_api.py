@@ -6,12 +6,15 @@ import base64
 import json
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 
 import httpx
 import numpy as np
 import openai
 import pytest
 
+from searchr3.answering import GenerativeAnswerer
 from searchr3.api import check_bind, create_api, is_loopback
 from searchr3.api.security import key_matches
 from searchr3.chat import LocalChatModel
@@ -40,7 +43,9 @@ def folder(tmp_path_factory):
 def service(embedder, folder, tmp_path_factory):
     location = IndexLocation.embedded(tmp_path_factory.mktemp("api") / "db")
     Ingestor(embedder, VectorIndex(location, embedder.fingerprint, embedder.dim, create=True)).run([folder])
-    return ChatService(embedder, location, LocalChatModel(embedder=embedder, max_new_tokens=24))
+    # the model writes (rather than quotes) here, so generation settings can be tested
+    return ChatService(embedder, location, answerer=GenerativeAnswerer(LocalChatModel(embedder=embedder,
+                                                                                      max_new_tokens=24)))
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +60,15 @@ def client(url):
 
 
 def test_models(client, embedder):
-    (card,) = client.models.list().data
+    card, plain = client.models.list().data
     assert card.id == "searchr3" and card.model_extra["fingerprint"] == embedder.fingerprint
+    assert plain.id == "searchr3-chat"  # the local model chatting without retrieval (tests/test_llm.py)
     assert client.models.retrieve("searchr3").id == "searchr3"
+    assert client.models.retrieve("searchr3-chat").id == "searchr3-chat"
     with pytest.raises(openai.NotFoundError):
         client.models.retrieve("gpt-4")
+    with pytest.raises(openai.NotFoundError, match="use 'searchr3'"):  # embeddings only with searchr3
+        client.embeddings.create(model="searchr3-chat", input="x")
 
 
 def test_embeddings_equal_embedder_vectors(client, embedder):
@@ -104,6 +113,30 @@ def test_streamed_chat_answer_cites_its_sources(client):
     whole = client.chat.completions.create(model="searchr3", messages=question)
     assert whole.choices[0].message.content == streamed
     assert [s["id"] for s in whole.model_extra["sources"]] == [s["id"] for s in sources]
+
+
+def test_follow_ups_highlights_and_source_links(client, url, service):
+    messages = [{"role": "user", "content": "When was the Skerryvore lighthouse first lit?"},
+                {"role": "assistant", "content": "In 1844 [1]."},
+                {"role": "user", "content": "And where does it stand?"}]
+    answer = client.chat.completions.create(model="searchr3", messages=messages, max_tokens=8)
+    extra = answer.model_extra
+    assert extra["search"] == "And where does it stand? (skerryvore lighthouse first lit)"
+    top = extra["sources"][0]
+    assert top["metadata"]["file_name"] == "lighthouse.txt" and top["highlights"] == [[0, len(top["text"])]]
+    assert extra["warning"] is None
+    with urllib.request.urlopen(url + top["link"], timeout=30) as opened:  # the reader checks the citation
+        assert opened.read().decode() == PLANTED["lighthouse.txt"]
+        assert opened.headers["Content-Type"].startswith("text/plain")
+    forged = top["link"].replace(top["id"], extra["sources"][1]["id"])
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(url + forged, timeout=30)
+    assert e.value.code == 403 and json.loads(e.value.read())["error"]["code"] == "invalid_signature"
+    missing = service.links.url(service.location.collection, "no-such-chunk")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(url + missing, timeout=30)
+    assert e.value.code == 404 and json.loads(e.value.read())["error"]["code"] == "source_not_found"
+    assert service.low_relevance is None  # the bare model: the threshold was chosen for the shipped adapter
 
 
 def test_chat_options_and_collections(client):

@@ -1,8 +1,9 @@
 """End to end in a real browser: headless Chromium (Debian's) driven by Playwright.
 
 Upload a file, ask about it, and check that the answer, the trace and the right passage
-appear; no request leaves 127.0.0.1. Saves a screenshot in the test's temp dir (and in
-$SEARCHR3_SCREENSHOT when set, as the README's picture is made)."""
+appear; no request leaves 127.0.0.1. Hold a two-turn conversation and open a cited source.
+The follow-up test saves a screenshot in its temp dir (and in $SEARCHR3_SCREENSHOT when set,
+as the README's picture is made)."""
 
 import os
 import shutil
@@ -56,15 +57,70 @@ def test_upload_ask_and_see_answer_trace_and_passage(server, tmp_path):  # noqa:
         expect(page.locator("#passages")).to_contain_text("lighthouse.txt", timeout=180_000)
         expect(page.locator("#passages")).to_contain_text("1854")
         expect(page.locator("#chat")).to_contain_text("lighthouse.txt", timeout=180_000)  # the answer's citations
-        trace = page.locator("#trace").inner_text()
-        assert trace.strip() and "Ask something" not in trace and "Reasoning is off" not in trace
+        step = page.locator("#chat").get_by_text("Reasoning before the search").first
+        expect(step).to_be_visible()  # the trace is the answer's thinking step, collapsed when done
+        step.click()
+        expect(page.locator("#chat")).to_contain_text("Searched: When was the Fastnet lighthouse first lit?")
         answer = page.locator("#chat .message").last.inner_text()
-        assert len(answer.strip()) > 20
+        assert "first lit in 1854" in answer  # quoted from the passage
+        browser.close()
+    assert not outside, outside[:5]
+
+
+GIT_DOCS = {
+    "git-branch-create.txt": "Branches are cheap in git: a branch is a pointer to a commit. Creating a branch:"
+                             " git branch NAME makes a new branch at the current commit. git switch NAME moves"
+                             " to it, and git switch -c NAME does both.",
+    "git-branch-delete.txt": "When a feature is merged its branch is no longer needed. Deleting a branch: git"
+                             " branch -d NAME removes a merged branch; -D forces it. The commits stay reachable"
+                             " from the branch they were merged into.",
+    "rm.txt": "Deleting files: the rm command removes files from disk; rm -r removes a directory. There is no"
+              " undo, so rm -i asks first.",
+    "pydel.txt": "The del statement deletes a name binding or an item from a list or dictionary. Objects are"
+                 " freed once nothing refers to them.",
+}
+
+
+def test_a_follow_up_finds_its_passage_and_its_source_opens(server, tmp_path):  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    for name, text in GIT_DOCS.items():
+        (tmp_path / name).write_text(text)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1500})
+        page.goto(server)
+        page.locator("#collection input, #collection textarea").first.fill("git")
+        page.locator("#upload input[type=file]").set_input_files([str(tmp_path / n) for n in GIT_DOCS])
+        page.locator("#index").click()
+        expect(page.locator("#upload-status")).to_contain_text("Indexed 4 files", timeout=180_000)
+
+        page.locator("#question textarea").fill("How do I create a branch in git?")
+        page.locator("#ask").click()
+        expect(page.locator("#chat")).to_contain_text("Cited:", timeout=180_000)
+        page.locator("#reasoning input[type=checkbox]").check()
+        page.locator("#question textarea").fill("And how do I delete it?")  # only makes sense after the first
+        page.locator("#ask").click()
+        expect(page.locator("#chat .message").last).to_contain_text("Cited: [1] git-branch-delete.txt",
+                                                                    timeout=180_000)
+        assert "Deleting a branch" in page.locator("#chat .message").last.inner_text()
+        page.locator("#chat").get_by_text("Reasoning before the search").last.click()  # open the thinking step
+        expect(page.locator("#chat").get_by_text("And how do I delete it? (create branch git)")).to_be_visible()
+        first = page.locator("#passages p").first
+        expect(first).to_contain_text("git-branch-delete.txt")
+        expect(page.locator("#passages mark").first).to_contain_text("Deleting a branch")
         shot = tmp_path / "page.png"
-        page.screenshot(path=str(shot), full_page=True)
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(shot))  # not full_page: resizing re-renders the chat and closes the step
+
+        with page.expect_popup() as opened:  # the source link opens the file itself, in a new tab
+            first.locator("a").first.click()
+        source = opened.value
+        source.wait_for_load_state()
+        assert source.url.startswith(server + "/sources/git/")
+        assert "Deleting a branch: git branch -d NAME" in source.locator("body").inner_text()
         browser.close()
     assert shot.stat().st_size > 10_000
-    assert not outside, outside[:5]
     if os.environ.get("SEARCHR3_SCREENSHOT"):
         shutil.copy(shot, os.environ["SEARCHR3_SCREENSHOT"])
 

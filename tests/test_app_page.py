@@ -9,7 +9,10 @@ import pytest
 
 from app.page import answer_markdown, passages_markdown
 from searchr3 import SearchOptions
+from searchr3.answering import GenerativeAnswerer
 from searchr3.chat import LocalChatModel
+from searchr3.errors import SourceNotFoundError
+from searchr3.grounding import unsupported_terms
 from searchr3.index import IndexLocation
 from searchr3.service import EMPTY_INDEX, ChatService
 from tests.net import free_port, wait_for_http
@@ -22,7 +25,7 @@ FAST = SearchOptions(k=2, reasoning=True, hybrid=False)
 @pytest.fixture(scope="module")
 def service(tmp_path_factory, trained):
     db = tmp_path_factory.mktemp("app") / "db"
-    return ChatService(trained, IndexLocation.embedded(db), LocalChatModel(embedder=trained, max_new_tokens=20))
+    return ChatService(trained, IndexLocation.embedded(db))
 
 
 @pytest.fixture(scope="module")
@@ -59,25 +62,63 @@ def test_bad_upload_is_reported_and_the_rest_indexed(uploaded, service):
     assert stats["files"] == 2 and stats["chunks"] == 2 and stats["model"] == service.embedder.fingerprint
 
 
-def test_ask_streams_trace_passages_and_a_cited_answer(uploaded, service):
+def test_ask_streams_trace_passages_and_a_quoted_cited_answer(uploaded, service):
     replies = list(
         service.ask("When was the Fastnet lighthouse first lit?", SearchOptions(k=2, reasoning=True), "docs")
     )
-    first, last = replies[0], replies[-1]
+    writing = [r for r in replies if not r.passages]  # the trace streams while the model reasons
+    assert len(writing) > 2 and len({r.trace for r in writing}) == len(writing)
+    assert all(r.search == "When was the Fastnet lighthouse first lit?" for r in replies)
+    first, last = next(r for r in replies if r.passages), replies[-1]
     assert first.trace and first.passages and not first.answer  # retrieval shows before the answer
-    assert len(replies) > 3 and last.done and last.answer.strip()
-    assert len({len(r.answer) for r in replies}) > 2  # the answer grows as it streams
-    assert "lighthouse.txt" in {h.metadata["file_name"] for h in last.passages}
-    (direct,) = [
-        r
-        for r in service.ask("When was the Fastnet lighthouse first lit?", SearchOptions(k=1, reasoning=False), "docs")
-        if r.done
-    ]
-    assert direct.trace is None and direct.passages[0].metadata["file_name"] == "lighthouse.txt"
+    assert last.done and last.trace == first.trace and last.passages[0].metadata["file_name"] == "lighthouse.txt"
+    # the default answer quotes the best sentence and cites it: nothing the passage does not say
+    assert last.answer == "> The Fastnet lighthouse was first lit in 1854. [1]"
+    assert last.highlights[0] == [(0, len("The Fastnet lighthouse was first lit in 1854."))]
+    assert last.warning is None and set(last.seconds) == {"search", "answer"}
     shown = passages_markdown(last)
-    assert "**[1]** lighthouse.txt" in shown and "score" in shown
+    assert "**[1]** lighthouse.txt" in shown and "<mark>The Fastnet lighthouse was first lit in 1854.</mark>" in shown
     rendered = answer_markdown(last)
-    assert ("**Cited:**" in rendered or "**Answered from:**" in rendered) and "lighthouse.txt" in rendered
+    assert "**Cited:** [1] lighthouse.txt" in rendered
+
+
+def test_a_written_answer_streams_and_is_checked(uploaded, service):
+    chat = LocalChatModel(embedder=service.embedder, max_new_tokens=40)
+    writer = ChatService(service.embedder, service.location, answerer=GenerativeAnswerer(chat))
+    replies = list(writer.ask("When was the Fastnet lighthouse first lit?", SearchOptions(k=2), "docs"))
+    last = replies[-1]
+    assert last.done and last.answer.strip() and len({len(r.answer) for r in replies}) > 2  # it grows
+    hits = [h.text for h in last.passages]
+    body = "\n".join(line for line in last.answer.splitlines() if not line.startswith("_"))
+    assert unsupported_terms(body, [last.search, *hits]) == []  # whatever it wrote is backed
+
+
+def test_a_follow_up_finds_what_the_question_alone_misses(service, tmp_path):
+    docs = {
+        "git-branch-create.txt": "Creating a branch: git branch NAME makes a new branch at the current commit.",
+        "git-branch-delete.txt": "Deleting a branch: git branch -d NAME removes a merged branch; -D forces it.",
+        "rm.txt": "Deleting files: the rm command removes files from disk; rm -r removes a directory.",
+        "pydel.txt": "The del statement deletes a name binding or an item from a list or dictionary.",
+    }
+    for name, text in docs.items():
+        (tmp_path / name).write_text(text)
+    service.upload([tmp_path / name for name in docs], "git")
+    alone = [r for r in service.ask("And how do I delete it?", SearchOptions(k=1), "git")][-1]
+    assert alone.passages[0].metadata["file_name"] != "git-branch-delete.txt"
+    history = ["How do I create a branch in git?"]
+    (followed,) = [r for r in service.ask("And how do I delete it?", SearchOptions(k=2), "git", history) if r.done]
+    assert followed.search == "And how do I delete it? (create branch git)"
+    assert followed.passages[0].metadata["file_name"] == "git-branch-delete.txt"
+    assert followed.answer.startswith("> Deleting a branch") and "[1]" in followed.answer
+
+
+def test_off_topic_questions_are_flagged_and_sources_open(uploaded, service):
+    (reply,) = [r for r in service.ask("Who painted the Mona Lisa?", SearchOptions(k=2), "docs") if r.done]
+    assert reply.warning and reply.warning.startswith("Low relevance")
+    top = reply.passages[0]
+    assert service.source_file(top.id, "docs").read_text() == top.text
+    with pytest.raises(SourceNotFoundError, match="no passage"):
+        service.source_file("no-such-chunk", "docs")
 
 
 def test_concurrent_questions_all_finish(uploaded, service):

@@ -58,6 +58,15 @@ def test_finds_the_planted_passage(retriever, query, expected):
     assert docs[0].metadata["source"].endswith(expected) and docs[0].metadata["position"] == 0
 
 
+def test_history_makes_a_follow_up_standalone(retriever):
+    history = ["At what temperature do I brew green tea?"]
+    docs = retriever.invoke("And for how long?", history=history, k=1, hybrid=True)  # bare model: BM25 helps
+    assert docs[0].metadata["search_query"] == "And for how long? (temperature brew green tea)"
+    assert docs[0].metadata["file_name"] == "tea.txt"
+    alone = retriever.invoke("And for how long?", k=1, hybrid=True)[0]
+    assert alone.metadata["search_query"] == "And for how long?" and alone.metadata["file_name"] != "tea.txt"
+
+
 def test_k_and_filter(retriever):
     assert len(retriever.invoke("tea", k=1)) == 1
     assert len(SearchR3Retriever(searcher=retriever.searcher, options=SearchOptions(k=5)).invoke("tea")) == 5

@@ -7,11 +7,11 @@ import time
 from fastapi import FastAPI, Request
 
 from ..service import ChatService
-from . import chat, collections, embeddings, errors
+from . import chat, collections, embeddings, errors, sources
 from .errors import APIError
+from .schemas import CHAT_MODEL_ID, MODEL_ID
 from .security import require_key
 
-MODEL_ID = "searchr3"
 MAX_JSON_BYTES = 16 * 2**20
 MAX_UPLOAD_BYTES = 256 * 2**20
 
@@ -24,10 +24,10 @@ class _State:
         self.created = int(time.time())
         self.model_ids = (MODEL_ID, service.embedder.fingerprint)
 
-    def check_model(self, model: str) -> None:
-        if model not in self.model_ids:
-            raise APIError(404, f"the model '{model}' does not exist here; use '{MODEL_ID}'", "model_not_found",
-                           "model")
+    def check_model(self, model: str, chat: bool = False) -> None:
+        if model not in self.model_ids and not (chat and model == CHAT_MODEL_ID):
+            names = f"'{MODEL_ID}' or '{CHAT_MODEL_ID}'" if chat else f"'{MODEL_ID}'"
+            raise APIError(404, f"the model '{model}' does not exist here; use {names}", "model_not_found", "model")
 
 
 def _limit_body(app: FastAPI) -> None:
@@ -46,7 +46,8 @@ def _limit_body(app: FastAPI) -> None:
 
 def create_api(service: ChatService, api_key: str | None = None) -> FastAPI:
     """The API over ``service``: ``/v1/embeddings``, ``/v1/chat/completions``, ``/v1/models`` and
-    ``/v1/collections/{name}[/files]``. With ``api_key``, every ``/v1`` route requires it."""
+    ``/v1/collections/{name}[/files]``, and signed ``/sources/...`` links to the files of shown
+    passages. With ``api_key``, every ``/v1`` route requires it."""
     app = FastAPI(title="searchr3 API", docs_url="/v1/docs", openapi_url="/v1/openapi.json", redoc_url=None)
     state = _State(service)
     app.state.service = state.service
@@ -57,16 +58,19 @@ def create_api(service: ChatService, api_key: str | None = None) -> FastAPI:
 
     @app.get("/v1/models")
     def list_models() -> dict:
-        """The one model served, under its short id."""
+        """``searchr3`` (embeddings; chat answered from a collection) and ``searchr3-chat`` (the
+        local model chatting without retrieval)."""
         card = {"id": MODEL_ID, "object": "model", "created": state.created, "owned_by": "searchr3",
                 "fingerprint": service.embedder.fingerprint, "dimensions": service.embedder.dim}
-        return {"object": "list", "data": [card]}
+        plain = {"id": CHAT_MODEL_ID, "object": "model", "created": state.created, "owned_by": "searchr3"}
+        return {"object": "list", "data": [card, plain]}
 
     @app.get("/v1/models/{model_id}")
     def get_model(model_id: str) -> dict:
-        state.check_model(model_id)
-        return list_models()["data"][0]
+        state.check_model(model_id, chat=True)
+        card, plain = list_models()["data"]
+        return plain if model_id == CHAT_MODEL_ID else card
 
-    for module in (embeddings, chat, collections):
+    for module in (embeddings, chat, collections, sources):
         app.include_router(module.router)
     return app

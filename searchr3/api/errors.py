@@ -8,7 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from ..errors import IndexBusyError, IndexNotFoundError, InputTooLongError, SearchR3Error
+from ..errors import IndexBusyError, IndexNotFoundError, InputTooLongError, SearchR3Error, SourceNotFoundError
 
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
           409: "conflict_error", 413: "invalid_request_error", 500: "server_error"}
@@ -32,13 +32,15 @@ class APIError(Exception):
 
 def from_library(exc: SearchR3Error, param: str | None = None) -> APIError:
     """The API error for a library error: too long → 400 ``context_length_exceeded``; a missing
-    collection → 404; another process writing the index → 409; any other input problem → 400."""
+    collection or source → 404; another process writing the index → 409; any other input problem → 400."""
     if isinstance(exc, InputTooLongError):
         return APIError(400, str(exc), "context_length_exceeded", param)
     if isinstance(exc, IndexBusyError):
         return APIError(409, str(exc), "index_busy", param)
     if isinstance(exc, IndexNotFoundError):
         return APIError(404, str(exc), "collection_not_found", param)
+    if isinstance(exc, SourceNotFoundError):
+        return APIError(404, str(exc), "source_not_found", param)
     return APIError(400, str(exc), "invalid_value", param)
 
 

@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 MAX_INPUTS = 2048  # texts in one embeddings request (OpenAI's limit too)
 
 
+MODEL_ID = "searchr3"
+CHAT_MODEL_ID = "searchr3-chat"  # the local model chatting, no retrieval (chat completions only)
+
 class EmbeddingsRequest(BaseModel):
     """``POST /v1/embeddings``. Beyond OpenAI's fields: ``input_type`` (``"document"``, the
     default, or ``"query"``, which uses the query prompt) and ``reasoning`` (queries only: the
@@ -75,3 +78,7 @@ class ChatRequest(BaseModel):
         """The last user message's text (``""`` when there is none)."""
         users = [m for m in self.messages if m.role == "user"]
         return users[-1].text() if users else ""
+
+    def history(self) -> list[str]:
+        """The earlier user messages' texts, oldest first (they make a follow-up standalone)."""
+        return [m.text() for m in self.messages if m.role == "user"][:-1]

@@ -1,0 +1,110 @@
+"""Answers from retrieved passages: quoted (extractive) or written by a chat model and checked.
+
+- :class:`ExtractiveAnswerer` quotes the sentences of the best passages that best match the
+  question, each with its citation. It cannot state anything the passages do not say, and it
+  needs no generation: the default for the embedded 135 M model, which embroiders when it writes.
+- :class:`GenerativeAnswerer` has any LangChain chat model (the local one, or an
+  OpenAI-compatible endpoint) write the answer, then passes it through
+  :class:`~searchr3.grounding.SupportFilter`: sentences that state a number or name found in
+  neither the question nor the passages are left out, and markers to missing passages removed;
+  the answer ends by saying what was removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+from .evidence import best_sentences
+from .grounding import SupportFilter
+from .search import RankedHit
+
+ANSWER_SYSTEM = (
+    "You answer questions using only the numbered passages given. Cite the passages you use "
+    "like [1] or [2]. If the passages do not contain the answer, say so briefly."
+)
+NOTHING_MATCHES = "None of the passages found shares the question's terms; see the passages beside the answer."
+ANSWER_MODES = ("extract", "generate")
+
+
+def answer_prompt(question: str, hits: Sequence[RankedHit]) -> str:
+    """The user turn a chat model answers: numbered passages, then the question."""
+    passages = "\n\n".join(f"[{h.rank}] {h.text}" for h in hits)
+    return f"Passages:\n{passages}\n\nQuestion: {question}\nAnswer (cite passages like [1]):"
+
+
+class Answerer(Protocol):
+    """Streams an answer to ``question`` from the numbered ``hits``."""
+
+    def stream(self, question: str, hits: Sequence[RankedHit], **settings) -> Iterator[str]: ...
+
+
+def _quote(text: str) -> str:
+    return " ".join(text.split())
+
+
+class ExtractiveAnswerer:
+    """Quotes the best-matching sentences: up to ``per_passage`` from each of the first
+    ``passages`` hits that have a match, a later passage only when its best sentence scores
+    at least ``relative`` times the first passage's."""
+
+    mode = "extract"
+
+    def __init__(self, passages: int = 2, per_passage: int = 2, relative: float = 0.8):
+        self.passages, self.per_passage, self.relative = passages, per_passage, relative
+
+    def stream(self, question: str, hits: Sequence[RankedHit], **settings) -> Iterator[str]:
+        best = best_sentences(question, [h.text for h in hits], self.per_passage)
+        chosen = [(h, ev) for h, ev in zip(hits, best) if ev][: self.passages]
+        if not chosen:
+            yield NOTHING_MATCHES
+            return
+        top = chosen[0][1][0].score
+        chosen = [chosen[0]] + [(h, ev) for h, ev in chosen[1:] if ev[0].score >= self.relative * top]
+        for i, (hit, evidence) in enumerate(chosen):
+            in_order = sorted(evidence, key=lambda e: e.sentence.start)
+            quote = " … ".join(_quote(e.sentence.text) for e in in_order)
+            yield ("\n\n" if i else "") + f"> {quote} [{hit.rank}]"
+
+
+class GenerativeAnswerer:
+    """A chat model writes the answer (``settings``: ``max_tokens``, ``temperature`` for this
+    call); with ``checked`` (default) unsupported sentences and bad markers are removed."""
+
+    mode = "generate"
+
+    def __init__(self, chat_model, checked: bool = True):
+        self.chat = chat_model
+        self.checked = checked
+
+    def stream(self, question: str, hits: Sequence[RankedHit], **settings) -> Iterator[str]:
+        messages = [("system", ANSWER_SYSTEM), ("human", answer_prompt(question.strip(), hits))]
+        pieces = (chunk.text for chunk in configured(self.chat, **settings).stream(messages))
+        if not self.checked:
+            yield from pieces
+            return
+        check = SupportFilter(question, [h.text for h in hits])
+        shown = ""
+        for text in check.stream(pieces):
+            shown += text
+            yield text
+        notes = check.report.notes()
+        if notes:
+            yield ("\n\n" if shown.strip() else "") + "_" + " ".join(notes) + "_"
+        if not shown.strip():  # nothing the passages back: say what they do say
+            yield "\n\nWhat the passages say:\n\n"
+            yield from ExtractiveAnswerer().stream(question, hits)
+
+
+def configured(chat_model, max_tokens: int | None = None, temperature: float | None = None):
+    """``chat_model`` with this call's token limit and temperature (unchanged where ``None``)."""
+    updates: dict = {}
+    if max_tokens:
+        fields = type(chat_model).model_fields
+        name = next((f for f in ("max_new_tokens", "max_tokens", "max_completion_tokens") if f in fields), None)
+        if name is None:
+            raise TypeError(f"{type(chat_model).__name__} has no token limit field")
+        updates[name] = max_tokens
+    if temperature is not None:
+        updates["temperature"] = temperature
+    return chat_model.model_copy(update=updates) if updates else chat_model

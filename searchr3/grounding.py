@@ -1,0 +1,137 @@
+"""Is an answer backed by its passages? Citation markers and the numbers and names it states.
+
+An answer may cite ``[n]`` only for a passage that was shown, and should state no number or
+name that is in neither the question nor the passages. :func:`unsupported_terms` finds such
+terms; :class:`SupportFilter` applies both rules to a streamed answer sentence by sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+_MARKER = re.compile(r"\s?\[(\d+)\]")
+_NUMBER = re.compile(r"\d+(?:[.,:/]\d+)*")
+_NAME = re.compile(r"\b[A-Z][a-zA-Z]*(?:[-'][A-Za-z]+)*\b")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n\s*\n")
+# Capitalized words that name nothing.
+_COMMON = {"I", "A", "An", "The", "In", "On", "It", "If", "This", "That", "These", "Those", "You",
+           "Yes", "No", "Note", "Answer", "Passage", "Passages", "Question", "See", "Also", "However"}
+
+
+def cited(answer: str, n: int) -> list[int]:
+    """Passage numbers (1..n) that ``answer`` cites as ``[i]``."""
+    return sorted({int(m) for m in re.findall(r"\[(\d+)\]", answer) if 1 <= int(m) <= n})
+
+
+def strip_bad_citations(text: str, n: int) -> tuple[str, list[int]]:
+    """``text`` without markers ``[i]`` that point to no passage (i outside 1..n), and those i."""
+    bad: list[int] = []
+
+    def keep(m: re.Match) -> str:
+        i = int(m.group(1))
+        if 1 <= i <= n:
+            return m.group(0)
+        bad.append(i)
+        return ""
+
+    return _MARKER.sub(keep, text), bad
+
+
+def _normal_number(s: str) -> str:
+    return s.replace(",", "")
+
+
+def terms_of(text: str) -> tuple[set[str], set[str]]:
+    """The numbers and the names (capitalized words not opening a sentence, acronyms) in ``text``."""
+    numbers = {_normal_number(m) for m in _NUMBER.findall(_MARKER.sub("", text))}
+    names: set[str] = set()
+    for sentence in _SENTENCE_END.split(text):
+        words = list(_NAME.finditer(sentence))
+        for m in words:
+            first = m.start() == len(sentence) - len(sentence.lstrip())
+            word = m.group(0)
+            if word in _COMMON or (first and not word.isupper()) or len(word) < 2:
+                continue
+            names.add(word)
+    return numbers, names
+
+
+def unsupported_terms(answer: str, sources: Iterable[str]) -> list[str]:
+    """Numbers and names in ``answer`` that appear in none of ``sources`` (question and passages);
+    names compare case-insensitively as whole words, numbers by their digits."""
+    sources = list(sources)
+    known_numbers = {_normal_number(m) for s in sources for m in _NUMBER.findall(s)}
+    known_words = {w.lower() for s in sources for w in re.findall(r"[A-Za-z][A-Za-z'-]*", s)}
+    numbers, names = terms_of(answer)
+    missing = [n for n in sorted(numbers) if n not in known_numbers]
+    missing += [w for w in sorted(names) if w.lower() not in known_words]
+    return missing
+
+
+@dataclass
+class SupportReport:
+    """What :class:`SupportFilter` removed from an answer."""
+
+    bad_citations: list[int] = field(default_factory=list)
+    dropped: list[tuple[str, list[str]]] = field(default_factory=list)  # (sentence, its unsupported terms)
+
+    def notes(self) -> list[str]:
+        """One line per kind of removal, for the reader."""
+        out = []
+        if self.bad_citations:
+            marks = ", ".join(f"[{i}]" for i in sorted(set(self.bad_citations)))
+            out.append(f"Removed citation {marks}: no such passage was shown.")
+        if self.dropped:
+            terms = sorted({t for _, ts in self.dropped for t in ts})
+            out.append(f"Left out {len(self.dropped)} sentence(s) stating what the passages do not say"
+                       f" ({', '.join(terms[:6])}).")
+        return out
+
+
+class SupportFilter:
+    """Checks a streamed answer one sentence at a time against the question and passages.
+
+    :meth:`feed` takes generated text and returns what may be shown so far: whole sentences
+    whose numbers and names all appear in the question or the passages, with markers to
+    missing passages removed. :meth:`flush` checks the last, unfinished sentence.
+    """
+
+    def __init__(self, question: str, passages: Sequence[str]):
+        self.n = len(passages)
+        self.sources = [question, *passages]
+        self.report = SupportReport()
+        self._pending = ""
+
+    def _check(self, sentence: str, end: str = "") -> str:
+        text, bad = strip_bad_citations(sentence, self.n)
+        self.report.bad_citations += bad
+        missing = unsupported_terms(text, self.sources)
+        if missing:
+            self.report.dropped.append((text.strip(), missing))
+            return ""
+        return text + end
+
+    def feed(self, piece: str) -> str:
+        self._pending += piece
+        out, start = [], 0
+        for m in _SENTENCE_END.finditer(self._pending):
+            out.append(self._check(self._pending[start:m.start()], m.group(0)))
+            start = m.end()
+        self._pending = self._pending[start:]
+        return "".join(out)
+
+    def flush(self) -> str:
+        rest, self._pending = self._pending, ""
+        return self._check(rest) if rest.strip() else rest
+
+    def stream(self, pieces: Iterable[str]) -> Iterator[str]:
+        """Filter a whole stream of pieces (what :meth:`feed` and :meth:`flush` let through)."""
+        for piece in pieces:
+            out = self.feed(piece)
+            if out:
+                yield out
+        out = self.flush()
+        if out:
+            yield out

@@ -1,0 +1,88 @@
+"""Follow-up questions become standalone searches; evidence sentences; answer grounding checks."""
+
+import pytest
+
+from searchr3.conversation import is_follow_up, split_search, standalone_query
+from searchr3.evidence import best_sentences, sentences
+from searchr3.grounding import SupportFilter, cited, strip_bad_citations, unsupported_terms
+from searchr3.source_links import SourceLinks
+
+FIRST = "How do I create a branch in git?"
+
+
+@pytest.mark.parametrize("question", ["And how do I delete it?", "what about tags?", "Why?",
+                                      "How do I undo that?", "Can I rename them later?"])
+def test_follow_ups_are_detected(question):
+    assert is_follow_up(question)
+
+
+@pytest.mark.parametrize("question", ["How do I delete a remote branch?", "What is Python?",
+                                      "How are floating point numbers stored?"])
+def test_standalone_questions_are_left_alone(question):
+    assert not is_follow_up(question)
+    assert standalone_query(question, [FIRST]) == question
+
+
+def test_a_follow_up_borrows_the_earlier_topic_and_nothing_else():
+    search = standalone_query("And how do I delete it?", [FIRST])
+    assert search == "And how do I delete it? (create branch git)"
+    assert split_search(search) == ("And how do I delete it?", ["create", "branch", "git"])
+    assert standalone_query("And how do I delete it?", []) == "And how do I delete it?"
+
+
+def test_a_chain_of_follow_ups_keeps_its_topic():
+    history = [FIRST, "and how do I delete it?"]
+    assert standalone_query("why?", history) == "why? (delete create branch git)"
+    # the nearest question with a topic sets it: a new topic replaces the old one
+    assert standalone_query("and how do I delete it?", [FIRST, "How do I make a commit?"]).endswith("(commit)")
+
+
+def test_sentence_spans_point_into_the_text():
+    text = "Deleting a branch: git branch -d NAME removes it. Use -D to force it!\n\nTea (green) is nice."
+    found = sentences(text)
+    assert [s.text for s in found] == ["Deleting a branch: git branch -d NAME removes it.", "Use -D to force it!",
+                                       "Tea (green) is nice."]
+    assert all(text[s.start:s.end] == s.text for s in found)
+
+
+def test_best_sentences_match_the_question_and_favour_its_own_terms():
+    passages = ["Git keeps history. Deleting a branch: git branch -d NAME removes a merged branch.",
+                "Creating a branch: git branch NAME makes a new branch.", "Green tea is brewed at 80 degrees."]
+    best = best_sentences("And how do I delete it? (create branch git)", passages)
+    assert best[0][0].sentence.text.startswith("Deleting a branch")
+    assert best[0][0].score > best[1][0].score  # "delete" (the question's) outweighs "create" (context)
+    assert best[2] == []
+
+
+def test_unsupported_numbers_and_names_are_found():
+    passage = "The Fastnet lighthouse was first lit in 1854. Its keepers rowed out with supplies."
+    answer = "It was first lit on Monday, 1 January 1854, by the crew of HMS Beagle [1]."
+    assert unsupported_terms(answer, ["When was the Fastnet lighthouse first lit?", passage]) == [
+        "1", "Beagle", "HMS", "January", "Monday"]
+    assert unsupported_terms("The Fastnet lighthouse was first lit in 1854 [1].", [passage]) == []
+    assert unsupported_terms("Fastnet's light dates from 1,854.", [passage]) == []  # digits compare
+
+
+def test_support_filter_streams_only_backed_sentences_and_says_what_it_removed():
+    check = SupportFilter("When was it lit?", ["The Fastnet lighthouse was first lit in 1854."])
+    pieces = ["The light", "house was lit in 1854 [1]. It was", " lit on Monday by Bob [3]. Done [2]."]
+    assert "".join(check.stream(pieces)) == "The lighthouse was lit in 1854 [1]. Done."
+    assert check.report.bad_citations == [3, 2]
+    assert check.report.notes() == ["Removed citation [2], [3]: no such passage was shown.",
+                                    "Left out 1 sentence(s) stating what the passages do not say (Bob, Monday)."]
+
+
+def test_citations_to_missing_passages_are_stripped():
+    assert strip_bad_citations("A [1] and B [4] and C [0].", 2) == ("A [1] and B and C.", [4, 0])
+    assert cited("A [2] [1] [9]", 2) == [1, 2]
+
+
+def test_source_links_are_signed_per_chunk_and_server():
+    links = SourceLinks(b"k" * 32)
+    url = links.url("docs", "abc", {"source": "/x/manual.pdf", "page": 3})
+    assert url.startswith("/sources/docs/abc?sig=") and url.endswith("#page=3")
+    sig = url.split("sig=")[1].split("#")[0]
+    assert links.verify("docs", "abc", sig)
+    assert not links.verify("docs", "abd", sig) and not links.verify("other", "abc", sig)
+    assert not SourceLinks().verify("docs", "abc", sig)  # another server's secret
+    assert "#page" not in links.url("docs", "abc", {"source": "/x/notes.txt", "page": 3})

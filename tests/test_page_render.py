@@ -1,0 +1,50 @@
+"""How the page renders a reply: marked evidence, source links, the thinking message."""
+
+from app.page import answer_markdown, marked, message_text, passages_markdown, search_message
+from searchr3.search import RankedHit
+from searchr3.service import Reply
+from searchr3.source_links import SourceLinks
+
+
+def test_marked_escapes_and_marks_spans():
+    assert marked("a <b> c. D e.", [(9, 13)]) == "a &lt;b&gt; c. <mark>D e.</mark>"
+
+
+def test_marked_shows_the_first_span_of_a_long_passage():
+    text = "x " * 600 + "The answer is here." + " y" * 600
+    start = text.index("The answer")
+    out = marked(text, [(start, start + 19)], limit=200)
+    assert out.startswith("… ") and out.endswith(" …") and "<mark>The answer is here.</mark>" in out
+    assert len(out) < 260
+
+
+def test_passages_link_to_their_source_and_answer_lists_citations():
+    hit = RankedHit("c1", "Kilns fire clay. Glaze melts.", {"file_name": "kiln.pdf", "source": "/d/kiln.pdf",
+                                                               "page": 2}, 1, 0.71, 0.71)
+    links = SourceLinks(b"s" * 32)
+    reply = Reply(search="kiln", passages=[hit], highlights=[[(0, 16)]], answer="> Kilns fire clay. [1] [7]",
+                  done=True, warning="Low relevance: x")
+    shown = passages_markdown(reply, links, "docs")
+    assert links.url("docs", "c1", hit.metadata) in shown and "#page=2" in shown
+    assert "<mark>Kilns fire clay.</mark>" in shown and "page 2" in shown
+    answer = answer_markdown(reply, links, "docs")
+    assert answer.startswith("⚠️ _Low relevance") and "**Cited:** [1] [kiln.pdf](/sources/docs/c1?sig=" in answer
+
+
+def test_the_thinking_message_is_pending_until_passages_arrive():
+    pending = search_message(Reply(search="q (topic)", trace="I need"), reasoning=True)
+    assert pending["metadata"]["status"] == "pending" and pending["content"].startswith("I need")
+    hit = RankedHit("c1", "t", {}, 1, 0.7)
+    done = search_message(Reply(search="q (topic)", trace="I need x", passages=[hit], seconds={"search": 1.234}),
+                          reasoning=True)
+    assert done["metadata"] == {"title": "Reasoning before the search", "status": "done", "duration": 1.23}
+    assert "**Searched:** q (topic)" in done["content"]
+    plain = search_message(Reply(search="q (topic)", passages=[hit]), reasoning=False)
+    assert plain["metadata"]["title"] == "Searched: q (topic)"
+
+
+def test_message_text_reads_gradio_6_parts():
+    assert message_text("plain") == "plain"
+    assert message_text([{"type": "text", "text": "How do I"}, {"type": "text", "text": "branch?"}]) == \
+        "How do I branch?"
+    assert message_text(None) == ""
