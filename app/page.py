@@ -138,7 +138,7 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
         asked = [message_text(m.get("content")) for m in history if m.get("role") == "user"]
         history.append({"role": "user", "content": question})
         options = defaults.merged(k=int(k), reasoning=bool(reasoning), hybrid=bool(hybrid))
-        collection = collection.strip() or default_collection
+        collection = (collection or '').strip() or default_collection
         yield history + [search_message(Reply(), options.reasoning)], gr.update(), ""
         for reply in service.ask(question, options, collection, asked):
             turn = [search_message(reply, options.reasoning)] if reply.search else []
@@ -147,7 +147,7 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
             yield history + turn, passages_markdown(reply, service.links, collection), ""
 
     def upload(files, collection, progress=gr.Progress()):  # noqa: B008 (Gradio injects the tracker)
-        collection = collection.strip() or default_collection
+        collection = (collection or '').strip() or default_collection
         if not files:
             return "Choose files first.", stats_markdown(service.stats(collection))
 
@@ -203,7 +203,9 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
                         value=defaults.reasoning, label="reason before searching", elem_id="reasoning"
                     )
                     hybrid = gr.Checkbox(value=defaults.hybrid, label="hybrid (dense + BM25)", elem_id="hybrid")
-                    collection = gr.Textbox(value=default_collection, label="collection", elem_id="collection")
+                    collection = gr.Dropdown(choices=service.collections(), value=default_collection,
+                                             allow_custom_value=True, elem_id="collection",
+                                             label="collection (choose one, or type a new name and upload)")
             with gr.Column():
                 files = gr.File(
                     label="Upload documents (.txt .md .rst .html .pdf .docx)", file_count="multiple", elem_id="upload"
@@ -223,11 +225,11 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
         send.click(ask, inputs, outputs, concurrency_id="model")
         question.submit(ask, inputs, outputs, concurrency_id="model")
         def refresh(c):
-            c = c.strip() or default_collection
+            c = (c or '').strip() or default_collection
             return (stats_markdown(service.stats(c)), *documents_table(service, c))
 
         def remove_file(source, c):
-            c = c.strip() or default_collection
+            c = (c or '').strip() or default_collection
             if not source:
                 message = "Choose a file first."
             else:
@@ -237,12 +239,15 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
                     message = f"⚠️ {exc}"
             return (message, *refresh(c))
 
+        def collections():
+            return gr.update(choices=service.collections())
+
         listing = [stats, table, doomed]
         index_button.click(upload, [files, collection], [upload_status, stats], concurrency_id="model").then(
-            refresh, [collection], listing)
+            refresh, [collection], listing).then(collections, None, collection)  # a new one is listed
         remove.click(remove_file, [doomed, collection], [remove_status, *listing], concurrency_id="model")
-        collection.submit(refresh, [collection], listing)
-        page.load(refresh, [collection], listing)
+        collection.change(refresh, [collection], listing)
+        page.load(refresh, [collection], listing).then(collections, None, collection)
     # One model, so one job at a time; other requests wait in the queue.
     page.queue(default_concurrency_limit=1, max_size=64)
     return page

@@ -91,6 +91,24 @@ class Hit:
     score: float
 
 
+def collection_names(location: IndexLocation, fingerprint: str | None = None) -> list[str]:
+    """The searchr3 collections at ``location`` (those that record a model fingerprint; with
+    ``fingerprint``, only those of that model), sorted; ``[]`` where there is no index yet."""
+    if location.path is not None:
+        if not location.path.exists():
+            return []
+        with CLIENTS.reading(location.path) as d:
+            found = d.client.list_collections()
+    else:
+        found = location.client().list_collections()
+    names = []
+    for col in found:
+        stored = (col.metadata or {}).get(FINGERPRINT_KEY)
+        if stored is not None and (fingerprint is None or stored == fingerprint) and not col.name.endswith("-rebuild"):
+            names.append(col.name)
+    return sorted(names)
+
+
 class VectorIndex:
     """A Chroma collection of unit vectors from one model (cosine space).
 

@@ -25,7 +25,7 @@ from .errors import (
     SourceNotFoundError,
 )
 from .evidence import best_sentences
-from .index import IndexLocation, VectorIndex
+from .index import IndexLocation, VectorIndex, collection_names
 from .ingestion import Ingestor, Summary
 from .search import RankedHit, Searcher, SearchResult
 from .search_options import SearchOptions
@@ -199,6 +199,11 @@ class ChatService:
         if not path.is_file():
             raise SourceNotFoundError(f"the source file is no longer at {path}")
         return path
+
+    def collections(self) -> list[str]:
+        """The collections of this service's model at its location (the default one always listed)."""
+        names = collection_names(self.location, self.embedder.fingerprint)
+        return sorted(set(names) | {self.location.collection})
 
     def has_collection(self, collection: str | None = None) -> bool:
         """Whether ``collection`` (default: the service's) exists at the service's location."""

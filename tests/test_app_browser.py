@@ -90,7 +90,8 @@ def test_a_follow_up_finds_its_passage_and_its_source_opens(server, tmp_path):  
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1500})
         page.goto(server)
-        page.locator("#collection input, #collection textarea").first.fill("git")
+        page.locator("#collection input").fill("git")  # a new collection, created by the upload
+        page.locator("#collection input").press("Enter")
         page.locator("#upload input[type=file]").set_input_files([str(tmp_path / n) for n in GIT_DOCS])
         page.locator("#index").click()
         expect(page.locator("#upload-status")).to_contain_text("Indexed 4 files", timeout=180_000)

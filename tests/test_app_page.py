@@ -102,7 +102,9 @@ def test_a_follow_up_finds_what_the_question_alone_misses(service, tmp_path):
     }
     for name, text in docs.items():
         (tmp_path / name).write_text(text)
+    assert "git" not in service.collections()
     service.upload([tmp_path / name for name in docs], "git")
+    assert {"docs", "git", service.location.collection} <= set(service.collections())
     alone = [r for r in service.ask("And how do I delete it?", SearchOptions(k=1), "git")][-1]
     assert alone.passages[0].metadata["file_name"] != "git-branch-delete.txt"
     history = ["How do I create a branch in git?"]
