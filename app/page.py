@@ -72,7 +72,8 @@ def search_message(reply: Reply, reasoning: bool) -> dict:
     searched = reply.search or ""
     if reasoning:
         title = "Reasoning before the search"
-        content = (html.escape(reply.trace) if reply.trace else "_thinking…_") + (
+        pending = "_no trace_" if reply.passages or reply.done else "_thinking…_"
+        content = (html.escape(reply.trace) if reply.trace else pending) + (
             f"\n\n**Searched:** {html.escape(searched)}" if searched else "")
     else:
         title = "Searched: " + (searched if len(searched) < 90 else searched[:87] + "…") if searched else "Searching…"

@@ -39,8 +39,13 @@ class Answerer(Protocol):
     def stream(self, question: str, hits: Sequence[RankedHit], **settings) -> Iterator[str]: ...
 
 
-def _quote(text: str) -> str:
-    return " ".join(text.split())
+def _joined(text: str, evidence) -> str:
+    """The chosen sentences of ``text`` in text order, whitespace collapsed; " … " marks a gap."""
+    spans = sorted((e.sentence.start, e.sentence.end) for e in evidence)
+    out = text[spans[0][0]:spans[0][1]]
+    for (_, end), (start, stop) in zip(spans, spans[1:]):
+        out += (" " if not text[end:start].strip() else " … ") + text[start:stop]
+    return " ".join(out.split())
 
 
 class ExtractiveAnswerer:
@@ -62,9 +67,7 @@ class ExtractiveAnswerer:
         top = chosen[0][1][0].score
         chosen = [chosen[0]] + [(h, ev) for h, ev in chosen[1:] if ev[0].score >= self.relative * top]
         for i, (hit, evidence) in enumerate(chosen):
-            in_order = sorted(evidence, key=lambda e: e.sentence.start)
-            quote = " … ".join(_quote(e.sentence.text) for e in in_order)
-            yield ("\n\n" if i else "") + f"> {quote} [{hit.rank}]"
+            yield ("\n\n" if i else "") + f"> {_joined(hit.text, evidence)} [{hit.rank}]"
 
 
 class GenerativeAnswerer:

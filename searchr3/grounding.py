@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 _MARKER = re.compile(r"\s?\[(\d+)\]")
 _NUMBER = re.compile(r"\d+(?:[.,:/]\d+)*")
 _NAME = re.compile(r"\b[A-Z][a-zA-Z]*(?:[-'][A-Za-z]+)*\b")
+_LETTER = re.compile(r"[A-Za-z]")
+_LIST_NUMBER = re.compile(r"(?m)^[\s>*-]*\d+[.)]\s")  # "1. " opening a numbered line
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n\s*\n")
 # Capitalized words that name nothing.
 _COMMON = {"I", "A", "An", "The", "In", "On", "It", "If", "This", "That", "These", "Those", "You",
@@ -44,13 +46,14 @@ def _normal_number(s: str) -> str:
 
 
 def terms_of(text: str) -> tuple[set[str], set[str]]:
-    """The numbers and the names (capitalized words not opening a sentence, acronyms) in ``text``."""
-    numbers = {_normal_number(m) for m in _NUMBER.findall(_MARKER.sub("", text))}
+    """The numbers (not those numbering a list) and the names (capitalized words not opening a
+    sentence, acronyms) in ``text``."""
+    numbers = {_normal_number(m) for m in _NUMBER.findall(_LIST_NUMBER.sub("", _MARKER.sub("", text)))}
     names: set[str] = set()
     for sentence in _SENTENCE_END.split(text):
         words = list(_NAME.finditer(sentence))
         for m in words:
-            first = m.start() == len(sentence) - len(sentence.lstrip())
+            first = not _LETTER.search(sentence, 0, m.start())  # after only quote marks, bullets, digits
             word = m.group(0)
             if word in _COMMON or (first and not word.isupper()) or len(word) < 2:
                 continue

@@ -86,3 +86,18 @@ def test_source_links_are_signed_per_chunk_and_server():
     assert not links.verify("docs", "abd", sig) and not links.verify("other", "abc", sig)
     assert not SourceLinks().verify("docs", "abc", sig)  # another server's secret
     assert "#page" not in links.url("docs", "abc", {"source": "/x/notes.txt", "page": 3})
+
+
+def test_words_opening_a_line_or_quote_are_not_names():
+    assert unsupported_terms("> Use git branch -d [1]\n\n- Then push.", ["git branch -d removes it"]) == []
+    assert unsupported_terms("1. Ask Guido.", ["nothing"]) == ["Guido"]
+
+
+def test_quotes_mark_gaps_between_sentences_only():
+    from searchr3.answering import ExtractiveAnswerer
+    from searchr3.search import RankedHit
+
+    text = "Branches are cheap in git. Creating a branch: git branch NAME. Tea is hot. A git branch moves."
+    hit = RankedHit("c", text, {}, 1, 0.9)
+    (answer,) = ExtractiveAnswerer(per_passage=3).stream("How do I create a git branch?", [hit])
+    assert answer == ("> Branches are cheap in git. Creating a branch: git branch NAME. … A git branch moves. [1]")
