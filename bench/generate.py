@@ -2,8 +2,8 @@
 LoRA adapter applied through peft, as before) against the fast path (``Embedder.load``:
 adapter merged, auto precision). Prints new tokens/s of reasoning traces, whether the greedy
 traces agree, a reasoning query's p50 latency, and the time a plain chat question takes to a
-complete answer written by the model (``searchr3.service.ChatService`` with a generative
-answerer, over a small embedded index).
+complete answer (``searchr3.service.ChatService`` over a small embedded index): written by the
+model, and quoted from the passages (the shipped default).
 
     python -m bench.generate [--queries 4] [--questions 2] [--skip-reference]
 """
@@ -23,7 +23,7 @@ from rich.table import Table
 from bench.corpus import stdlib_passages
 from searchr3 import Embedder, ModelConfig, SearchOptions
 from searchr3.adapter import apply_adapter
-from searchr3.answering import GenerativeAnswerer
+from searchr3.answering import ExtractiveAnswerer, GenerativeAnswerer
 from searchr3.chat import LocalChatModel
 from searchr3.index import IndexLocation
 from searchr3.loading import load_model
@@ -66,12 +66,19 @@ def measure(embedder: Embedder, queries: list[str], questions: list[str], docs: 
     chat = LocalChatModel(embedder=embedder, max_new_tokens=200)  # a written answer, as before
     service = ChatService(embedder, IndexLocation.embedded(db), answerer=GenerativeAnswerer(chat))
     service.upload(sorted(docs.iterdir()), service.location.collection)
-    answers = []
-    for question in questions:
-        reply, sec = timed(lambda question=question: list(service.ask(question, SearchOptions(k=3)))[-1])
-        if reply.error:
-            raise RuntimeError(reply.error)
-        answers.append((sec, len(reply.answer.split())))
+
+    def answer_times(answerer) -> list[tuple[float, int]]:
+        service.answerer = answerer
+        out = []
+        for question in questions:
+            reply, sec = timed(lambda question=question: list(service.ask(question, SearchOptions(k=3)))[-1])
+            if reply.error:
+                raise RuntimeError(reply.error)
+            out.append((sec, len(reply.answer.split())))
+        return out
+
+    answers = answer_times(GenerativeAnswerer(chat))
+    quoted = answer_times(ExtractiveAnswerer())  # the shipped default: quotes, no generation
     return {
         "traces": traces,
         "tokens_per_s": statistics.median(rates),
@@ -79,6 +86,7 @@ def measure(embedder: Embedder, queries: list[str], questions: list[str], docs: 
         "reason_p50": statistics.median(latencies),
         "chat_s": statistics.median(a[0] for a in answers),
         "chat_words": statistics.median(a[1] for a in answers),
+        "quoted_s": statistics.median(a[0] for a in quoted),
     }
 
 
@@ -110,14 +118,14 @@ def main() -> None:
     console.print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; defaults: {config}")
     table = Table(title="searchr3 generation at batch 1 (medians of one run)")
     for col in ("path", "new tokens/s", "× reference", "trace tokens", "same greedy trace",
-                "reasoning query p50 s", "chat answer s", "answer words"):
+                "reasoning query p50 s", "written answer s", "answer words", "quoted answer s (default)"):
         table.add_column(col, justify="left" if col == "path" else "right")
     ref = results.get("reference")
     for name, r in results.items():
         same = f"{sum(a == b for a, b in zip(r['traces'], ref['traces']))}/{len(queries)}" if ref else "-"
         ratio = f"{r['tokens_per_s'] / ref['tokens_per_s']:.1f}" if ref else "-"
         table.add_row(name, f"{r['tokens_per_s']:.1f}", ratio, f"{r['new_tokens']:.0f}", same,
-                      f"{r['reason_p50']:.2f}", f"{r['chat_s']:.2f}", f"{r['chat_words']:.0f}")
+                      f"{r['reason_p50']:.2f}", f"{r['chat_s']:.2f}", f"{r['chat_words']:.0f}", f"{r['quoted_s']:.2f}")
     console.print(table)
 
 

@@ -90,7 +90,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--users", default="1,5,20")
     ap.add_argument("--questions", type=int, default=2, help="questions per user, asked one after another")
-    ap.add_argument("--max-tokens", type=int, default=32, help="answer length cap")
+    ap.add_argument("--max-tokens", type=int, default=32, help="answer length cap (written answers)")
+    ap.add_argument("--answer", default="generate", choices=("extract", "generate"),
+                    help="the server's answer mode: generate (the heavy path, default here) or extract (quotes)")
     ap.add_argument("--files", type=int, default=24, help="documents in the index (~200 tokens each)")
     args = ap.parse_args()
     import openai
@@ -106,7 +108,8 @@ def main() -> int:
         subprocess.run([sys.executable, "-m", "ingest", str(docs), "--db", str(db)], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         port = free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "app", "--db", str(db), "--port", str(port)],
+        proc = subprocess.Popen([sys.executable, "-m", "app", "--db", str(db), "--port", str(port),
+                                 "--answer", args.answer],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_for_http(f"http://127.0.0.1:{port}/v1/models", proc, timeout=300)

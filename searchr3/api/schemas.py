@@ -54,10 +54,11 @@ class StreamOptions(BaseModel):
 
 
 class ChatRequest(BaseModel):
-    """``POST /v1/chat/completions``: the last user message is searched in ``collection`` (default:
-    the server's) and answered from the passages found. Beyond OpenAI's fields: ``collection``,
-    ``k``, ``reasoning`` and ``hybrid`` (search options). Other OpenAI sampling fields are
-    accepted and ignored; ``n`` must be 1."""
+    """``POST /v1/chat/completions``: with model ``searchr3`` the last user message (made standalone
+    with the earlier ones) is searched in ``collection`` (default: the server's) and answered from
+    the passages found; with ``searchr3-chat`` the local model answers the conversation alone.
+    Beyond OpenAI's fields: ``collection``, ``k``, ``reasoning`` and ``hybrid`` (search options).
+    Other OpenAI sampling fields are accepted and ignored; ``n`` must be 1."""
 
     model_config = ConfigDict(extra="ignore")
 
