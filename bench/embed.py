@@ -1,6 +1,8 @@
-"""Embedding speed and fidelity by precision: float32 against the fast path (bfloat16) on the
-same passages. Doc tokens/s by batch size, the ratio to float32, the mean and minimum cosine
-between each passage's fast and float32 vectors, and (``--dev``) dev-set nDCG@10 per precision.
+"""Embedding speed and fidelity by path: float32 reading every prompt whole (the reference),
+bfloat16 reading every prompt whole, and the shipped fast path (bfloat16, each role's prompt
+head read once: ``searchr3.prefix_cache``), on the same passages. Doc tokens/s by batch size,
+the ratio to the reference, the mean and minimum cosine between each passage's vector and the
+reference's, and (``--dev``) dev-set nDCG@10 per path.
 
     python -m bench.embed [--passages 64] [--tokens 128] [--repeats 3] [--dev data/pyfaq]
 """
@@ -48,25 +50,27 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=128, help="tokens per passage")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batch-sizes", default="1,8,32")
-    ap.add_argument("--precisions", default="float32,bfloat16", help="the first is the reference")
+    ap.add_argument("--paths", default="float32-whole,bfloat16-whole,bfloat16",
+                    help="precisions; '-whole' reads every prompt whole; the first is the reference")
     ap.add_argument("--dev", default=None, help="a BEIR folder (e.g. data/pyfaq) for nDCG@10 per precision")
     args = ap.parse_args()
 
     console = Console(width=150)
-    precisions = args.precisions.split(",")
+    paths = args.paths.split(",")
     sizes = [int(b) for b in args.batch_sizes.split(",")]
-    table = Table(title=f"searchr3 embedding by precision (median of {args.repeats} runs)")
-    for col in ("precision", "batch size", "median s", "doc tokens/s", "× " + precisions[0], "cos mean", "cos min"):
-        table.add_column(col, justify="left" if col == "precision" else "right")
+    table = Table(title=f"searchr3 embedding by path (median of {args.repeats} runs)")
+    for col in ("path", "batch size", "median s", "doc tokens/s", "× " + paths[0], "cos mean", "cos min"):
+        table.add_column(col, justify="left" if col == "path" else "right")
     if args.dev:
         table.add_column(f"nDCG@10 {args.dev}", justify="right")
 
     reference: dict[int, float] = {}
     ref_vectors = None
-    for precision in precisions:
+    for path in paths:
+        precision, _, whole = path.partition("-")
         # the default limits (the dev set is embedded as users would), long enough for the passages
         limit = max(ModelConfig.max_document_tokens, args.tokens + 16)
-        base = ModelConfig(precision=precision, max_document_tokens=limit)
+        base = ModelConfig(precision=precision, max_document_tokens=limit, reuse_prompt_heads=whole != "whole")
         embedder = Embedder.load(base)
         passages = stdlib_passages(embedder.tokenizer, args.passages, args.tokens)
         text_tokens = sum(len(embedder.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in passages)
@@ -83,7 +87,7 @@ def main() -> None:
             embedder.config = base.with_(max_batch_size=bs, token_budget=max(bs * (args.tokens + 64), 4096))
             sec = median_seconds(lambda e=embedder, p=passages: e.embed_documents(p), args.repeats)
             reference.setdefault(bs, sec)
-            row = [precision if i == 0 else "", str(bs), f"{sec:.2f}", f"{text_tokens / sec:.0f}",
+            row = [path if i == 0 else "", str(bs), f"{sec:.2f}", f"{text_tokens / sec:.0f}",
                    f"{reference[bs] / sec:.2f}", f"{np.mean(cos):.4f}", f"{np.min(cos):.4f}"]
             table.add_row(*row, *([ndcg if i == 0 else ""] if args.dev else []))
         del embedder

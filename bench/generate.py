@@ -1,11 +1,17 @@
 """Generation speed at batch 1 with the shipped defaults: the reference path (float32, the
-LoRA adapter applied through peft, as before) against the fast path (``Embedder.load``:
-adapter merged, auto precision). Prints new tokens/s of reasoning traces, whether the greedy
-traces agree, a reasoning query's p50 latency, and the time a plain chat question takes to a
+LoRA adapter applied through peft, as before), the merged bfloat16 model through ``generate``
+(``--decode-precision same``), and the shipped fast path (``Embedder.load``: adapter merged,
+auto precision, one sequence decoded with int8 weights by ``searchr3.fast_decode``). Prints new
+tokens/s of reasoning traces, whether the greedy traces agree with the reference (and for how
+many tokens), a reasoning query's p50 latency, and the time a plain chat question takes to a
 complete answer (``searchr3.service.ChatService`` over a small embedded index): written by the
 model, and quoted from the passages (the shipped default).
 
-    python -m bench.generate [--queries 4] [--questions 2] [--skip-reference]
+``--dev FOLDER`` also prints that dev set's nDCG@10 with reasoning for the shipped model,
+its queries reasoned one at a time (as users' are: the int8 decoder) and in batches of 8
+(``generate`` over an int8 copy, as evaluation does), beside no reasoning.
+
+    python -m bench.generate [--queries 4] [--questions 2] [--skip-reference] [--dev data/pyfaq]
 """
 
 from __future__ import annotations
@@ -46,6 +52,11 @@ def reference_embedder(config: ModelConfig) -> Embedder:
     model, adapter_id = apply_adapter(bare.model, config.adapter_path(), bare.base_id)
     model.eval()
     return Embedder.from_model(model, bare.tokenizer, base_id=bare.base_id, adapter_id=adapter_id, config=config)
+
+
+def agreeing(a: list[int], b: list[int]) -> int:
+    """How many tokens two traces share before they first differ."""
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
 
 def timed(fn):
@@ -90,14 +101,35 @@ def measure(embedder: Embedder, queries: list[str], questions: list[str], docs: 
     }
 
 
+def dev_reasoning(folder: str, config: ModelConfig, console: Console) -> None:
+    """nDCG@10 on a dev set with queries reasoned one at a time and in batches."""
+    from searchr3.eval.beir import load_beir
+    from searchr3.eval.methods import dense_searchr3
+    from searchr3.eval.metrics import evaluate
+
+    data = load_beir(folder)
+    table = Table(title=f"nDCG@10 on {folder} ({len(data.queries)} queries)")
+    for col in ("queries embedded", "nDCG@10", "s per query"):
+        table.add_column(col, justify="left" if col == "queries embedded" else "right")
+    embedder = Embedder.load(config)
+    for name, batch, reasoning in [("without reasoning", 8, False), ("reasoned in batches of 8 (generate)", 8, True),
+                                   ("reasoned one at a time (int8 decoder)", 1, True)]:
+        embedder.config = config.with_(max_batch_size=batch)
+        run = dense_searchr3(data, embedder.config, reasoning=reasoning, embedder=embedder)
+        score = evaluate(run.rankings, data.qrels)["ndcg@10"]
+        table.add_row(name, f"{score:.4f}", f"{run.seconds_queries / len(data.queries):.2f}")
+    console.print(table)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--queries", type=int, default=4)
     ap.add_argument("--questions", type=int, default=2)
     ap.add_argument("--skip-reference", action="store_true", help="time the fast path only")
+    ap.add_argument("--dev", default=None, help="a BEIR folder (e.g. data/pyfaq): nDCG@10 by how queries are reasoned")
     args = ap.parse_args()
 
-    console = Console(width=150)
+    console = Console(width=200)
     config = ModelConfig()
     queries, questions = QUERIES[: args.queries], QUESTIONS[: args.questions]
     results: dict[str, dict] = {}
@@ -107,9 +139,10 @@ def main() -> None:
         fast = Embedder.load(config)
         for i, text in enumerate(stdlib_passages(fast.tokenizer, 12, 200)):
             (docs / f"passage{i:02d}.txt").write_text(text)
-        paths = {"fast": lambda: fast}
+        paths = {"fast (int8 decoder)": lambda: fast}
         if not args.skip_reference:
-            paths = {"reference": lambda: reference_embedder(config), **paths}
+            paths = {"reference": lambda: reference_embedder(config),
+                     "bf16 generate": lambda: Embedder.load(config.with_(decode_precision="same")), **paths}
         for name, build in paths.items():
             embedder = build()
             console.print(f"[bold]{name}[/]: {type(embedder.loaded.model).__name__}, {embedder.loaded.precision}")
@@ -117,16 +150,19 @@ def main() -> None:
 
     console.print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; defaults: {config}")
     table = Table(title="searchr3 generation at batch 1 (medians of one run)")
-    for col in ("path", "new tokens/s", "× reference", "trace tokens", "same greedy trace",
+    for col in ("path", "new tokens/s", "× reference", "trace tokens", "same greedy trace", "same first tokens",
                 "reasoning query p50 s", "written answer s", "answer words", "quoted answer s (default)"):
         table.add_column(col, justify="left" if col == "path" else "right")
     ref = results.get("reference")
     for name, r in results.items():
         same = f"{sum(a == b for a, b in zip(r['traces'], ref['traces']))}/{len(queries)}" if ref else "-"
+        first = f"{statistics.median(agreeing(a, b) for a, b in zip(r['traces'], ref['traces'])):.0f}" if ref else "-"
         ratio = f"{r['tokens_per_s'] / ref['tokens_per_s']:.1f}" if ref else "-"
-        table.add_row(name, f"{r['tokens_per_s']:.1f}", ratio, f"{r['new_tokens']:.0f}", same,
+        table.add_row(name, f"{r['tokens_per_s']:.1f}", ratio, f"{r['new_tokens']:.0f}", same, first,
                       f"{r['reason_p50']:.2f}", f"{r['chat_s']:.2f}", f"{r['chat_words']:.0f}", f"{r['quoted_s']:.2f}")
     console.print(table)
+    if args.dev:
+        dev_reasoning(args.dev, config, console)
 
 
 if __name__ == "__main__":

@@ -67,6 +67,25 @@ class LocalChatModel(BaseChatModel):
             "tokenizer": tok,
         }
 
+    def _decode(self, decoder, prompt_ids: list[int], stop: list[str] | None, streamer) -> None:
+        """Generate with the one-sequence decoder (as ``generate`` would: end of turn stops,
+        the embed token is never chosen, a stop string ends the answer after it)."""
+        import torch
+
+        tok = self.embedder.tokenizer
+        new_ids: list[int] = []
+        streamer.put(torch.tensor(prompt_ids))  # skipped as the prompt
+
+        def each(token: int) -> bool:
+            streamer.put(torch.tensor([token]))
+            new_ids.append(token)
+            return bool(stop) and any(s in tok.decode(new_ids[-64:]) for s in stop)
+
+        eos = [tok.eos_token_id] if tok.eos_token_id is not None else []
+        decoder.generate(prompt_ids, self.max_new_tokens, eos, suppress_ids=[self.embedder.loaded.embed_token_id],
+                         temperature=self.temperature, on_token=each)
+        streamer.end()
+
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         text = "".join(chunk.message.content for chunk in self._stream(messages, stop, run_manager, **kwargs))
@@ -82,8 +101,13 @@ class LocalChatModel(BaseChatModel):
         args = self._generation_kwargs(input_ids, stop)
         errors: list[BaseException] = []
 
+        decoder = self.embedder.loaded.sequence_decoder
+
         def work():
             try:
+                if decoder is not None:
+                    self._decode(decoder, input_ids[0].tolist(), stop, streamer)
+                    return
                 with torch.inference_mode():
                     self.embedder.loaded.model.generate(**args, streamer=streamer)
             except BaseException as exc:  # surfaced in the caller's thread below

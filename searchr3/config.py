@@ -46,9 +46,13 @@ class ModelConfig:
         precision: ``"float32"`` or ``"bfloat16"`` (``None``/``"auto"``: bfloat16 on a GPU and on
             CPUs with native bf16 arithmetic, else float32); see :mod:`searchr3.precision`.
         decode_precision: weights that generate reasoning traces: ``"same"`` as embedding, or
-            ``"int8"`` (a weight-only int8 copy; CPU with bfloat16); ``None``/``"auto"``: int8
-            where it can run. Chat answers use the embedding weights (their long prompts run
-            slower through the int8 kernel, which pays off only one token at a time).
+            ``"int8"`` (int8 weights; CPU with bfloat16); ``None``/``"auto"``: int8 where it can
+            run. One query's trace or one chat answer is decoded by
+            :class:`~searchr3.fast_decode.Int8Decoder` (prompt read with the bfloat16 weights,
+            new tokens through int8); vectors always come from the embedding weights.
+        reuse_prompt_heads: read the chat-template head every prompt of a role starts with once
+            and start each batch after it (:mod:`searchr3.prefix_cache`); ``False`` reads every
+            prompt whole, as before (for comparison: same vectors, to rounding).
     """
 
     model: str = DEFAULT_MODEL
@@ -63,6 +67,7 @@ class ModelConfig:
     device: str | None = None
     precision: str | None = None
     decode_precision: str | None = None
+    reuse_prompt_heads: bool = True
 
     def adapter_path(self) -> Path | None:
         """The adapter directory this configuration asks for, or ``None``."""

@@ -16,7 +16,8 @@ from .config import ModelConfig
 from .encoding import MAX_CHARS_PER_TOKEN, PromptEncoder, validate_texts
 from .errors import InputTooLongError
 from .loading import LoadedModel, load_model
-from .readout import embed_states
+from .prefix_cache import PromptPrefixes
+from .readout import embed_states, vectors_from_hidden
 from .reasoning import Sampling, Trace, TraceGenerator
 
 log = logging.getLogger(__name__)
@@ -64,12 +65,14 @@ class Embedder:
             "reasoning": PromptEncoder(tok, "reasoning", self.config.max_query_tokens),
         }
         self._pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+        # the prompt heads are read once per model, unless its weights may change (training)
+        heads = [e.head_ids for e in self._encoders.values()]
+        reuse = loaded.frozen and self.config.reuse_prompt_heads
+        self._prefixes = PromptPrefixes(loaded.model, heads) if reuse else None
 
     @cached_property
     def _generator(self) -> TraceGenerator:
-        # built on first use: an int8 decoder costs ~1 s that runs which never reason should not pay
-        loaded = self.loaded
-        return TraceGenerator(loaded.generation_model, loaded.tokenizer, loaded.embed_token_id, loaded.device)
+        return TraceGenerator(self.loaded)
 
     @classmethod
     def load(cls, config: ModelConfig | None = None) -> Embedder:
@@ -114,15 +117,27 @@ class Embedder:
     def vectors_for_ids(self, sequences: Sequence[list[int]]) -> np.ndarray:
         """Vectors for prompt id lists that each contain the embed token, in input order."""
         out = np.zeros((len(sequences), self.dim), dtype=np.float32)
-        batches = token_budget_batches(
-            [len(s) for s in sequences], self.config.token_budget, self.config.max_batch_size
-        )
+        # prompts that start with a stored head are read from after it (batched per head,
+        # so a prompt's vector never depends on its batch mates)
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, seq in enumerate(sequences):
+            head = self._prefixes.head_of([seq]) if self._prefixes is not None else ()
+            groups.setdefault(head, []).append(i)
         device = self.loaded.device
         with torch.inference_mode():
-            for batch in batches:
-                ids, mask = pad_right([sequences[i] for i in batch], self._pad_id)
-                vecs = embed_states(self.loaded.model, ids.to(device), mask.to(device), self.loaded.embed_token_id)
-                out[batch] = vecs.cpu().numpy()
+            for head, members in groups.items():
+                rests = [sequences[i][len(head) :] for i in members]
+                for batch in token_budget_batches(
+                    [len(r) + len(head) for r in rests], self.config.token_budget, self.config.max_batch_size
+                ):
+                    ids, mask = pad_right([rests[j] for j in batch], self._pad_id)
+                    ids, mask = ids.to(device), mask.to(device)
+                    if head:
+                        hidden = self._prefixes.final_hidden(head, ids, mask)
+                        vecs = vectors_from_hidden(hidden, ids, self.loaded.embed_token_id)
+                    else:
+                        vecs = embed_states(self.loaded.model, ids, mask, self.loaded.embed_token_id)
+                    out[[members[j] for j in batch]] = vecs.cpu().numpy()
         return out
 
     def encode(self, texts: Sequence[str], role: str = "document") -> Encoded:

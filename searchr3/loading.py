@@ -7,10 +7,12 @@ The pieces live in their own modules: :mod:`~searchr3.base_model` (which base, f
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import torch
 
+from . import fast_decode
 from .adapter import apply_adapter
 from .base_model import load_base
 from .config import ModelConfig
@@ -32,7 +34,10 @@ class LoadedModel:
     device: torch.device
     precision: str = "float32"
     decode_precision: str = "same"  # "int8": traces come from a weight-only int8 copy
+    frozen: bool = False  # weights never change (loaded for inference): derived states may be kept
     _decoder: torch.nn.Module | None = field(default=None, init=False, repr=False)
+    _one_sequence: fast_decode.Int8Decoder | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @property
     def generation_model(self) -> torch.nn.Module:
@@ -40,9 +45,22 @@ class LoadedModel:
         its int8 copy, built on first use (~1 s; runs that never reason never pay it)."""
         if self.decode_precision != "int8":
             return self.model
-        if self._decoder is None:
-            self._decoder = int8_decoder(self.model)
+        with self._lock:
+            if self._decoder is None:
+                self._decoder = int8_decoder(self.model)
         return self._decoder
+
+    @property
+    def sequence_decoder(self) -> fast_decode.Int8Decoder | None:
+        """The decoder for one sequence at a time (a user's query, a chat answer) when
+        ``decode_precision="int8"`` and the model is one it runs (Llama family, bfloat16, CPU),
+        built on first use; else None (``generate`` on :attr:`generation_model` does it)."""
+        if self.decode_precision != "int8" or not fast_decode.supports(self.model):
+            return None
+        with self._lock:
+            if self._one_sequence is None:
+                self._one_sequence = fast_decode.Int8Decoder(self.model)
+        return self._one_sequence
 
     @property
     def fingerprint(self) -> str:
@@ -96,4 +114,4 @@ def load_model(config: ModelConfig | None = None) -> LoadedModel:
         model = model.merge_and_unload()
     model.to(device=device, dtype=torch_dtype(precision))
     model.eval()
-    return LoadedModel(model, tokenizer, embed_id, base_id, adapter_id, device, precision, decode)
+    return LoadedModel(model, tokenizer, embed_id, base_id, adapter_id, device, precision, decode, frozen=True)

@@ -14,6 +14,7 @@ import torch
 
 from .batching import pad_left
 from .encoding import PromptIds
+from .loading import LoadedModel
 from .prompts import EMBED_LEAD, EMBED_SUFFIX, EMBED_TOKEN
 
 
@@ -55,14 +56,21 @@ def _clean_trace(text: str) -> str:
 
 
 class TraceGenerator:
-    """Generates reasoning traces for prompt ids built with the ``reasoning`` role."""
+    """Generates reasoning traces for prompt ids built with the ``reasoning`` role.
 
-    def __init__(self, model, tokenizer, embed_token_id: int, device: torch.device):
-        self.model = model
+    One prompt with one greedy or sampled trace (a user's query) goes through the loaded
+    model's :attr:`~searchr3.loading.LoadedModel.sequence_decoder` where it has one; batches
+    and several samples per prompt (evaluation, training) through ``generate``.
+    """
+
+    def __init__(self, loaded: LoadedModel):
+        self.loaded = loaded
+        tokenizer = loaded.tokenizer
         self.tokenizer = tokenizer
-        self.embed_token_id = embed_token_id
-        self.device = device
-        self.stop_ids = [embed_token_id] + ([tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else [])
+        self.embed_token_id = loaded.embed_token_id
+        self.device = loaded.device
+        eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+        self.stop_ids = [self.embed_token_id, *eos]
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         ids = tokenizer(EMBED_SUFFIX, add_special_tokens=False)["input_ids"]
         self.suffix_ids = ids
@@ -118,10 +126,14 @@ class TraceGenerator:
         with torch.random.fork_rng(devices=[]):
             if sampling.seed is not None:
                 torch.manual_seed(sampling.seed)
+            decoder = self.loaded.sequence_decoder if len(prompts) == 1 and sampling.num_samples == 1 else None
+            if decoder is not None:
+                new_ids = self._one(decoder, prompts[0], max_new_tokens, sampling, on_text)
+                return [self._finish(0, prompts[0], new_ids)]
             for start in range(0, len(prompts), batch_size):
                 chunk = prompts[start : start + batch_size]
                 ids, mask = pad_left([p.ids for p in chunk], self.pad_id)
-                out = self.model.generate(
+                out = self.loaded.generation_model.generate(
                     input_ids=ids.to(self.device), attention_mask=mask.to(self.device), generation_config=gen_config,
                     streamer=self.streamer(on_text) if on_text else None,
                 )
@@ -130,3 +142,22 @@ class TraceGenerator:
                     j = start + row // sampling.num_samples
                     traces.append(self._finish(j, prompts[j], new_ids))
         return traces
+
+    def _one(self, decoder, prompt: PromptIds, max_new_tokens: int, sampling: Sampling,
+             on_text: Callable[[str], None] | None) -> list[int]:
+        streamer = self.streamer(on_text) if on_text else None
+        if streamer is not None:
+            streamer.put(torch.tensor(prompt.ids))  # skipped as the prompt, as generate does
+
+        def each(token: int) -> None:
+            if streamer is not None:
+                streamer.put(torch.tensor([token]))
+
+        new_ids = decoder.generate(
+            prompt.ids, max_new_tokens, self.stop_ids,
+            temperature=sampling.temperature if sampling.do_sample else 0.0,
+            top_p=sampling.top_p if sampling.do_sample else 1.0, on_token=each,
+        )
+        if streamer is not None:
+            streamer.end()
+        return new_ids

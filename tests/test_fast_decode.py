@@ -1,0 +1,126 @@
+"""The one-sequence int8 decoder (``searchr3.fast_decode``) against the model it copies.
+
+Speed is measured by ``bench/generate.py``; here: it computes what the model computes (its
+prompt logits equal the bfloat16 model's, its int8 steps choose the model's next token on real
+text), greedy and sampled decoding follow ``generate``'s rules, and the embedder and the local
+chat model use it for one query or one answer without changing what a vector is."""
+
+import numpy as np
+import pytest
+import torch
+from langchain_core.messages import HumanMessage
+
+from searchr3 import Embedder, ModelConfig
+from searchr3.chat import LocalChatModel
+from searchr3.fast_decode import Int8Decoder, supports
+from searchr3.reasoning import Sampling
+
+pytestmark = pytest.mark.slow
+
+TEXT = (
+    "The json module encodes Python objects as JSON text and decodes JSON text back into dicts and lists. "
+    "subprocess.run starts a child process, waits for it, and can capture its standard output and error. "
+    "A pathlib.Path joins segments with the / operator and resolves symbolic links with resolve()."
+)
+QUERIES = ["How do I read a JSON file into a dictionary?", "How can I parse command line arguments?"]
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Embedder:
+    """The default as users get it on a bf16 CPU: bfloat16 vectors, int8 decoding."""
+    return Embedder.load(ModelConfig(precision="bfloat16", decode_precision="int8", reasoning_tokens=32))
+
+
+@pytest.fixture(scope="module")
+def decoder(shipped) -> Int8Decoder:
+    found = shipped.loaded.sequence_decoder
+    assert isinstance(found, Int8Decoder) and shipped.loaded.sequence_decoder is found  # built once
+    return found
+
+
+def test_prompt_logits_equal_the_models_and_int8_steps_choose_its_tokens(shipped, decoder, trained):
+    ids = shipped.tokenizer(TEXT)["input_ids"]
+    with torch.inference_mode():
+        exact = trained.loaded.model(input_ids=torch.tensor([ids])).logits[0].float()  # float32
+        bf16 = shipped.loaded.model(input_ids=torch.tensor([ids])).logits[0].float()
+
+    def error(logits: torch.Tensor, ref: torch.Tensor) -> float:
+        return (logits.log_softmax(-1) - ref.log_softmax(-1)).abs().max().item()
+
+    # read all at once (bfloat16 weights, as a prompt is read): as close to float32 as the model
+    whole = decoder.stepwise_logits(ids, len(ids))[0]
+    assert int(whole.argmax()) == int(exact[-1].argmax())
+    ours, model = error(whole, exact[-1]), error(bf16[-1], exact[-1])
+    assert ours < 2 * model + 0.05, (ours, model)
+    # after a 4-token prompt, one token at a time through the int8 weights: the model's choices
+    steps = decoder.stepwise_logits(ids, 4)
+    assert steps.shape == exact[3:].shape
+    agree = (steps.argmax(-1) == exact[3:].argmax(-1)).float().mean().item()
+    assert agree > 0.9, agree
+
+
+def test_greedy_stops_and_suppression_follow_generate(shipped, decoder):
+    prompt = shipped._encoders["reasoning"].encode(QUERIES[:1])[0].ids
+    greedy = decoder.generate(prompt, 12)
+    assert len(greedy) == 12 and greedy == decoder.generate(prompt, 12)  # deterministic
+    assert decoder.generate(prompt, 12, stop_ids=[greedy[2]])[: greedy.index(greedy[2]) + 1] == greedy[
+        : greedy.index(greedy[2]) + 1
+    ]
+    assert decoder.generate(prompt, 12, stop_ids=[greedy[2]])[-1] == greedy[2]  # ends with the stop id
+    assert decoder.generate(prompt, 12, suppress_ids=[greedy[0]])[0] != greedy[0]
+    seen: list[int] = []
+    assert decoder.generate(prompt, 12, on_token=lambda t: seen.append(t) or len(seen) == 5) == greedy[:5] == seen
+    with pytest.raises(ValueError, match="empty"):
+        decoder.generate([], 4)
+
+
+def test_sampling_is_seeded_and_a_tiny_nucleus_is_greedy(shipped, decoder):
+    prompt = shipped._encoders["reasoning"].encode(QUERIES[1:])[0].ids
+    greedy = decoder.generate(prompt, 16)
+
+    def sample(seed: int, **kw) -> list[int]:
+        torch.manual_seed(seed)
+        return decoder.generate(prompt, 16, temperature=1.0, **kw)
+
+    assert sample(1) == sample(1)
+    assert len({tuple(sample(s)) for s in range(4)}) > 1
+    assert sample(2, top_p=1e-6) == greedy  # only the most likely token survives the filter
+
+
+def test_a_query_is_reasoned_by_the_decoder_and_embedded_by_the_model(shipped, decoder):
+    (trace,) = shipped.traces(QUERIES[:1])
+    prompt = shipped._encoders["reasoning"].encode(QUERIES[:1])[0].ids
+    assert trace.generated_ids == decoder.generate(prompt, 32, shipped._generator.stop_ids)
+    (reasoned,) = shipped.reason(QUERIES[:1])
+    assert reasoned.trace == trace.text
+    np.testing.assert_allclose(reasoned.vector, shipped.vectors_for_ids([trace.final_ids])[0], atol=1e-6)
+    pieces: list[str] = []
+    shipped.traces(QUERIES[:1], on_text=pieces.append)
+    assert "".join(pieces).strip().startswith(trace.text[:40])
+    seeded = Sampling(do_sample=True, temperature=0.8, top_p=0.9, seed=7)
+    assert shipped.traces(QUERIES[:1], seeded)[0].generated_ids == shipped.traces(QUERIES[:1], seeded)[0].generated_ids
+    # batches and several samples per query still go through generate (the int8 copy)
+    assert len(shipped.traces(QUERIES, Sampling(do_sample=True, num_samples=2, seed=1))) == 4
+
+
+def test_the_local_chat_model_writes_with_the_decoder(shipped, decoder):
+    chat = LocalChatModel(embedder=shipped, max_new_tokens=24)
+    answer = chat.invoke([HumanMessage("Name three colours.")]).content
+    prompt = chat._prompt_ids([HumanMessage("Name three colours.")])[0].tolist()
+    tok = shipped.tokenizer
+    ids = decoder.generate(prompt, 24, [tok.eos_token_id], suppress_ids=[shipped.loaded.embed_token_id])
+    assert answer == tok.decode(ids, skip_special_tokens=True)
+    streamed = "".join(c.content for c in chat.stream([HumanMessage("Name three colours.")]))
+    assert streamed == answer
+    first_word = answer.split()[0]
+    stopped = chat.invoke([HumanMessage("Name three colours.")], stop=[first_word]).content
+    assert first_word in stopped and len(stopped) < len(answer)
+
+
+def test_only_bfloat16_llama_models_on_the_cpu_get_one(shipped, trained):
+    assert not supports(trained.loaded.model)  # float32
+    assert trained.loaded.sequence_decoder is None
+    with pytest.raises(ValueError, match="bfloat16 Llama"):
+        Int8Decoder(trained.loaded.model)
+    same = Embedder.load(ModelConfig(precision="bfloat16", decode_precision="same"))
+    assert supports(same.loaded.model) and same.loaded.sequence_decoder is None  # decoding asked at bf16
