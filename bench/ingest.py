@@ -2,8 +2,11 @@
 between parsing (in a worker thread, ahead of the model), embedding and storing; "model
 waited" is the parse time that was not hidden behind embedding. Default folder: the Python
 documentation HTML from Debian's ``python3-doc`` package (``apt-get install python3-doc``).
+``--ray`` adds runs on a local Ray instance with 1 and 2 embedding workers (Ray's start is
+timed apart; each run's time includes loading the model in its workers; "embed s" sums the
+workers' busy time, so with 2 workers it can exceed the run's).
 
-    python -m bench.ingest [--folder DIR] [--limit 40] [--chunk-tokens 256] [--precisions float32,auto]
+    python -m bench.ingest [--folder DIR] [--limit 40] [--chunk-tokens 256] [--precisions float32,auto] [--ray]
 """
 
 from __future__ import annotations
@@ -28,12 +31,39 @@ def python_doc_folder() -> Path | None:
     return next((Path(p) for p in found if Path(p).is_dir()), None)
 
 
+def ray_runs(subset: Path, work: Path, args, console: Console) -> list:
+    """First runs on a local Ray instance, one per ``WORKERSxCPUS`` of ``--ray-runs``."""
+    import time
+
+    from searchr3.ingestion.distributed import RayCluster, RayIngestor, connect
+
+    t0 = time.perf_counter()
+    ray = connect(RayCluster(local_cpus=args.ray_cpus))
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    console.print(f"Ray started in {time.perf_counter() - t0:.1f} s with {cpus} CPUs")
+    config = ModelConfig()
+    embedder = Embedder.load(config)  # the driver's: tokenizer, fingerprint
+    runs = []
+    for workers, each in (tuple(map(int, run.split("x"))) for run in args.ray_runs.split(",")):
+        if workers * each > cpus:
+            continue
+        db = IndexLocation.embedded(work / f"db-ray-{workers}x{each}")
+        index = VectorIndex(db, embedder.fingerprint, embedder.dim)
+        cluster = RayCluster(workers=workers, cpus=each)
+        ingestor = RayIngestor(embedder, index, config, cluster, args.chunk_tokens)
+        runs.append((f"ray: {workers} worker(s) × {each} CPU", ingestor.run([subset])))
+    return runs
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--folder", type=Path, default=None)
     ap.add_argument("--limit", type=int, default=40, help="first N files (sorted) of the folder")
     ap.add_argument("--chunk-tokens", type=int, default=256)
     ap.add_argument("--precisions", default="float32,auto", help="one fresh index per precision, in this order")
+    ap.add_argument("--ray", action="store_true", help="then ingest on a local Ray instance (see --ray-runs)")
+    ap.add_argument("--ray-runs", default="1x1,1x2,2x1", help="WORKERSxCPUS of each Ray run, in this order")
+    ap.add_argument("--ray-cpus", type=int, default=None, help="CPUs of the local Ray instance (default: all)")
     args = ap.parse_args()
     folder = args.folder or python_doc_folder()
     if folder is None or not folder.is_dir():
@@ -49,7 +79,7 @@ def main() -> int:
             shutil.copy(f, subset / f"{i:04d}-{f.name}")
         size_mb = sum(f.stat().st_size for f in files) / 1e6
         runs = []
-        for precision in args.precisions.split(","):
+        for precision in filter(None, args.precisions.split(",")):
             embedder = Embedder.load(ModelConfig(precision=precision))
             db = IndexLocation.embedded(work / f"db-{precision}")
             ingestor = Ingestor(embedder, VectorIndex(db, embedder.fingerprint, embedder.dim), args.chunk_tokens)
@@ -57,6 +87,8 @@ def main() -> int:
             runs += [(f"{name}: first (empty index)", ingestor.run([subset]))]
             runs += [(f"{name}: second (unchanged)", ingestor.run([subset]))]
             del embedder, ingestor
+        if args.ray:
+            runs += ray_runs(subset, work, args, console)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -67,7 +99,7 @@ def main() -> int:
                "embed s", "store s")
     for col in columns:
         table.add_column(col, justify="right" if col != "run" else "left")
-    base_rate = runs[0][1].chunks_added / runs[0][1].seconds
+    base_rate = runs[0][1].chunks_added / runs[0][1].seconds  # "× first": against the first row
     for label, s in runs:
         table.add_row(
             label,
@@ -78,7 +110,7 @@ def main() -> int:
             f"{s.chunks_added / s.seconds:.2f}",
             f"{s.chunks_added / s.seconds / base_rate:.2f}" if s.chunks_added else "",
             f"{s.seconds_parse:.1f}",
-            f"{s.seconds_waiting:.1f}",
+            "" if label.startswith("ray") else f"{s.seconds_waiting:.1f}",
             f"{s.seconds_embed:.1f}",
             f"{s.seconds_store:.1f}",
         )

@@ -99,6 +99,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--prune", action="store_true", help="remove chunks of files that no longer exist")
     ap.add_argument("--watch", action="store_true",
                     help="after indexing, keep following the folders: added, changed and deleted files (Ctrl-C stops)")
+    ap.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                    help="parse and embed on a Ray cluster (default: start a local one; needs searchr3[ray])")
+    ap.add_argument("--ray-workers", type=int, default=None,
+                    help="embedding actors on the cluster (default: one per GPU, else one per two CPUs)")
+    ap.add_argument("--ray-cpus", type=float, default=1.0, help="CPUs (torch threads) each embedding actor holds")
     ap.add_argument("--check", action="store_true",
                     help="verify the index (vectors, chunks per file, orphans, BM25) instead of indexing")
     ap.add_argument("--repair", action="store_true", help="check, then fix what can be fixed, and check again")
@@ -146,6 +151,16 @@ def run_check(args: argparse.Namespace, location, console: Console) -> int:
     return 0 if report.ok else 1
 
 
+def _ingestor(args: argparse.Namespace, embedder: Embedder, index: VectorIndex) -> Ingestor:
+    """The local ingestor, or with ``--ray`` the one that runs on a Ray cluster."""
+    if args.ray is None:
+        return Ingestor(embedder, index, args.chunk_tokens, args.overlap)
+    from searchr3.ingestion.distributed import RayCluster, RayIngestor
+
+    cluster = RayCluster(args.ray, args.ray_workers, args.ray_cpus)
+    return RayIngestor(embedder, index, model_config(args), cluster, args.chunk_tokens, args.overlap)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     console = Console(stderr=True)
@@ -157,12 +172,14 @@ def main(argv: list[str] | None = None) -> int:
         return run_check(args, location, console)
     if not args.paths:
         return _fail("name the files or folders to index (or --check)")
+    if args.ray is not None and args.watch:
+        return _fail("--ray indexes a folder once; --watch runs locally")
     if args.watch and not all(Path(p).expanduser().is_dir() for p in args.paths):
         return _fail("--watch follows folders: name folders, not files")
     try:
         embedder = Embedder.load(model_config(args))
         index = VectorIndex(location, embedder.fingerprint, embedder.dim)
-        ingestor = Ingestor(embedder, index, args.chunk_tokens, args.overlap)
+        ingestor = _ingestor(args, embedder, index)
         with RichProgress(console) as progress:
             summary = ingestor.run(args.paths, prune=args.prune, progress=progress)
     except KeyboardInterrupt:

@@ -196,3 +196,34 @@ def test_cli_writes_adapter_log_and_curve(tmp_path):
         timeout=120,
     )
     assert bad.returncode == 2 and bad.stderr.strip() == f"error: no such pairs file: {tmp_path / 'nope.jsonl'}"
+
+
+@pytest.mark.slow
+def test_accelerate_launch_two_cpu_processes_writes_the_same_results(tmp_path):
+    """``accelerate launch --multi_gpu --num_processes 2 -m training.sft`` on a machine without
+    CUDA: two processes over gloo (each a shard of every batch), the same files, summary and
+    log keys and learning-rate schedule as one process, and an adapter that loads."""
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("\n".join(
+        json.dumps({"query": p.query, "positive": p.positive, "negatives": list(p.negatives)}) for p in PAIRS
+    ))
+    args = ["--data", str(data), "--steps", "2", "--batch-size", "4", "--chunk-size", "2",
+            "--max-query-tokens", "16", "--max-document-tokens", "24", "--lora-r", "4"]
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    runs = {}
+    for name, prefix in (("one", [sys.executable]), ("two", launch)):
+        out = subprocess.run([*prefix, "-m", "training.sft", *args, "--out", str(tmp_path / name)],
+                             capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stderr[-2000:]
+        runs[name] = json.loads((tmp_path / name / "summary.json").read_text())
+    assert (runs["one"]["processes"], runs["two"]["processes"]) == (1, 2)
+    assert runs["one"].keys() == runs["two"].keys() and runs["two"]["steps"] == 2
+    logs = [[json.loads(line) for line in (tmp_path / n / "log.jsonl").read_text().splitlines()] for n in runs]
+    assert [row.keys() for row in logs[0]] == [row.keys() for row in logs[1]] and len(logs[1]) == 2
+    assert all(math.isfinite(row["loss"]) for row in logs[1])
+    assert [row["lr"] for row in logs[0]] == [row["lr"] for row in logs[1]]  # one scheduler step per step
+    for name in ("adapter/adapter_model.safetensors", "loss.png", "config.json"):
+        assert (tmp_path / "two" / name).is_file(), name
+    adapter = ModelConfig(adapter=str(tmp_path / "two" / "adapter"), precision="float32")
+    assert Embedder.load(adapter).embed_query("reverse a list").shape == (576,)

@@ -104,7 +104,7 @@ def run_stage(stage: Stage, argv: list[str] | None = None) -> int:
         return 0
     adapter = trainer.export()
     summary = {"pairs": len(pairs), "steps": trainer.step, "seconds": time.perf_counter() - started,
-               "adapter": str(adapter), **stage.describe(trainer)}
+               "processes": trainer.accelerator.num_processes, "adapter": str(adapter), **stage.describe(trainer)}
     if config.eval_data:
         key = "eval_reasoning" if stage.eval_reasoning else "eval"
         summary[key] = evaluate_adapter(adapter, Path(config.eval_data), str(trainer.accelerator.device),

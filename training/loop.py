@@ -18,12 +18,17 @@ from .plots import plot_curves
 
 
 def make_accelerator(mixed_precision: str):
-    """An ``accelerate.Accelerator``; ``"auto"`` means bf16 on CUDA, full precision elsewhere."""
+    """An ``accelerate.Accelerator``; ``"auto"`` means bf16 on CUDA, full precision elsewhere.
+
+    Without CUDA it is a CPU accelerator, so processes started by ``accelerate launch
+    --multi_gpu --num_processes N`` (torchrun) train as one job over gloo."""
     from accelerate import Accelerator
 
+    cuda = torch.cuda.is_available()
     if mixed_precision == "auto":
-        mixed_precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
-    return Accelerator(mixed_precision=mixed_precision)
+        mixed_precision = "bf16" if cuda and torch.cuda.is_bf16_supported() else "no"
+    # every process takes its share of each batch itself: one scheduler step per training step
+    return Accelerator(mixed_precision=mixed_precision, cpu=not cuda, step_scheduler_with_optimizer=False)
 
 
 class TrainingLoop:

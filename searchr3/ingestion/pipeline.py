@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -73,6 +73,23 @@ class Summary:
     seconds_waiting: float = 0.0  # the model idle, waiting for the next file to be parsed
     failures: list[dict] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, files: list[Path], skipped: list[Path]) -> Summary:
+        """An empty tally for a run over ``files`` (``skipped``: unsupported ones)."""
+        return cls(files_seen=len(files) + len(skipped), files_skipped=len(skipped), skipped=[str(p) for p in skipped])
+
+    def count(self, result: FileResult) -> None:
+        """Add one file's outcome."""
+        self.chunks_added += result.chunks_added
+        self.chunks_removed += result.chunks_removed
+        if result.status == "indexed":
+            self.files_indexed += 1
+        elif result.status == "unchanged":
+            self.files_unchanged += 1
+        else:
+            self.files_failed += 1
+            self.failures.append({"path": result.path, "error": result.error})
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -150,6 +167,37 @@ def is_complete(existing: dict[str, dict], file_sha: str) -> bool:
     )
 
 
+def prepare_file(path: Path, chunker: Chunker, stored: Callable[[str], dict[str, dict]]) -> Prepared:
+    """Read and hash ``path``; if ``stored(source)`` (``{id: metadata}`` of its chunks in the
+    index) is not one complete copy of it, chunk it. Failures become a ``failed`` result."""
+    source = str(path)
+    t0 = time.perf_counter()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        error = f"cannot read file ({exc.strerror or exc})"
+        return Prepared(path, time.perf_counter() - t0, result=FileResult(source, "failed", error=error))
+    file_sha = hashlib.sha256(data).hexdigest()
+    existing = stored(source)
+    t1 = time.perf_counter()
+    if is_complete(existing, file_sha):
+        return Prepared(path, t1 - t0, result=FileResult(source, "unchanged"))
+    try:
+        chunks = chunker.chunk(load(path))
+    except LoadError as exc:  # chunks stored for an earlier version stay as they were
+        failed = FileResult(source, "failed", error=str(exc))
+        return Prepared(path, t1 - t0, time.perf_counter() - t1, result=failed)
+    return Prepared(path, t1 - t0, time.perf_counter() - t1, None, file_sha, existing, chunks)
+
+
+def planned(prepared: Prepared) -> tuple[list[str], list[dict]]:
+    """The ids and metadata the chunks of a changed file are stored under."""
+    source = str(prepared.path)
+    when = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    chunks = prepared.chunks
+    return chunk_ids(source, chunks), [_metadata(source, prepared.file_sha, len(chunks), c, when) for c in chunks]
+
+
 class Ingestor:
     """Indexes files into a :class:`VectorIndex` with an :class:`Embedder`."""
 
@@ -163,24 +211,7 @@ class Ingestor:
 
         Touches nothing stored, so it runs in a worker thread ahead of :meth:`store`.
         """
-        source = str(path)
-        t0 = time.perf_counter()
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            error = f"cannot read file ({exc.strerror or exc})"
-            return Prepared(path, time.perf_counter() - t0, result=FileResult(source, "failed", error=error))
-        file_sha = hashlib.sha256(data).hexdigest()
-        existing = self.index.metadata_where({"source": source})
-        t1 = time.perf_counter()
-        if is_complete(existing, file_sha):
-            return Prepared(path, t1 - t0, result=FileResult(source, "unchanged"))
-        try:
-            chunks = self.chunker.chunk(load(path))
-        except LoadError as exc:  # chunks stored for an earlier version stay as they were
-            failed = FileResult(source, "failed", error=str(exc))
-            return Prepared(path, t1 - t0, time.perf_counter() - t1, result=failed)
-        return Prepared(path, t1 - t0, time.perf_counter() - t1, None, file_sha, existing, chunks)
+        return prepare_file(path, self.chunker, lambda source: self.index.metadata_where({"source": source}))
 
     def store(self, prepared: Prepared, summary: Summary, progress: Progress) -> FileResult:
         """Embed the new chunks of a prepared file, upsert them, then drop its stale ones."""
@@ -188,12 +219,9 @@ class Ingestor:
         summary.seconds_store += prepared.seconds_check
         if prepared.result is not None:
             return prepared.result
-        path, file_sha, existing, chunks = prepared.path, prepared.file_sha, prepared.existing, prepared.chunks
-        source = str(path)
-        ids = chunk_ids(source, chunks)
-        when = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        metas = [_metadata(source, file_sha, len(chunks), c, when) for c in chunks]
-        progress.file_started(path, len(chunks))
+        chunks, existing = prepared.chunks, prepared.existing
+        ids, metas = planned(prepared)
+        progress.file_started(prepared.path, len(chunks))
 
         new = [i for i, cid in enumerate(ids) if cid not in existing]
         for start in range(0, len(new), EMBED_GROUP):
@@ -215,7 +243,7 @@ class Ingestor:
         stale = sorted(set(existing) - set(ids))
         self.index.delete(stale)
         summary.seconds_store += time.perf_counter() - t0
-        return FileResult(source, "indexed", chunks_added=len(new), chunks_removed=len(stale))
+        return FileResult(str(prepared.path), "indexed", chunks_added=len(new), chunks_removed=len(stale))
 
     def prune(self, under: Iterable[str | Path] | None = None) -> int:
         """Remove chunks whose source file no longer exists (only those under the folders
@@ -263,9 +291,7 @@ class Ingestor:
         progress = progress or Silent()
         started = time.perf_counter()
         files, skipped = collect_files(paths)
-        summary = Summary(
-            files_seen=len(files) + len(skipped), files_skipped=len(skipped), skipped=[str(p) for p in skipped]
-        )
+        summary = Summary.of(files, skipped)
         progress.start(len(files))
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-prepare")
         ahead: list[Future] = [pool.submit(self.prepare, p) for p in files[:PREFETCH]]
@@ -277,15 +303,7 @@ class Ingestor:
                 if i + PREFETCH < len(files):
                     ahead.append(pool.submit(self.prepare, files[i + PREFETCH]))
                 result = self.store(prepared, summary, progress)
-                summary.chunks_added += result.chunks_added
-                summary.chunks_removed += result.chunks_removed
-                if result.status == "indexed":
-                    summary.files_indexed += 1
-                elif result.status == "unchanged":
-                    summary.files_unchanged += 1
-                else:
-                    summary.files_failed += 1
-                    summary.failures.append({"path": result.path, "error": result.error})
+                summary.count(result)
                 progress.file_done(result)
             if prune:
                 summary.chunks_removed += self._prune()
