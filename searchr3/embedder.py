@@ -204,6 +204,15 @@ class Embedder:
             for t, v in zip(traces, vectors)
         ]
 
+    def embed_with_traces(self, texts: Sequence[str], traces: Sequence[str]) -> np.ndarray:
+        """Query vectors read after the given traces, as if the model had written them (an
+        empty trace: the embed sentence right after the query). For diagnostics and targets."""
+        texts = validate_texts(texts)
+        if len(traces) != len(texts):
+            raise ValueError(f"{len(texts)} queries but {len(traces)} traces")
+        prompts = self._encoders["reasoning"].encode(texts)
+        return self.vectors_for_ids([self._generator.final_ids(p, t) for p, t in zip(prompts, traces)])
+
     # sentence-transformers-style names, for users who come from there
 
     def encode_query(self, sentences: str | Sequence[str], *, reasoning: bool = False,

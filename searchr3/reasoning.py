@@ -90,6 +90,12 @@ class TraceGenerator:
             final = prompt.ids + body + (self.newline_suffix_ids if raw.strip() else self.suffix_ids)
         return Trace(index, _clean_trace(raw), prompt.ids, generated, final, emitted, prompt.truncated)
 
+    def final_ids(self, prompt: PromptIds, text: str) -> list[int]:
+        """The ids a trace ``text`` ends as when the embed sentence is appended to it (what
+        :meth:`generate` makes of a trace the model ended without the embed token)."""
+        body = self.tokenizer(text, add_special_tokens=False)["input_ids"] if text.strip() else []
+        return prompt.ids + body + (self.newline_suffix_ids if body else self.suffix_ids)
+
     def streamer(self, on_text: Callable[[str], None]):
         """A transformers streamer that hands ``on_text`` each piece of decoded trace text."""
         from transformers import TextStreamer

@@ -1,0 +1,200 @@
+"""Does the embedder use reasoning traces, and how much could choosing them gain?
+
+    python -m searchr3.eval.traces --data data/pyfaq [--samples 8] [--adapter DIR] [--out docs/traces.md]
+
+The same checkpoint embeds every dev query after different traces: none (the plain query
+prompt), an empty one, the query repeated, an oracle built from the query's positive passage
+(its distinctive terms, :mod:`searchr3.trace_targets`), the model's greedy trace, and N
+sampled ones (their mean, and the best per query: the headroom of selecting traces). Plain
+and greedy vectors mixed with a weight show what a combination would give. Each row has
+nDCG@10, Recall@10, MRR@10 and per-query wins/losses against the plain prompt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..cli import add_model_args, model_config, print_error
+from ..embedder import Embedder
+from ..errors import SearchR3Error
+from ..reasoning import Sampling
+from ..trace_targets import TermWeights, passage_trace
+from .beir import Dataset, load_beir
+from .metrics import mrr_at_k, ndcg_at_k, recall_at_k
+
+MIX_WEIGHTS = (0.25, 0.5, 0.75)
+
+
+@dataclass
+class Variant:
+    """One way of reading the queries: per-query nDCG@10, Recall@10, MRR@10, trace tokens."""
+
+    name: str
+    ndcg: np.ndarray
+    recall: np.ndarray
+    mrr: np.ndarray
+    tokens: float = 0.0
+
+    def row(self, plain: Variant) -> list[str]:
+        wins = int(np.sum(self.ndcg > plain.ndcg + 1e-9))
+        losses = int(np.sum(self.ndcg < plain.ndcg - 1e-9))
+        return [self.name, f"{self.ndcg.mean():.4f}", f"{self.recall.mean():.4f}", f"{self.mrr.mean():.4f}",
+                f"{wins}/{losses}", f"{self.tokens:.0f}" if self.tokens else ""]
+
+
+COLUMNS = ("trace", "nDCG@10", "R@10", "MRR@10", "wins/losses vs plain", "trace tokens")
+
+
+class Scorer:
+    """Per-query metrics of query vectors against one embedded corpus."""
+
+    def __init__(self, data: Dataset, docs: np.ndarray, doc_ids: list[str], q_ids: list[str]):
+        self.data, self.docs, self.doc_ids, self.q_ids = data, docs, doc_ids, q_ids
+
+    def __call__(self, name: str, queries: np.ndarray, tokens: float = 0.0) -> Variant:
+        order = np.argsort(-(queries @ self.docs.T), axis=1)[:, :10]
+        ranked = [[self.doc_ids[i] for i in row] for row in order]
+        rels = [self.data.qrels[q] for q in self.q_ids]
+        return Variant(
+            name,
+            np.array([ndcg_at_k(r, rel, 10) for r, rel in zip(ranked, rels)]),
+            np.array([recall_at_k(r, rel, 10) for r, rel in zip(ranked, rels)]),
+            np.array([mrr_at_k(r, rel, 10) for r, rel in zip(ranked, rels)]),
+            tokens,
+        )
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def oracle_traces(data: Dataset, q_ids: list[str]) -> list[str]:
+    """Per query, a trace from its best-graded positive passage's distinctive terms."""
+    weights = TermWeights([data.doc_text(d) for d in data.corpus])
+    traces = []
+    for q in q_ids:
+        positive = max(data.qrels[q].items(), key=lambda kv: kv[1])[0]
+        title, text = data.corpus[positive]
+        traces.append(passage_trace(data.queries[q], text, weights, heading=title or None))
+    return traces
+
+
+def run(embedder: Embedder, data: Dataset, samples: int, seed: int,
+        tick: Callable[[str, int, int], None]) -> tuple[list[Variant], dict]:
+    """Every variant on ``data``; also the traces of the first queries, for the record."""
+    doc_ids = list(data.corpus)
+    q_ids = [q for q in data.queries if q in data.qrels]
+    texts = [data.queries[q] for q in q_ids]
+    group = 16
+    docs = np.concatenate([embedder.embed_documents([data.doc_text(d) for d in doc_ids[i : i + group]])
+                           for i in range(0, len(doc_ids), group)])
+    tick("corpus", 1, 1)
+    score = Scorer(data, docs, doc_ids, q_ids)
+    n_tokens = lambda traces: float(np.mean([len(embedder.tokenizer(t)["input_ids"]) for t in traces]))  # noqa: E731
+    plain_vectors = embedder.embed_queries(texts)
+    plain = score("none (the plain query prompt)", plain_vectors)
+    variants = [plain]
+    oracle = oracle_traces(data, q_ids)
+    for name, traces in (("empty", [""] * len(texts)), ("the query repeated", texts),
+                         ("oracle: the positive's distinctive terms", oracle)):
+        variants.append(score(name, embedder.embed_with_traces(texts, traces), n_tokens(traces)))
+    greedy_traces, greedy_vectors = [], []
+    for i in range(0, len(texts), group):
+        for r in embedder.reason(texts[i : i + group]):
+            greedy_traces.append(r.trace)
+            greedy_vectors.append(r.vector)
+        tick("greedy traces", min(i + group, len(texts)), len(texts))
+    greedy_vectors = np.stack(greedy_vectors)
+    greedy = score("greedy (the model's own)", greedy_vectors, n_tokens(greedy_traces))
+    variants.append(greedy)
+    sampled: list[Variant] = []
+    if samples:
+        sampling = Sampling(do_sample=True, temperature=1.0, top_p=0.95, num_samples=samples, seed=seed)
+        per_query: list[list] = [[] for _ in texts]
+        for i in range(0, len(texts), 4):
+            traces = embedder.traces(texts[i : i + 4], sampling)
+            vectors = embedder.vectors_for_ids([t.final_ids for t in traces])
+            for t, v in zip(traces, vectors):
+                per_query[i + t.query_index].append((t.text, v))
+            tick("sampled traces", min(i + 4, len(texts)), len(texts))
+        by_sample = [score(f"sample {k}", np.stack([pq[k][1] for pq in per_query])) for k in range(samples)]
+        tokens = n_tokens([t for pq in per_query for t, _ in pq])
+        stacked = {m: np.stack([getattr(v, m) for v in by_sample]) for m in ("ndcg", "recall", "mrr")}
+        sampled.append(Variant(f"sampled, mean of {samples}", *(stacked[m].mean(0) for m in stacked), tokens))
+        best = stacked["ndcg"].argmax(0)
+        cols = np.arange(len(texts))
+        sampled.append(Variant(f"sampled, best of {samples} per query (selection headroom)",
+                               *(stacked[m][best, cols] for m in stacked), tokens))
+    variants += sampled
+    for w in MIX_WEIGHTS:
+        mixed = _unit(w * plain_vectors + (1 - w) * greedy_vectors)
+        variants.append(score(f"{w:.2f} × plain + {1 - w:.2f} × greedy", mixed, greedy.tokens))
+    record = {"examples": [{"query": t, "greedy": g, "oracle": o}
+                           for t, g, o in list(zip(texts, greedy_traces, oracle))[:10]]}
+    return variants, record
+
+
+def markdown(variants: list[Variant], title: str) -> str:
+    lines = [f"## {title}", "", "| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
+    lines += ["| " + " | ".join(v.row(variants[0])) + " |" for v in variants]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m searchr3.eval.traces", description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, required=True, help="a BEIR-layout dev folder")
+    ap.add_argument("--samples", type=int, default=8, help="sampled traces per query (0: none)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--limit", type=int, default=None, help="only the first N queries (the whole corpus)")
+    ap.add_argument("--out", type=Path, default=None, help="write the table (markdown) and examples (JSON) here")
+    add_model_args(ap)
+    args = ap.parse_args(argv)
+    console = Console(stderr=True)
+    try:
+        data = load_beir(args.data)
+        if args.limit:
+            data.queries = dict(list(data.queries.items())[: args.limit])
+        embedder = Embedder.load(model_config(args))
+        started = time.perf_counter()
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console) as bar:
+            tasks: dict[str, int] = {}
+
+            def tick(phase: str, done: int, total: int) -> None:
+                if phase not in tasks:
+                    tasks[phase] = bar.add_task(phase, total=total)
+                bar.update(tasks[phase], completed=done)
+
+            variants, record = run(embedder, data, args.samples, args.seed, tick)
+    except (SearchR3Error, ValueError) as exc:
+        print_error(exc)
+        return 2
+    title = f"{args.data.name}: {len(variants[0].ndcg)} queries, {embedder.fingerprint}"
+    table = Table(title=title)
+    for col in COLUMNS:
+        table.add_column(col, justify="left" if col == "trace" else "right")
+    for v in variants:
+        table.add_row(*v.row(variants[0]))
+    Console().print(table)
+    console.print(f"{time.perf_counter() - started:.0f} s")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(markdown(variants, title))
+        record["fingerprint"] = embedder.fingerprint
+        args.out.with_suffix(".json").write_text(json.dumps(record, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

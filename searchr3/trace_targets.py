@@ -1,0 +1,64 @@
+"""Reasoning traces built from text instead of generated: what a useful trace would say.
+
+A trace helps retrieval when it names what a relevant passage contains and the query does
+not: the passage's heading and its distinctive terms, not an answer. Built from a query's
+known positive passage such a trace is an *oracle* (the upper reference of the trace
+diagnostics, :mod:`searchr3.eval.traces`); stage-1 training can use the same builder for
+trace targets.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+from .conversation import content_terms
+from .evidence import stem
+
+_WORD = re.compile(r"[a-z][a-z0-9_]+")
+
+
+class TermWeights:
+    """Inverse document frequencies of word stems over a corpus."""
+
+    def __init__(self, texts: Sequence[str]):
+        self.n = len(texts)
+        self.df: Counter = Counter()
+        for text in texts:
+            self.df.update({stem(w) for w in content_terms(text)})
+
+    def idf(self, word: str) -> float:
+        return math.log((self.n + 1) / (self.df[stem(word)] + 1)) + 1.0
+
+
+def distinctive_terms(passage: str, query: str, weights: TermWeights, k: int = 8) -> list[str]:
+    """Up to ``k`` words of ``passage`` that the query lacks, most distinctive first
+    (frequency in the passage × rarity in the corpus; numbers and one-letter words left out)."""
+    asked = {stem(part) for w in content_terms(query) for part in [w, *re.split(r"[-._/]", w)] if part}
+    words = [w for w in content_terms(passage) if stem(w) not in asked and not w.replace(".", "").isdigit()]
+    counts = Counter(stem(w) for w in _all_words(passage))
+    scored = sorted(words, key=lambda w: (-counts[stem(w)] * weights.idf(w), words.index(w)))
+    chosen: list[str] = []
+    for w in scored:
+        if stem(w) not in {stem(c) for c in chosen}:
+            chosen.append(w)
+        if len(chosen) == k:
+            break
+    return chosen
+
+
+def _all_words(text: str) -> list[str]:
+    """Every word occurrence (``content_terms`` keeps only the first of each)."""
+    return _WORD.findall(text.lower())
+
+
+def passage_trace(query: str, passage: str, weights: TermWeights, heading: str | None = None, k: int = 8) -> str:
+    """A short trace that points at ``passage``: its heading (when given) and its distinctive terms."""
+    terms = distinctive_terms(passage, query, weights, k)
+    about = f"a passage titled {heading!r}" if heading else "a passage"
+    if not terms:
+        return f"Looking for {about}."
+    listed = ", ".join(terms[:-1]) + (f" and {terms[-1]}" if len(terms) > 1 else terms[-1])
+    return f"Looking for {about} that mentions {listed}."

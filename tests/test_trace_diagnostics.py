@@ -1,0 +1,45 @@
+"""The trace diagnostics on real dev queries with the shipped model; traces given as text."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from searchr3.eval.beir import load_beir
+from searchr3.eval.traces import markdown, run
+
+pytestmark = pytest.mark.slow
+PYFAQ = Path(__file__).resolve().parents[1] / "data" / "pyfaq"
+
+
+def test_a_given_trace_reads_like_the_same_trace_generated(trained):
+    query = "How do I copy a file?"
+    reasoned = trained.reason([query])[0]
+    given = trained.embed_with_traces([query], [reasoned.trace])[0]
+    assert float(given @ reasoned.vector) > 0.99
+    empty = trained.embed_with_traces([query], [""])[0]
+    assert np.isclose(np.linalg.norm(empty), 1.0) and float(empty @ given) < 0.999  # the trace matters
+    with pytest.raises(ValueError, match="1 queries but 2 traces"):
+        trained.embed_with_traces([query], ["a", "b"])
+
+
+def test_every_variant_is_scored_per_query(trained):
+    data = load_beir(PYFAQ)
+    keep = list(data.queries)[:6]
+    data.queries = {q: data.queries[q] for q in keep}
+    data.corpus = {d: data.corpus[d] for q in keep for d in data.qrels[q]} | dict(list(data.corpus.items())[:24])
+    seen = []
+    variants, record = run(trained, data, samples=2, seed=0, tick=lambda phase, done, total: seen.append(phase))
+    names = [v.name for v in variants]
+    assert names[:5] == ["none (the plain query prompt)", "empty", "the query repeated",
+                         "oracle: the positive's distinctive terms", "greedy (the model's own)"]
+    assert any(n.startswith("sampled, best of 2") for n in names) and sum("× greedy" in n for n in names) == 3
+    assert all(len(v.ndcg) == 6 and ((0 <= v.ndcg) & (v.ndcg <= 1)).all() for v in variants)
+    best = next(v for v in variants if v.name.startswith("sampled, best"))
+    mean = next(v for v in variants if v.name.startswith("sampled, mean"))
+    assert (best.ndcg >= mean.ndcg - 1e-9).all()  # the best sample per query is never below their mean
+    assert variants[0].row(variants[0])[4] == "0/0"
+    assert {"corpus", "greedy traces", "sampled traces"} <= set(seen)
+    assert record["examples"][0]["oracle"].startswith("Looking for a passage")
+    table = markdown(variants, "pyfaq")
+    assert table.count("\n|") == len(variants) + 2  # header, rule, one row per variant
