@@ -30,6 +30,14 @@ def trained() -> Embedder:
 
 
 @pytest.fixture(scope="session")
+def pyfaq():
+    """The Python FAQ dev set, built from Debian's python3-doc (as ``python -m searchr3.eval.build`` does)."""
+    from searchr3.eval.build import build_pyfaq
+
+    return build_pyfaq()
+
+
+@pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory):
     """A real `chroma run` server on 127.0.0.1 (its port), stopped after the session."""
     chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")

@@ -1,15 +1,13 @@
 """The trace diagnostics on real dev queries with the shipped model; traces given as text."""
 
-from pathlib import Path
+import copy
 
 import numpy as np
 import pytest
 
-from searchr3.eval.beir import load_beir
 from searchr3.eval.traces import markdown, run
 
 pytestmark = pytest.mark.slow
-PYFAQ = Path(__file__).resolve().parents[1] / "data" / "pyfaq"
 
 
 def test_a_given_trace_reads_like_the_same_trace_generated(trained):
@@ -23,8 +21,8 @@ def test_a_given_trace_reads_like_the_same_trace_generated(trained):
         trained.embed_with_traces([query], ["a", "b"])
 
 
-def test_every_variant_is_scored_per_query(trained):
-    data = load_beir(PYFAQ)
+def test_every_variant_is_scored_per_query(trained, pyfaq):
+    data = copy.deepcopy(pyfaq)
     keep = list(data.queries)[:6]
     data.queries = {q: data.queries[q] for q in keep}
     data.corpus = {d: data.corpus[d] for q in keep for d in data.qrels[q]} | dict(list(data.corpus.items())[:24])

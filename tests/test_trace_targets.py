@@ -1,20 +1,16 @@
 """Traces built from a positive passage (the diagnostics' oracle, trace targets): real FAQ text."""
 
 import re
-from pathlib import Path
 
 import pytest
 
-from searchr3.eval.beir import load_beir
 from searchr3.evidence import stem
 from searchr3.trace_targets import TermWeights, distinctive_terms, passage_trace
 
-PYFAQ = Path(__file__).resolve().parents[1] / "data" / "pyfaq"
-
 
 @pytest.fixture(scope="module")
-def faq():
-    data = load_beir(PYFAQ)
+def faq(pyfaq):
+    data = pyfaq
     return data, TermWeights([data.doc_text(d) for d in data.corpus])
 
 
