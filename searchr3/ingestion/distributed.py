@@ -23,7 +23,6 @@ import numpy as np
 
 from ..config import ModelConfig
 from ..errors import SearchR3Error
-from ..lexical import LexicalIndex
 from .chunking import Chunker
 from .pipeline import (
     EMBED_GROUP,
@@ -219,11 +218,7 @@ class RayIngestor(Ingestor):
             if prune:
                 summary.chunks_removed += self._prune()
         finally:
-            t0 = time.perf_counter()
-            LexicalIndex.in_step_with(self.index)
-            summary.seconds_store += time.perf_counter() - t0
-            summary.chunks_total = self.index.count()
-            summary.seconds = time.perf_counter() - started
+            self._finish(summary, started)
         return summary
 
     def _consume(self, ray, files, stored, summary: Summary, progress: Progress) -> None:

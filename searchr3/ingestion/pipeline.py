@@ -311,9 +311,13 @@ class Ingestor:
             for future in ahead:
                 future.cancel()
             pool.shutdown(wait=True)
-            t0 = time.perf_counter()
-            LexicalIndex.in_step_with(self.index)
-            summary.seconds_store += time.perf_counter() - t0
-            summary.chunks_total = self.index.count()
-            summary.seconds = time.perf_counter() - started
+            self._finish(summary, started)
         return summary
+
+    def _finish(self, summary: Summary, started: float) -> None:
+        """End of a run, however it ends: BM25 in step with the index, the totals."""
+        t0 = time.perf_counter()
+        LexicalIndex.in_step_with(self.index)
+        summary.seconds_store += time.perf_counter() - t0
+        summary.chunks_total = self.index.count()
+        summary.seconds = time.perf_counter() - started
