@@ -200,7 +200,7 @@ class RayIngestor(Ingestor):
         return ds.map_batches(
             worker, batch_size=GPU_BATCH if gpus else EMBED_GROUP, batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=self.cluster.cpus, num_gpus=1 if gpus else 0,
-        ), workers
+        )
 
     def _run(self, paths: Iterable[str | Path], prune: bool, progress: Progress | None) -> Summary:
         progress = progress or Silent()
@@ -222,7 +222,7 @@ class RayIngestor(Ingestor):
         return summary
 
     def _consume(self, ray, files, stored, summary: Summary, progress: Progress) -> None:
-        ds, _ = self._dataset(ray, files, stored)
+        ds = self._dataset(ray, files, stored)
         open_files: dict[str, _Open] = {}
         done: set[str] = set()
 
