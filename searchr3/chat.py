@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -22,7 +23,9 @@ class LocalChatModel(BaseChatModel):
     """Chat with the same local model that embeds (greedy by default).
 
     The embed token is never generated. A prompt longer than ``max_input_tokens`` raises
-    :class:`InvalidInputError` rather than being cut silently.
+    :class:`InvalidInputError` rather than being cut silently. A greedy loop ends the answer:
+    when the last ``stop_repeats`` tokens repeat an earlier run of tokens, the text stops before
+    the repeat (0 keeps every token). Closing the stream stops generation.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -31,6 +34,7 @@ class LocalChatModel(BaseChatModel):
     max_new_tokens: int = Field(default=256, ge=1)
     max_input_tokens: int = Field(default=3072, ge=16)
     temperature: float = 0.0
+    stop_repeats: int = Field(default=12, ge=0)
 
     @property
     def _llm_type(self) -> str:
@@ -67,24 +71,21 @@ class LocalChatModel(BaseChatModel):
             "tokenizer": tok,
         }
 
-    def _decode(self, decoder, prompt_ids: list[int], stop: list[str] | None, streamer) -> None:
+    def _decode(self, decoder, prompt_ids: list[int], stop: list[str] | None, tokens: _TokenQueue,
+                cancel: threading.Event) -> None:
         """Generate with the one-sequence decoder (as ``generate`` would: end of turn stops,
         the embed token is never chosen, a stop string ends the answer after it)."""
-        import torch
-
         tok = self.embedder.tokenizer
         new_ids: list[int] = []
-        streamer.put(torch.tensor(prompt_ids))  # skipped as the prompt
 
         def each(token: int) -> bool:
-            streamer.put(torch.tensor([token]))
+            tokens.put_one(token)
             new_ids.append(token)
-            return bool(stop) and any(s in tok.decode(new_ids[-64:]) for s in stop)
+            return cancel.is_set() or (bool(stop) and any(s in tok.decode(new_ids[-64:]) for s in stop))
 
         eos = [tok.eos_token_id] if tok.eos_token_id is not None else []
         decoder.generate(prompt_ids, self.max_new_tokens, eos, suppress_ids=[self.embedder.loaded.embed_token_id],
                          temperature=self.temperature, on_token=each)
-        streamer.end()
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
@@ -94,34 +95,108 @@ class LocalChatModel(BaseChatModel):
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
         import torch
-        from transformers import TextIteratorStreamer
+        from transformers import StoppingCriteriaList
 
         input_ids = self._prompt_ids(messages)
-        streamer = TextIteratorStreamer(self.embedder.tokenizer, skip_prompt=True, skip_special_tokens=True)
-        args = self._generation_kwargs(input_ids, stop)
+        tokens, cancel = _TokenQueue(), threading.Event()
         errors: list[BaseException] = []
-
         decoder = self.embedder.loaded.sequence_decoder
 
         def work():
             try:
                 if decoder is not None:
-                    self._decode(decoder, input_ids[0].tolist(), stop, streamer)
-                    return
-                with torch.inference_mode():
-                    self.embedder.loaded.model.generate(**args, streamer=streamer)
+                    self._decode(decoder, input_ids[0].tolist(), stop, tokens, cancel)
+                else:
+                    args = self._generation_kwargs(input_ids, stop)
+                    with torch.inference_mode():
+                        self.embedder.loaded.model.generate(
+                            **args, streamer=tokens, stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)])
+                        )
             except BaseException as exc:  # surfaced in the caller's thread below
                 errors.append(exc)
-                streamer.end()
+            finally:
+                tokens.end()
 
         thread = threading.Thread(target=work, daemon=True)
         thread.start()
-        for piece in streamer:
-            if not piece:
-                continue
-            if run_manager:
-                run_manager.on_llm_new_token(piece)
-            yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
-        thread.join()
+        try:
+            for piece in _text_pieces(tokens, self.embedder.tokenizer, self.stop_repeats, cancel):
+                if run_manager:
+                    run_manager.on_llm_new_token(piece)
+                yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+        finally:  # also when the caller stops reading: generation ends at the next token
+            cancel.set()
+            thread.join()
         if errors:
             raise errors[0]
+
+
+class _TokenQueue:
+    """New token ids from a generating thread, as ``generate``'s streamer protocol hands them
+    (the first ``put`` is the prompt, skipped); iterating yields ids until ``end``."""
+
+    def __init__(self):
+        self._queue: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._prompt_seen = False
+
+    def put(self, value) -> None:
+        if not self._prompt_seen:
+            self._prompt_seen = True
+            return
+        for token in value.reshape(-1).tolist():
+            self._queue.put(int(token))
+
+    def put_one(self, token: int) -> None:
+        self._prompt_seen = True
+        self._queue.put(token)
+
+    def end(self) -> None:
+        self._queue.put(None)
+
+    def __iter__(self) -> Iterator[int]:
+        while (token := self._queue.get()) is not None:
+            yield token
+
+
+class _Cancelled:
+    """A ``generate`` stopping criterion: true once ``event`` is set."""
+
+    def __init__(self, event: threading.Event):
+        self.event = event
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+
+def repeat_start(ids: list[int], span: int) -> int | None:
+    """Where a loop begins: the index of the last ``span`` ids when that run of ids already
+    occurred earlier in ``ids``, else ``None``."""
+    if span <= 0 or len(ids) < 2 * span:
+        return None
+    tail = ids[-span:]
+    start = len(ids) - span
+    return start if any(ids[j : j + span] == tail for j in range(start)) else None
+
+
+def _text_pieces(tokens: _TokenQueue, tokenizer, span: int, cancel: threading.Event) -> Iterator[str]:
+    """The text of streamed ids, piece by piece. The last ``span`` ids are held back so that
+    when they repeat an earlier run of ids (a greedy loop) the text ends before the repeat and
+    generation is cancelled. Characters still incomplete (a split UTF-8 sequence) wait."""
+    ids: list[int] = []
+    shown = ""
+    for token in tokens:
+        ids.append(token)
+        cut = repeat_start(ids, span)
+        if cut is not None:
+            cancel.set()
+            ids = ids[:cut]
+            break
+        text = tokenizer.decode(ids[: len(ids) - span] if span > 0 else ids, skip_special_tokens=True)
+        if len(text) > len(shown) and not text.endswith("\ufffd"):
+            yield text[len(shown):]
+            shown = text
+    text = tokenizer.decode(ids, skip_special_tokens=True)
+    if len(text) > len(shown):
+        yield text[len(shown):]

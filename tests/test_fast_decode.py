@@ -11,7 +11,7 @@ import torch
 from langchain_core.messages import HumanMessage
 
 from searchr3 import Embedder, ModelConfig
-from searchr3.chat import LocalChatModel
+from searchr3.chat import LocalChatModel, repeat_start
 from searchr3.fast_decode import Int8Decoder, supports
 from searchr3.reasoning import Sampling
 
@@ -124,3 +124,19 @@ def test_only_bfloat16_llama_models_on_the_cpu_get_one(shipped, trained):
         Int8Decoder(trained.loaded.model)
     same = Embedder.load(ModelConfig(precision="bfloat16", decode_precision="same"))
     assert supports(same.loaded.model) and same.loaded.sequence_decoder is None  # decoding asked at bf16
+
+
+def test_a_greedy_loop_ends_the_answer_before_the_repeat(shipped, decoder):
+    """The shipped model loops on this question (seen in bench.generate): the answer stops where the
+    loop begins, generation is cancelled, and the text is the unstopped answer's beginning."""
+    question = [HumanMessage("What does functools.partial return?")]
+    whole = LocalChatModel(embedder=shipped, max_new_tokens=96, stop_repeats=0)
+    looped = whole.invoke(question).content
+    ids = shipped.tokenizer(looped, add_special_tokens=False)["input_ids"]
+    assert any(repeat_start(ids[:n], 12) is not None for n in range(24, len(ids) + 1))  # it does loop
+    chat = LocalChatModel(embedder=shipped, max_new_tokens=96)
+    stopped = chat.invoke(question).content
+    assert 0 < len(stopped) < len(looped) and looped.startswith(stopped)
+    kept = shipped.tokenizer(stopped, add_special_tokens=False)["input_ids"]
+    assert not any(repeat_start(kept[:n], 12) is not None for n in range(24, len(kept) + 1))
+    assert "".join(c.content for c in chat.stream(question)) == stopped
