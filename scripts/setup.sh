@@ -7,18 +7,22 @@ VENV=${SEARCHR3_VENV:-.venv}
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
 
-# Debian packages: the Python documentation and man pages (evaluation set and training
-# text) and Chromium (the browser test drives the web page with it).
+# Debian packages: the Python, Django and Perl documentation and man pages in English, German and
+# French (evaluation sets and training text) and Chromium (the browser test drives the page).
 missing=()
 compgen -G "/usr/share/doc/python3*/html/faq" >/dev/null || missing+=(python3-doc)
 [[ -e /usr/share/man/man2/open.2.gz ]] || missing+=(manpages manpages-dev)
+compgen -G "/usr/share/perl/*/pod/perlfaq4.pod" >/dev/null || missing+=(perl-doc)
+[[ -d /usr/share/doc/manpages-de ]] || missing+=(manpages-de)
+[[ -d /usr/share/doc/manpages-fr ]] || missing+=(manpages-fr)
+[[ -d /usr/share/doc/python-django-doc/html/faq ]] || missing+=(python-django-doc)
 command -v chromium >/dev/null || missing+=(chromium)
 if ((${#missing[@]})); then
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
         echo "[setup] installing ${missing[*]} (apt) ..." >&2
         apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     else
-        echo "[setup] note: 'apt-get install ${missing[*]}' is needed for the evaluation set, training text and browser test" >&2
+        echo "[setup] note: 'apt-get install ${missing[*]}' is needed for the evaluation sets, training text and browser test" >&2
     fi
 fi
 

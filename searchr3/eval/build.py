@@ -1,7 +1,16 @@
-"""Build evaluation sets: ``python -m searchr3.eval.build pyfaq OUT``.
+"""Build evaluation sets: ``python -m searchr3.eval.build {pyfaq,perlfaq,manxl} OUT``.
 
-``pyfaq``: every question of the Python FAQ (Debian's ``python3-doc``) with its answer;
-the corpus is all answers (no titles, so the question text is not in the corpus).
+- ``pyfaq``: every question of the Python FAQ (Debian's ``python3-doc``) with its answer;
+  the corpus is all answers (no titles, so the question text is not in the corpus).
+- ``perlfaq``: every question of the Perl FAQ (``perl-doc``, ``perlfaq1``–``perlfaq9``) with
+  its answer, the same way: real questions from another language's community.
+- ``manxl``: cross-lingual. German and French man pages (``manpages-de``, ``manpages-fr``):
+  the translated NAME summary (``ls - Verzeichnisinhalte auflisten`` → ``Verzeichnisinhalte
+  auflisten``) is the query, the English page's DESCRIPTION its passage; the corpus is the
+  English descriptions of every held-out page with a translation (one page in five,
+  ``searchr3.manpages.held_out``, which the training builders skip in every language).
+
+No training builder reads the FAQ pages or ``perl-doc``.
 """
 
 from __future__ import annotations
@@ -13,6 +22,8 @@ from pathlib import Path
 
 from ..cli import print_error
 from ..errors import SearchR3Error
+from ..manpages import MAN_ROOT, held_out, page_keys, read_page
+from ..pod import pod_questions
 from ..pydocs import python_doc_root
 from .beir import Dataset, write_beir
 
@@ -70,7 +81,52 @@ def build_pyfaq(root: Path | None = None) -> Dataset:
     return Dataset(corpus, queries, qrels)
 
 
-BUILDERS = {"pyfaq": build_pyfaq}
+def perlfaq_pages(root: Path | None = None) -> list[Path]:
+    """``perlfaq1.pod`` … ``perlfaq9.pod`` of the installed ``perl-doc`` (newest Perl first found)."""
+    roots = [root] if root else sorted(Path("/usr/share/perl").glob("*/pod"), reverse=True)
+    for folder in roots:
+        pages = sorted(folder.glob("perlfaq[1-9].pod"))
+        if pages:
+            return pages
+    raise SearchR3Error("no perlfaq pages found (apt-get install perl-doc)")
+
+
+def build_perlfaq(root: Path | None = None) -> Dataset:
+    corpus: dict[str, tuple[str, str]] = {}
+    queries: dict[str, str] = {}
+    qrels: dict[str, dict[str, int]] = {}
+    for page in perlfaq_pages(root):
+        for n, (question, answer) in enumerate(pod_questions(page.read_text(encoding="utf-8", errors="replace"))):
+            key = f"{page.stem}/{n}"
+            corpus[f"d:{key}"] = ("", answer)
+            queries[f"q:{key}"] = question
+            qrels[f"q:{key}"] = {f"d:{key}": 1}
+    if not queries:
+        raise SearchR3Error("no perlfaq questions found")
+    return Dataset(corpus, queries, qrels)
+
+
+def build_manxl(root: Path = MAN_ROOT, languages: tuple[str, ...] = ("de", "fr")) -> Dataset:
+    english = {key: path for key, path in page_keys(root=root) if held_out(key)}
+    corpus: dict[str, tuple[str, str]] = {}
+    queries: dict[str, str] = {}
+    qrels: dict[str, dict[str, int]] = {}
+    for lang in languages:
+        for key, path in page_keys(lang, root):
+            if key not in english:
+                continue
+            page, original = read_page(path, key), read_page(english[key], key)
+            if not (page and original) or page.summary.lower() == original.summary.lower():
+                continue  # unreadable, or not actually translated
+            corpus[f"d:{key}"] = ("", original.description)
+            queries[f"q:{lang}:{key}"] = page.summary
+            qrels[f"q:{lang}:{key}"] = {f"d:{key}": 1}
+    if not queries:
+        raise SearchR3Error("no translated man pages found (apt-get install manpages-de manpages-fr)")
+    return Dataset(corpus, queries, qrels)
+
+
+BUILDERS = {"pyfaq": build_pyfaq, "perlfaq": build_perlfaq, "manxl": build_manxl}
 
 
 def main(argv: list[str] | None = None) -> int:
