@@ -55,6 +55,28 @@ def _clean_trace(text: str) -> str:
     return text
 
 
+class TraceFrame:
+    """How a trace becomes the ids the read-out sees: the reasoning prompt, the trace, then
+    the embed sentence (after a line break when the trace is not empty), as
+    :class:`TraceGenerator` closes a trace the model did not end itself. Training builds its
+    trace targets with the same ids, so what it teaches is what search reads."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.suffix_ids = tokenizer(EMBED_SUFFIX, add_special_tokens=False)["input_ids"]
+        self.newline_suffix_ids = tokenizer("\n" + EMBED_SUFFIX, add_special_tokens=False)["input_ids"]
+
+    def trace_ids(self, text: str, limit: int | None = None) -> list[int]:
+        """The ids of a trace text (``limit`` tokens at most); none for a blank one."""
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"] if text.strip() else []
+        return ids[:limit] if limit is not None else ids
+
+    def final_ids(self, prompt_ids: list[int], text: str, limit: int | None = None) -> list[int]:
+        """``prompt_ids`` + the trace's ids + the embed sentence: ends with the embed token."""
+        body = self.trace_ids(text, limit)
+        return prompt_ids + body + (self.newline_suffix_ids if body else self.suffix_ids)
+
+
 class TraceGenerator:
     """Generates reasoning traces for prompt ids built with the ``reasoning`` role.
 
@@ -72,9 +94,8 @@ class TraceGenerator:
         eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
         self.stop_ids = [self.embed_token_id, *eos]
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        ids = tokenizer(EMBED_SUFFIX, add_special_tokens=False)["input_ids"]
-        self.suffix_ids = ids
-        self.newline_suffix_ids = tokenizer("\n" + EMBED_SUFFIX, add_special_tokens=False)["input_ids"]
+        self.frame = TraceFrame(tokenizer)
+        self.suffix_ids, self.newline_suffix_ids = self.frame.suffix_ids, self.frame.newline_suffix_ids
 
     def _finish(self, index: int, prompt: PromptIds, new_ids: list[int]) -> Trace:
         stop_at = next((i for i, t in enumerate(new_ids) if t in self.stop_ids), None)
@@ -93,8 +114,7 @@ class TraceGenerator:
     def final_ids(self, prompt: PromptIds, text: str) -> list[int]:
         """The ids a trace ``text`` ends as when the embed sentence is appended to it (what
         :meth:`generate` makes of a trace the model ended without the embed token)."""
-        body = self.tokenizer(text, add_special_tokens=False)["input_ids"] if text.strip() else []
-        return prompt.ids + body + (self.newline_suffix_ids if body else self.suffix_ids)
+        return self.frame.final_ids(prompt.ids, text)
 
     def streamer(self, on_text: Callable[[str], None]):
         """A transformers streamer that hands ``on_text`` each piece of decoded trace text."""

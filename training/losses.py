@@ -28,16 +28,20 @@ def triplet(queries: torch.Tensor, docs: torch.Tensor, margin: float) -> torch.T
     return F.relu(margin - positive + masked.max(dim=1).values).mean()
 
 
-def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of ``logits`` ``[B, N, V]`` for ``targets`` ``[B, N]`` (the assistant turn)."""
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1))
+def lm_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy of ``logits`` ``[B, N, V]`` for ``targets`` ``[B, N]`` (the assistant turn),
+    averaged over the positions ``mask`` keeps (all when ``None``)."""
+    if mask is not None:
+        targets = targets.masked_fill(~mask, -100)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), ignore_index=-100)
 
 
-def kl_to_base(logits: torch.Tensor, base_logits: torch.Tensor) -> torch.Tensor:
-    """Mean over positions of KL(policy || base) of the next-token distributions."""
+def kl_to_base(logits: torch.Tensor, base_logits: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean over positions (those ``mask`` keeps) of KL(policy || base) of the next-token distributions."""
     logp = F.log_softmax(logits.float(), dim=-1)
     base_logp = F.log_softmax(base_logits.float(), dim=-1)
-    return (logp.exp() * (logp - base_logp)).sum(-1).mean()
+    kl = (logp.exp() * (logp - base_logp)).sum(-1)
+    return kl.mean() if mask is None else (kl * mask).sum() / mask.sum().clamp(min=1)
 
 
 # -- stage 2 (GRPO) -------------------------------------------------------------------------

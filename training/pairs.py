@@ -1,4 +1,4 @@
-"""Training pairs: reading ``{"query", "positive", "negatives"}`` JSONL and ordering batches."""
+"""Training pairs: reading ``{"query", "positive", "negatives", "trace"?}`` JSONL and ordering batches."""
 
 from __future__ import annotations
 
@@ -13,9 +13,13 @@ from searchr3.jsonl import read_jsonl
 
 @dataclass(frozen=True)
 class Pair:
+    """A query, its positive and hard negatives; ``trace``: the reasoning the model should
+    write before the embed token for this query ("" an empty one), ``None`` for a plain query."""
+
     query: str
     positive: str
     negatives: tuple[str, ...] = ()
+    trace: str | None = None
 
 
 def load_pairs(path: str | Path) -> list[Pair]:
@@ -24,11 +28,14 @@ def load_pairs(path: str | Path) -> list[Pair]:
     pairs = []
     for n, row in read_jsonl(path, missing="no such pairs file: {path}"):
         query, positive, negatives = row.get("query"), row.get("positive"), row.get("negatives", [])
+        trace = row.get("trace")
         if not (isinstance(query, str) and query.strip() and isinstance(positive, str) and positive.strip()):
             raise SearchR3Error(f"{path}:{n}: needs non-empty 'query' and 'positive' strings")
         if not isinstance(negatives, list) or not all(isinstance(x, str) and x.strip() for x in negatives):
             raise SearchR3Error(f"{path}:{n}: 'negatives' must be a list of non-empty strings")
-        pairs.append(Pair(query, positive, tuple(negatives)))
+        if trace is not None and not isinstance(trace, str):
+            raise SearchR3Error(f"{path}:{n}: 'trace' must be a string (or absent for a plain query)")
+        pairs.append(Pair(query, positive, tuple(negatives), trace))
     if not pairs:
         raise SearchR3Error(f"{path}: no pairs")
     return pairs

@@ -1,7 +1,9 @@
 """Stage 1, instruction-guided representation: the trainer.
 
 Loss = w_lm * LM cross-entropy on the query prompt's assistant turn ("The embedding is
-<|embed_token|>") + w_kl * KL to the frozen base (the same model, adapters disabled) on
+<|embed_token|>"; for a pair with a ``trace``, the query is a reasoning prompt and the
+assistant turn is the trace, then the embed sentence, so the model learns to write the trace
+and the read-out learns to use it) + w_kl * KL to the frozen base (the same model, adapters disabled) on
 those positions + w_nce * InfoNCE (in-batch and hard negatives, temperature tau) +
 w_triplet * triplet margin. LoRA via peft, the embed-token row trained through
 ``trainable_token_indices``. The contrastive batch can be much larger than what fits in
@@ -22,8 +24,9 @@ from searchr3.encoding import PromptEncoder
 from searchr3.loading import LoadedModel, load_model
 from searchr3.prompts import EMBED_SUFFIX
 from searchr3.readout import vectors_from_hidden
+from searchr3.reasoning import TraceFrame
 
-from .config import SFTConfig
+from .config import ConfigError, SFTConfig
 from .grad_cache import GradientCache
 from .loop import TrainingLoop, make_accelerator
 from .losses import info_nce, kl_to_base, lm_loss, triplet
@@ -36,13 +39,15 @@ QUERIES, DOCUMENTS = 0, 1  # the two groups of a contrastive batch
 
 class Seqs:
     """Left-padded prompt batches with position ids, so every prompt ends at the last
-    column: the embed token's position and the assistant turn are the same for all rows."""
+    column: the embed token is in the last column and each row's assistant turn (of
+    ``assistant[i]`` tokens) in the columns before it."""
 
-    def __init__(self, ids: list[list[int]], pad_id: int, device):
+    def __init__(self, ids: list[list[int]], pad_id: int, device, assistant: list[int] | None = None):
         input_ids, mask = pad_left(ids, pad_id)
         self.input_ids = input_ids.to(device)
         self.attention_mask = mask.to(device)
         self.position_ids = (mask.cumsum(1) - 1).clamp(min=0).to(device)
+        self.assistant = assistant or [0] * len(ids)
 
     def __len__(self) -> int:
         return self.input_ids.shape[0]
@@ -58,7 +63,7 @@ class SFTTrainer(TrainingLoop):
     curves, curve_keys, title = "loss.png", LOSS_KEYS, "stage 1 (SFT) losses"
 
     def __init__(self, config: SFTConfig, pairs: list[Pair], out: Path, accelerator=None):
-        from peft import LoraConfig, get_peft_model
+        from peft import LoraConfig, PeftModel, get_peft_model
 
         self.config, self.pairs, self.out = config, pairs, out
         self.accelerator = accelerator or make_accelerator(config.mixed_precision)
@@ -67,9 +72,15 @@ class SFTTrainer(TrainingLoop):
             ModelConfig(model=config.model, adapter=None, device=str(self.accelerator.device), precision="float32")
         )
         self.base_id, self.tokenizer, self.embed_id = base.base_id, base.tokenizer, base.embed_token_id
-        lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=0.0,
-                          target_modules=LORA_TARGETS, trainable_token_indices=[self.embed_id])
-        model = get_peft_model(base.model, lora)
+        if config.init:
+            init = ModelConfig(model=config.model, adapter=config.init).adapter_path()
+            if init is None:
+                raise ConfigError(f"--init {config.init!r} names no adapter for {config.model}")
+            model = PeftModel.from_pretrained(base.model, init, is_trainable=True)
+        else:
+            lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=0.0,
+                              target_modules=LORA_TARGETS, trainable_token_indices=[self.embed_id])
+            model = get_peft_model(base.model, lora)
         model.train()
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
@@ -80,6 +91,8 @@ class SFTTrainer(TrainingLoop):
         self.pad_id = self.tokenizer.pad_token_id
         self.queries = PromptEncoder(self.tokenizer, "query", config.max_query_tokens)
         self.docs = PromptEncoder(self.tokenizer, "document", config.max_document_tokens)
+        self.reasoning = PromptEncoder(self.tokenizer, "reasoning", config.max_query_tokens)
+        self.trace_frame = TraceFrame(self.tokenizer)
         self.assistant_ids = self.tokenizer(EMBED_SUFFIX, add_special_tokens=False)["input_ids"]
         self.cache = GradientCache(config.chunk_size, self.accelerator.backward,
                                    lambda: self.accelerator.no_sync(self.model))
@@ -95,14 +108,26 @@ class SFTTrainer(TrainingLoop):
         return vectors, out.logits
 
     def _language_terms(self, seqs: Seqs, start: int, end: int, logits: torch.Tensor):
-        """LM and KL on the assistant turn: the logits at the n tokens before each of the
-        assistant's n tokens (the last n columns, since prompts are left-padded)."""
-        n = len(self.assistant_ids)
+        """LM and KL on the assistant turns: the logits at the position before each of a row's
+        assistant tokens (its last ``assistant`` columns, since prompts are left-padded)."""
+        lengths = seqs.assistant[start:end]
+        n = max(lengths)
         targets = seqs.input_ids[start:end, -n:]
-        policy = logits[:, :n]
+        policy = logits[:, -n - 1 : -1]
+        columns = torch.arange(n, device=targets.device)
+        mask = columns[None, :] >= n - torch.tensor(lengths, device=targets.device)[:, None]
         with torch.no_grad(), self.peft_model.disable_adapter(), self.accelerator.autocast():
             base = self.model(**seqs.rows(start, end), logits_to_keep=n + 1, use_cache=False).logits[:, :n]
-        return lm_loss(policy, targets), kl_to_base(policy, base)
+        return lm_loss(policy, targets, mask), kl_to_base(policy, base, mask)
+
+    def query_ids(self, pair: Pair) -> tuple[list[int], int]:
+        """A pair's query prompt ids and the length of its assistant turn: the plain query
+        prompt, or with a ``trace`` the reasoning prompt, the trace and the embed sentence."""
+        if pair.trace is None:
+            return self.queries.encode([pair.query])[0].ids, len(self.assistant_ids)
+        prompt = self.reasoning.encode([pair.query])[0].ids
+        ids = self.trace_frame.final_ids(prompt, pair.trace, self.config.max_trace_tokens)
+        return ids, len(ids) - len(prompt)
 
     def batch(self, step: int) -> tuple[Seqs, Seqs]:
         """Query prompts and document prompts (positives first, then hard negatives)."""
@@ -110,7 +135,8 @@ class SFTTrainer(TrainingLoop):
         chosen = batch_indices(len(self.pairs), self.config.batch_size, step, self.config.seed)
         pairs = [self.pairs[i] for i in chosen[acc.process_index :: acc.num_processes]]
         docs = [p.positive for p in pairs] + [n for p in pairs for n in p.negatives[: self.config.negatives]]
-        q = Seqs([p.ids for p in self.queries.encode([p.query for p in pairs])], self.pad_id, acc.device)
+        ids, assistant = zip(*(self.query_ids(p) for p in pairs))
+        q = Seqs(list(ids), self.pad_id, acc.device, list(assistant))
         d = Seqs([p.ids for p in self.docs.encode(docs)], self.pad_id, acc.device)
         return q, d
 
@@ -118,7 +144,7 @@ class SFTTrainer(TrainingLoop):
         cfg = self.config
         groups = self.batch(self.step)
         terms = {"nce": 0.0, "triplet": 0.0, "lm": 0.0, "kl": 0.0}
-        language_logits = len(self.assistant_ids) + 1  # logits kept on query passes with gradients
+        language_logits = max(groups[QUERIES].assistant) + 1  # logits kept on query passes with gradients
 
         def encode(group: int, start: int, end: int, with_grad: bool):
             keep = language_logits if group == QUERIES and with_grad else 1

@@ -1,0 +1,71 @@
+"""Stage 1 with trace targets (#14): the gain filter that picks them and the trainer that
+teaches them, on the real default model."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from searchr3 import Embedder, ModelConfig
+from searchr3.trace_targets import TermWeights
+from tests.test_training_sft import PAIRS, tiny
+from training.pairs import Pair, load_pairs
+from training.sft_trainer import SFTTrainer
+from training.traces import choose_traces, main, margins
+
+pytestmark = pytest.mark.slow
+
+
+def test_margins_are_the_positive_over_the_best_other():
+    docs = np.eye(3, dtype=np.float32)
+    queries = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1]], dtype=np.float32)
+    np.testing.assert_allclose(margins(queries, docs, [0, 2]), [0.8, -0.6], atol=1e-6)
+
+
+def test_the_gain_filter_keeps_only_traces_that_help(trained, tmp_path):
+    weights = TermWeights([p.positive for p in PAIRS])
+    choices = choose_traces(trained, PAIRS, weights, block=4)
+    assert len(choices) == len(PAIRS)
+    docs = trained.embed_documents([p.positive for p in PAIRS] + [p.negatives[0] for p in PAIRS])
+    plain = margins(trained.embed_queries([p.query for p in PAIRS]), docs, [0, 1, 2, 3])
+    for i, (pair, choice) in enumerate(zip(PAIRS, choices)):
+        if choice.trace is None:
+            assert choice.source == "no gain" and choice.gain <= 0
+            continue
+        assert choice.source == "oracle" and choice.gain > 0 and "Looking for" in choice.trace
+        traced = margins(trained.embed_with_traces([pair.query], [choice.trace]), docs, [i])[0]
+        assert traced - plain[i] == pytest.approx(choice.gain, abs=1e-4)  # the gain is what search would see
+    assert {c.source for c in choose_traces(trained, PAIRS, weights, plain_share=1.0)} == {"plain share"}
+
+    # the command writes the same pairs back, a trace where one helps, and they load as pairs
+    src = tmp_path / "pairs.jsonl"
+    src.write_text("".join(json.dumps({"query": p.query, "positive": p.positive, "negatives": list(p.negatives)})
+                           + "\n" for p in PAIRS))
+    out = tmp_path / "traced.jsonl"
+    assert main([str(src), str(out), "--plain-share", "0", "--block", "4"]) == 0
+    loaded = load_pairs(out)
+    assert [p.query for p in loaded] == [p.query for p in PAIRS]
+    assert [p.trace for p in loaded] == [c.trace for c in choose_traces(Embedder.load(ModelConfig()), PAIRS,
+                                                                         weights, block=4)]
+    assert main([str(src), str(out), "--plain-share", "2"]) == 2
+
+
+def test_stage_one_teaches_the_trace_and_reads_the_vector_after_it(tmp_path):
+    traced = [Pair(p.query, p.positive, p.negatives, f"Looking for {p.positive.split()[0]}") for p in PAIRS[:2]]
+    pairs = traced + PAIRS[2:]  # two reasoning queries with traces, two plain ones
+    trainer = SFTTrainer(tiny(steps=30, w_lm=1.0, w_kl=0.0, lr=3e-3), pairs, tmp_path)
+    ids, assistant = trainer.query_ids(traced[0])
+    tail = trainer.tokenizer.decode(ids[-assistant:])
+    assert tail.startswith("Looking for list.reverse()") and tail.endswith("The embedding is <|embed_token|>")
+    assert trainer.query_ids(PAIRS[2])[1] == len(trainer.assistant_ids)
+    first = trainer.train_step()
+    for _ in range(29):
+        last = trainer.train_step()
+    assert last["lm"] < 0.2 * first["lm"], (first["lm"], last["lm"])
+    # the trained model writes the taught trace for that query, and its vector is read after it
+    trainer.peft_model.eval()
+    embedder = Embedder.from_model(trainer.peft_model, trainer.tokenizer, base_id=trainer.base_id, adapter_id="t")
+    with torch.inference_mode():
+        (trace,) = embedder.traces([traced[0].query], max_new_tokens=16)
+    assert trace.text.startswith("Looking for list.reverse()") and trace.emitted_embed_token

@@ -1,0 +1,139 @@
+"""Trace targets for stage 1, kept only where they help: ``python -m training.traces IN OUT``.
+
+For each pair the candidates are an oracle trace built from its positive passage (the
+passage's distinctive terms the query lacks, :func:`searchr3.trace_targets.passage_trace`)
+and, with ``--samples N``, N traces the model samples itself. Each candidate is scored by
+its *retrieval gain*: how much the positive's margin over the best other passage grows when
+the query is read after that trace instead of plainly, among the passages of the pair's
+block (its positives and hard negatives, as a contrastive batch sees them). The best
+candidate becomes the pair's ``trace`` when its gain is positive; otherwise, and for a
+``--plain-share`` of pairs chosen at random, the pair stays a plain query (no ``trace``), so
+plain embedding keeps being trained. Rounds of rejection sampling are repeated runs of this
+command with the adapter trained on the previous round's output (``--adapter``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from rich.progress import Progress
+
+from searchr3.cli import print_error
+from searchr3.config import ModelConfig
+from searchr3.embedder import Embedder
+from searchr3.errors import SearchR3Error
+from searchr3.reasoning import Sampling
+from searchr3.trace_targets import TermWeights, passage_trace
+
+from .pairs import Pair, load_pairs
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The trace chosen for one pair (``None``: stay plain), its gain and where it came from."""
+
+    trace: str | None
+    gain: float
+    source: str
+
+
+def margins(queries: np.ndarray, docs: np.ndarray, positives: list[int]) -> np.ndarray:
+    """For each query vector, its positive's cosine minus the best other document's."""
+    sims = queries @ docs.T
+    rows = np.arange(len(positives))
+    own = sims[rows, positives]
+    sims[rows, positives] = -np.inf
+    return own - sims.max(axis=1)
+
+
+def choose_traces(embedder: Embedder, pairs: list[Pair], weights: TermWeights, samples: int = 0,
+                  negatives: int = 1, plain_share: float = 0.0, seed: int = 0, block: int = 32,
+                  progress=None) -> list[Choice]:
+    """One :class:`Choice` per pair (see the module docstring)."""
+    rng = random.Random(seed)
+    plain = {i for i in range(len(pairs)) if rng.random() < plain_share}
+    out: list[Choice] = []
+    for start in range(0, len(pairs), block):
+        part = pairs[start : start + block]
+        docs = [p.positive for p in part] + [n for p in part for n in p.negatives[:negatives]]
+        doc_vectors = embedder.embed_documents(docs)
+        own = list(range(len(part)))
+        queries = [p.query for p in part]
+        base = margins(embedder.embed_queries(queries), doc_vectors, own)
+        candidates: list[list[tuple[str, str]]] = [
+            [("oracle", passage_trace(p.query, p.positive, weights))] for p in part
+        ]
+        if samples:
+            sampled = embedder.traces(queries, Sampling(do_sample=True, temperature=0.8, top_p=0.95,
+                                                         num_samples=samples, seed=seed + start))
+            for trace in sampled:
+                if trace.text.strip():
+                    candidates[trace.query_index].append(("sample", trace.text))
+        flat = [(i, kind, text) for i, row in enumerate(candidates) for kind, text in row]
+        vectors = embedder.embed_with_traces([part[i].query for i, _, _ in flat], [t for _, _, t in flat])
+        gains = margins(vectors, doc_vectors, [i for i, _, _ in flat]) - base[[i for i, _, _ in flat]]
+        best: dict[int, tuple[float, str, str]] = {}
+        for (i, kind, text), gain in zip(flat, gains):
+            if i not in best or gain > best[i][0]:
+                best[i] = (float(gain), kind, text)
+        for i in own:
+            gain, kind, text = best[i]
+            if start + i in plain:
+                out.append(Choice(None, gain, "plain share"))
+            elif gain > 0:
+                out.append(Choice(text, gain, kind))
+            else:
+                out.append(Choice(None, gain, "no gain"))
+        if progress is not None:
+            progress(len(part))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m training.traces", description=__doc__.splitlines()[0])
+    ap.add_argument("pairs", type=Path, help="a pairs file (python -m training.data)")
+    ap.add_argument("out", type=Path, help="the same pairs, with a 'trace' where one helps")
+    ap.add_argument("--adapter", default="default", help="the adapter that judges the traces (and samples them)")
+    ap.add_argument("--samples", type=int, default=0, help="model-sampled traces per query besides the oracle")
+    ap.add_argument("--negatives", type=int, default=1, help="hard negatives per pair in each block's passages")
+    ap.add_argument("--plain-share", type=float, default=0.3, help="share of pairs kept plain whatever the gain")
+    ap.add_argument("--block", type=int, default=32, help="pairs whose passages are ranked together")
+    ap.add_argument("--limit", type=int, default=None, help="the first N pairs only")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    try:
+        if not 0 <= args.plain_share <= 1:
+            raise SearchR3Error(f"--plain-share must be between 0 and 1, not {args.plain_share}")
+        pairs = load_pairs(args.pairs)[: args.limit]
+        rows = [json.loads(line) for line in args.pairs.read_text(encoding="utf-8").splitlines() if line.strip()]
+        embedder = Embedder.load(ModelConfig(adapter=None if args.adapter == "none" else args.adapter))
+        weights = TermWeights([p.positive for p in pairs])
+        with Progress(transient=True) as bar:
+            task = bar.add_task("judging traces", total=len(pairs))
+            choices = choose_traces(embedder, pairs, weights, args.samples, args.negatives, args.plain_share,
+                                    args.seed, args.block, lambda n: bar.advance(task, n))
+    except SearchR3Error as exc:
+        print_error(exc)
+        return 2
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    with open(args.out, "w", encoding="utf-8") as f:
+        for row, choice in zip(rows, choices):
+            row = {k: v for k, v in row.items() if k not in ("trace", "trace_gain", "trace_source")}
+            if choice.trace is not None:
+                row["trace"] = choice.trace
+            row["trace_gain"], row["trace_source"] = round(choice.gain, 4), choice.source
+            counts[choice.source] = counts.get(choice.source, 0) + 1
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"{len(choices)} pairs -> {args.out} ({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
