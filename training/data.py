@@ -183,11 +183,12 @@ def build(sources: list[str], max_pairs: int | None, negatives: int, seed: int,
     if "man-translated" in sources:
         raw.extend(translated_man_pairs())
     seen_q, seen_p, pairs = set(), set(), []
-    for q, p, src in raw:  # one pair per query text and per positive text
-        if q.lower() in seen_q or p in seen_p:
+    for q, p, src in raw:  # one pair per query text, and per positive text in each language
+        language = src.split(":")[0]  # man, man-de and man-fr share positives: one pair each
+        if q.lower() in seen_q or (p, language) in seen_p:
             continue
         seen_q.add(q.lower())
-        seen_p.add(p)
+        seen_p.add((p, language))
         pairs.append((q, p, src))
     if not pairs:
         raise SearchR3Error("no training pairs found (apt-get install python3-doc manpages manpages-dev)")
