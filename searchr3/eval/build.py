@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..cli import print_error
@@ -64,21 +65,36 @@ def faq_pairs(page: Path) -> list[tuple[str, str, str]]:
     return pairs
 
 
-def build_pyfaq(root: Path | None = None) -> Dataset:
+def one_passage_each(items: Iterable[tuple[str, str, str, str]], missing: str) -> Dataset:
+    """A dataset in which each query has one relevant passage, from ``(query key, passage key,
+    query, passage)`` items (queries ``q:KEY``, passages ``d:KEY``; passages may be shared).
+
+    Raises:
+        SearchR3Error: ``missing``, when there are no items.
+    """
     corpus: dict[str, tuple[str, str]] = {}
     queries: dict[str, str] = {}
     qrels: dict[str, dict[str, int]] = {}
-    for page in faq_pages(root):
-        for sid, question, answer in faq_pairs(page):
-            key = f"{page.stem}/{sid}"
-            if f"d:{key}" in corpus:
-                continue
-            corpus[f"d:{key}"] = ("", answer)
-            queries[f"q:{key}"] = question
-            qrels[f"q:{key}"] = {f"d:{key}": 1}
+    for query_key, passage_key, query, passage in items:
+        corpus.setdefault(f"d:{passage_key}", ("", passage))
+        queries[f"q:{query_key}"] = query
+        qrels[f"q:{query_key}"] = {f"d:{passage_key}": 1}
     if not queries:
-        raise SearchR3Error("no FAQ questions found")
+        raise SearchR3Error(missing)
     return Dataset(corpus, queries, qrels)
+
+
+def build_pyfaq(root: Path | None = None) -> Dataset:
+    def items():
+        seen = set()
+        for page in faq_pages(root):
+            for sid, question, answer in faq_pairs(page):
+                key = f"{page.stem}/{sid}"
+                if key not in seen:  # a section id repeated on a page: its first question only
+                    seen.add(key)
+                    yield key, key, question, answer
+
+    return one_passage_each(items(), "no FAQ questions found")
 
 
 def perlfaq_pages(root: Path | None = None) -> list[Path]:
@@ -92,38 +108,28 @@ def perlfaq_pages(root: Path | None = None) -> list[Path]:
 
 
 def build_perlfaq(root: Path | None = None) -> Dataset:
-    corpus: dict[str, tuple[str, str]] = {}
-    queries: dict[str, str] = {}
-    qrels: dict[str, dict[str, int]] = {}
-    for page in perlfaq_pages(root):
-        for n, (question, answer) in enumerate(pod_questions(page.read_text(encoding="utf-8", errors="replace"))):
-            key = f"{page.stem}/{n}"
-            corpus[f"d:{key}"] = ("", answer)
-            queries[f"q:{key}"] = question
-            qrels[f"q:{key}"] = {f"d:{key}": 1}
-    if not queries:
-        raise SearchR3Error("no perlfaq questions found")
-    return Dataset(corpus, queries, qrels)
+    def items():
+        for page in perlfaq_pages(root):
+            text = page.read_text(encoding="utf-8", errors="replace")
+            for n, (question, answer) in enumerate(pod_questions(text)):
+                yield f"{page.stem}/{n}", f"{page.stem}/{n}", question, answer
+
+    return one_passage_each(items(), "no perlfaq questions found")
 
 
 def build_manxl(root: Path = MAN_ROOT, languages: tuple[str, ...] = ("de", "fr")) -> Dataset:
     english = {key: path for key, path in page_keys(root=root) if held_out(key)}
-    corpus: dict[str, tuple[str, str]] = {}
-    queries: dict[str, str] = {}
-    qrels: dict[str, dict[str, int]] = {}
-    for lang in languages:
-        for key, path in page_keys(lang, root):
-            if key not in english:
-                continue
-            page, original = read_page(path, key), read_page(english[key], key)
-            if not (page and original) or page.summary.lower() == original.summary.lower():
-                continue  # unreadable, or not actually translated
-            corpus[f"d:{key}"] = ("", original.description)
-            queries[f"q:{lang}:{key}"] = page.summary
-            qrels[f"q:{lang}:{key}"] = {f"d:{key}": 1}
-    if not queries:
-        raise SearchR3Error("no translated man pages found (apt-get install manpages-de manpages-fr)")
-    return Dataset(corpus, queries, qrels)
+
+    def items():
+        for lang in languages:
+            for key, path in page_keys(lang, root):
+                if key not in english:
+                    continue
+                page, original = read_page(path, key), read_page(english[key], key)
+                if page and original and page.summary.lower() != original.summary.lower():  # translated
+                    yield f"{lang}:{key}", key, page.summary, original.description
+
+    return one_passage_each(items(), "no translated man pages found (apt-get install manpages-de manpages-fr)")
 
 
 BUILDERS = {"pyfaq": build_pyfaq, "perlfaq": build_perlfaq, "manxl": build_manxl}
