@@ -1,17 +1,20 @@
 """Generation speed at batch 1 with the shipped defaults: the reference path (float32, the
 LoRA adapter applied through peft, as before), the merged bfloat16 model through ``generate``
-(``--decode-precision same``), and the shipped fast path (``Embedder.load``: adapter merged,
-auto precision, one sequence decoded with int8 weights by ``searchr3.fast_decode``). Prints new
+(``--decode-precision same``), one sequence decoded with int8 weights alone by
+``searchr3.fast_decode`` (``--decode-precision int8``), and the shipped default
+(``Embedder.load``: adapter merged, auto precision, int8 drafts checked by float32). Prints new
 tokens/s of reasoning traces, whether the greedy traces agree with the reference (and for how
 many tokens), a reasoning query's p50 latency, and the time a plain chat question takes to a
 complete answer (``searchr3.service.ChatService`` over a small embedded index): written by the
 model, and quoted from the passages (the shipped default).
 
 ``--dev FOLDER`` also prints that dev set's nDCG@10 with reasoning for the shipped model,
-its queries reasoned one at a time (as users' are: the int8 decoder) and in batches of 8
+its queries reasoned one at a time (as users' are: the shipped decoder) and in batches of 8
 (``generate`` over an int8 copy, as evaluation does), beside no reasoning.
 
-    python -m bench.generate [--queries 4] [--questions 2] [--skip-reference] [--dev data/pyfaq]
+``--drafts 2,4,6,8`` also times the shipped decoder with other draft lengths.
+
+    python -m bench.generate [--queries 4] [--questions 2] [--skip-reference] [--drafts 4,6] [--dev data/pyfaq]
 """
 
 from __future__ import annotations
@@ -113,11 +116,34 @@ def dev_reasoning(folder: str, config: ModelConfig, console: Console) -> None:
         table.add_column(col, justify="left" if col == "queries embedded" else "right")
     embedder = Embedder.load(config)
     for name, batch, reasoning in [("without reasoning", 8, False), ("reasoned in batches of 8 (generate)", 8, True),
-                                   ("reasoned one at a time (int8 decoder)", 1, True)]:
+                                   ("reasoned one at a time (shipped decoder)", 1, True)]:
         embedder.config = config.with_(max_batch_size=batch)
         run = dense_searchr3(data, embedder.config, reasoning=reasoning, embedder=embedder)
         score = evaluate(run.rankings, data.qrels)["ndcg@10"]
         table.add_row(name, f"{score:.4f}", f"{run.seconds_queries / len(data.queries):.2f}")
+    console.print(table)
+
+
+def draft_lengths(embedder: Embedder, queries: list[str], lengths: list[int], console: Console) -> None:
+    """New tokens/s of the shipped (checked) decoder by how many int8 tokens it drafts per check."""
+    decoder = embedder.loaded.sequence_decoder
+    if decoder is None or not decoder.draft:
+        console.print("no checked decoder here (decode precision is not 'checked')")
+        return
+    table = Table(title="checked decoding: int8 tokens drafted per float32 check")
+    for col in ("drafted", "new tokens/s", "same text as drafted=" + str(decoder.draft)):
+        table.add_column(col, justify="right")
+    shipped = decoder.draft
+    expected = [embedder.traces([q])[0].generated_ids for q in queries]
+    for length in lengths:
+        decoder.draft = length
+        rates, same = [], 0
+        for q, ids in zip(queries, expected):
+            (trace,), sec = timed(lambda q=q: embedder.traces([q]))
+            rates.append(len(trace.generated_ids) / sec)
+            same += trace.generated_ids == ids
+        table.add_row(str(length), f"{statistics.median(rates):.1f}", f"{same}/{len(queries)}")
+    decoder.draft = shipped
     console.print(table)
 
 
@@ -126,6 +152,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=4)
     ap.add_argument("--questions", type=int, default=2)
     ap.add_argument("--skip-reference", action="store_true", help="time the fast path only")
+    ap.add_argument("--drafts", default="", help="comma-separated draft lengths to time the checked decoder with")
     ap.add_argument("--dev", default=None, help="a BEIR folder (e.g. data/pyfaq): nDCG@10 by how queries are reasoned")
     args = ap.parse_args()
 
@@ -139,10 +166,11 @@ def main() -> None:
         fast = Embedder.load(config)
         for i, text in enumerate(stdlib_passages(fast.tokenizer, 12, 200)):
             (docs / f"passage{i:02d}.txt").write_text(text)
-        paths = {"fast (int8 decoder)": lambda: fast}
+        paths = {"shipped (int8 drafts, float32 checks)": lambda: fast}
         if not args.skip_reference:
             paths = {"reference": lambda: reference_embedder(config),
-                     "bf16 generate": lambda: Embedder.load(config.with_(decode_precision="same")), **paths}
+                     "bf16 generate": lambda: Embedder.load(config.with_(decode_precision="same")),
+                     "int8 decoder alone": lambda: Embedder.load(config.with_(decode_precision="int8")), **paths}
         for name, build in paths.items():
             embedder = build()
             console.print(f"[bold]{name}[/]: {type(embedder.loaded.model).__name__}, {embedder.loaded.precision}")
@@ -161,6 +189,8 @@ def main() -> None:
         table.add_row(name, f"{r['tokens_per_s']:.1f}", ratio, f"{r['new_tokens']:.0f}", same, first,
                       f"{r['reason_p50']:.2f}", f"{r['chat_s']:.2f}", f"{r['chat_words']:.0f}", f"{r['quoted_s']:.2f}")
     console.print(table)
+    if args.drafts:
+        draft_lengths(fast, queries, [int(n) for n in args.drafts.split(",")], console)
     if args.dev:
         dev_reasoning(args.dev, config, console)
 

@@ -20,7 +20,9 @@ def add_model_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--precision", default="auto", choices=("auto", *PRECISIONS),
                     help="auto: bfloat16 on a GPU or a CPU with native bf16 arithmetic, else float32")
     ap.add_argument("--decode-precision", default="auto", choices=("auto", *DECODE_PRECISIONS),
-                    help="weights that generate reasoning traces; auto: int8 on a CPU running bfloat16")
+                    help="weights that write traces and answers; auto (checked) on a CPU running bfloat16: "
+                         "int8 drafts checked by float32, the float32 model's own greedy text; "
+                         "int8: faster, its own text; same: the model's precision")
 
 
 def model_config(args: argparse.Namespace) -> ModelConfig:

@@ -45,11 +45,13 @@ class ModelConfig:
         device: ``"cpu"``, ``"cuda"``, ... (``None``: CUDA when available).
         precision: ``"float32"`` or ``"bfloat16"`` (``None``/``"auto"``: bfloat16 on a GPU and on
             CPUs with native bf16 arithmetic, else float32); see :mod:`searchr3.precision`.
-        decode_precision: weights that generate reasoning traces: ``"same"`` as embedding, or
-            ``"int8"`` (int8 weights; CPU with bfloat16); ``None``/``"auto"``: int8 where it can
-            run. One query's trace or one chat answer is decoded by
-            :class:`~searchr3.fast_decode.Int8Decoder` (prompt read with the bfloat16 weights,
-            new tokens through int8); vectors always come from the embedding weights.
+        decode_precision: weights that generate text (reasoning traces, chat answers):
+            ``"same"`` as embedding; ``"int8"`` (int8 weights, fastest; rounding changes a greedy
+            choice now and then); ``"checked"`` (int8 drafts that float32 weights check: float32's
+            own greedy text, most of int8's speed; float32 weights loaded on first use);
+            ``None``/``"auto"``: checked where it can run (CPU with bfloat16). One query's trace or
+            one chat answer is decoded by :class:`~searchr3.fast_decode.Int8Decoder`, batches by
+            ``generate`` over an int8 copy; vectors always come from the embedding weights.
         reuse_prompt_heads: read the chat-template head every prompt of a role starts with once
             and start each batch after it (:mod:`searchr3.prefix_cache`); ``False`` reads every
             prompt whole, as before (for comparison: same vectors, to rounding).

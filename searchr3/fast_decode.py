@@ -6,13 +6,24 @@ seven matrix-vector products per layer over short rows, plus the per-module Pyth
 model code. :class:`Int8Decoder` runs the same Llama-family computation with four products
 per layer (q|k|v and gate|up fused into one int8 matrix each), a key/value cache allocated
 once per call, and rotary tables computed once per call. The prompt is prefilled with the
-model's own bfloat16 weights (int8 products are slow for many rows at once); each new token
-then goes through the int8 weights. Vectors never come from here: the embedder re-reads the
-finished trace with its bfloat16 model, so the vector space is unchanged.
+model's own weights (int8 products are slow for many rows at once), from where it parts from
+one of the last few prompts (their keys and values are kept: a reasoning prompt's fixed
+instructions are read once, not once a query); each new token then goes through the int8
+weights. Vectors never come from here: the embedder re-reads the finished trace with its
+bfloat16 model, so the vector space is unchanged.
+
+int8 rounding changes a greedy choice now and then, after which the text goes its own way.
+With ``draft=N`` the decoder is built from float32 weights and checks its int8 tokens: the
+int8 weights draft N tokens ahead, the float32 weights read them in one pass (reading N rows
+costs about what reading one does: the weights dominate), and the drafts are kept up to the
+first one float32 would not have chosen, which is replaced by float32's choice. The text is
+then float32's own greedy text, at most of int8's speed (speculative decoding with the model's
+own int8 copy as the draft).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -21,17 +32,20 @@ import torch.nn.functional as F
 
 from .precision import quantize_int8
 
+KEPT_PROMPTS = 4  # recent prompts whose keys and values a new prompt may start from
+KEPT_TOKENS = 512  # of each, at most this many leading positions (~46 KB a position for SmolLM2-135M)
+
 
 def supports(model: torch.nn.Module) -> bool:
-    """Whether :class:`Int8Decoder` can run ``model``: a bfloat16 Llama-architecture causal LM
-    (no projection biases, SiLU MLP) on the CPU. Others decode through ``generate``."""
+    """Whether :class:`Int8Decoder` can run ``model``: a bfloat16 or float32 Llama-architecture
+    causal LM (no projection biases, SiLU MLP) on the CPU. Others decode through ``generate``."""
     config = getattr(model, "config", None)
     if config is None or getattr(config, "model_type", None) != "llama":
         return False
     param = next(model.parameters())
     return (
         param.device.type == "cpu"
-        and param.dtype == torch.bfloat16
+        and param.dtype in (torch.bfloat16, torch.float32)
         and not getattr(config, "attention_bias", False)
         and not getattr(config, "mlp_bias", False)
         and getattr(config, "hidden_act", "silu") == "silu"
@@ -51,6 +65,7 @@ class _Int8Matrix:
         return cls(*quantize_int8(torch.cat([w.detach() for w in weights])))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """``x @ W.T`` for bfloat16 ``x`` ``[rows, K]``."""
         return torch._weight_int8pack_mm(x, self.weight, self.scale)
 
 
@@ -58,7 +73,10 @@ class _Int8Matrix:
 class _Layer:
     norm_in: torch.Tensor
     norm_mid: torch.Tensor
-    # bfloat16 weights of the model (shared, not copied), for the prompt
+    # bfloat16 norm gains for the int8 steps (the same tensors when the model is bfloat16)
+    norm_in16: torch.Tensor
+    norm_mid16: torch.Tensor
+    # the model's own weights (shared, not copied), for the prompt and for checking drafts
     q: torch.Tensor
     k: torch.Tensor
     v: torch.Tensor
@@ -74,32 +92,43 @@ class _Layer:
 
 
 class Int8Decoder:
-    """Greedy or sampled decoding of one sequence from a (merged, bfloat16, CPU) Llama model.
+    """Greedy or sampled decoding of one sequence from a (merged, bfloat16 or float32, CPU)
+    Llama model.
 
     Built once per model (~1 s; the int8 copies take about half the bytes of the bfloat16
-    weights). Safe to call from several threads: every call owns its cache.
+    weights). ``draft``: greedy decoding drafts this many int8 tokens ahead and keeps only those
+    the model's own weights choose too (0: int8 alone). Safe to call from several threads:
+    every call owns its cache.
     """
 
-    def __init__(self, model: torch.nn.Module):
+    def __init__(self, model: torch.nn.Module, draft: int = 0):
         if not supports(model):
-            raise ValueError("Int8Decoder needs a bfloat16 Llama-architecture model on the CPU")
+            raise ValueError("Int8Decoder needs a bfloat16 or float32 Llama-architecture model on the CPU")
+        if draft < 0:
+            raise ValueError("draft must be 0 or more")
+        self.draft = draft
+        self._kept: list[tuple[tuple[int, ...], torch.Tensor, torch.Tensor]] = []  # newest first
+        self._kept_lock = threading.Lock()
         config = model.config
         self.heads = config.num_attention_heads
         self.kv_heads = config.num_key_value_heads
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
-        self.intermediate = config.intermediate_size
+        self.hidden, self.intermediate = config.hidden_size, config.intermediate_size
         self.eps = config.rms_norm_eps
         self.rotary = model.model.rotary_emb
         self.embed = model.get_input_embeddings().weight
         self.norm = model.model.norm.weight
+        # int8 steps run in bfloat16 whatever the model's own precision (no casts per product)
+        self.embed16, self.norm16 = _bf16(self.embed), _bf16(self.norm)
         head = model.get_output_embeddings().weight
-        self.head = head  # bfloat16, for the prompt's last position
+        self.head = head  # the model's own, for the prompt and for checking drafts
         self.head8 = _Int8Matrix.of(head)
         self.layers = []
         for layer in model.model.layers:
             attn, mlp = layer.self_attn, layer.mlp
             self.layers.append(_Layer(
                 layer.input_layernorm.weight, layer.post_attention_layernorm.weight,
+                _bf16(layer.input_layernorm.weight), _bf16(layer.post_attention_layernorm.weight),
                 attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight, attn.o_proj.weight,
                 mlp.gate_proj.weight, mlp.up_proj.weight, mlp.down_proj.weight,
                 _Int8Matrix.of(attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight),
@@ -118,39 +147,84 @@ class Int8Decoder:
         return x * cos + torch.cat([-x[..., half:], x[..., :half]], -1) * sin
 
     def _forward(self, ids: torch.Tensor, start: int, cache: tuple[torch.Tensor, torch.Tensor],
-                 cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        """Logits ``[1, vocab]`` after ``ids`` (``[T]``) at positions ``start..start+T-1``."""
+                 cos: torch.Tensor, sin: torch.Tensor, every_row: bool = False) -> torch.Tensor:
+        """Logits after ``ids`` (``[T]``) at positions ``start..start+T-1``, through the model's
+        own weights (a prompt, or drafts being checked): ``[1, vocab]`` for the last row, or
+        ``[T, vocab]`` with ``every_row``."""
         keys, values = cache
         count = ids.shape[0]
         end = start + count
-        prompt = count > 1  # many rows: bfloat16 products; one row: int8
         heads, kv_heads, dim = self.heads, self.kv_heads, self.head_dim
         cos, sin = cos[start:end, None, :], sin[start:end, None, :]
+        # rows see every earlier position: causal from the start, or a band after a cached part
+        mask = None if count == 1 or start == 0 else torch.ones(count, end, dtype=torch.bool).tril(start)
         h = self.embed[ids]
         for i, layer in enumerate(self.layers):
             x = self._rms(h, layer.norm_in)
-            if prompt:
-                qkv = torch.cat([F.linear(x, layer.q), F.linear(x, layer.k), F.linear(x, layer.v)], -1)
-            else:
-                qkv = layer.qkv8(x)
+            qkv = torch.cat([F.linear(x, layer.q), F.linear(x, layer.k), F.linear(x, layer.v)], -1)
             qk = self._rope(qkv[:, : (heads + kv_heads) * dim].view(count, heads + kv_heads, dim), cos, sin)
             keys[i, :, start:end] = qk[:, heads:].transpose(0, 1)
             values[i, :, start:end] = qkv[:, (heads + kv_heads) * dim :].view(count, kv_heads, dim).transpose(0, 1)
             q = qk[:, :heads].transpose(0, 1).unsqueeze(0).float()
             att = F.scaled_dot_product_attention(
-                q, keys[i, None, :, :end], values[i, None, :, :end], is_causal=prompt, enable_gqa=True
+                q, keys[i, None, :, :end], values[i, None, :, :end], attn_mask=mask,
+                is_causal=count > 1 and start == 0, enable_gqa=True,
             )
-            att = att[0].transpose(0, 1).reshape(count, heads * dim).to(h.dtype)
-            h = h + (F.linear(att, layer.o) if prompt else layer.o8(att))
+            h = h + F.linear(att[0].transpose(0, 1).reshape(count, heads * dim).to(h.dtype), layer.o)
             x = self._rms(h, layer.norm_mid)
-            if prompt:
-                mixed = F.silu(F.linear(x, layer.gate)) * F.linear(x, layer.up)
-                h = h + F.linear(mixed, layer.down)
-            else:
-                gate_up = layer.gate_up8(x)
-                h = h + layer.down8(F.silu(gate_up[:, : self.intermediate]) * gate_up[:, self.intermediate :])
-        last = self._rms(h[-1:], self.norm)
-        return F.linear(last, self.head) if prompt else self.head8(last)
+            h = h + F.linear(F.silu(F.linear(x, layer.gate)) * F.linear(x, layer.up), layer.down)
+        return F.linear(self._rms(h if every_row else h[-1:], self.norm), self.head)
+
+    def _step(self, token: int, position: int, cache: tuple[torch.Tensor, torch.Tensor],
+              cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        """Logits ``[1, vocab]`` after one token at ``position``, through the int8 weights with
+        bfloat16 activations (on 2 cores ~10 ms of a ~15 ms step is the int8 products)."""
+        keys, values = cache
+        heads, kv_heads, dim, width = self.heads, self.kv_heads, self.head_dim, self.hidden
+        split = (heads + kv_heads) * dim
+        cos, sin = cos[position], sin[position]
+        h = self.embed16[token : token + 1]
+        for i, layer in enumerate(self.layers):
+            qkv = layer.qkv8(F.rms_norm(h, (width,), layer.norm_in16, self.eps))[0]
+            qk = self._rope(qkv[:split].view(heads + kv_heads, dim), cos, sin)
+            keys[i, :, position] = qk[heads:]
+            values[i, :, position] = qkv[split:].view(kv_heads, dim)
+            att = F.scaled_dot_product_attention(
+                qk[None, :heads, None].float(), keys[i, None, :, : position + 1], values[i, None, :, : position + 1],
+                enable_gqa=True,
+            )
+            h = h + layer.o8(att.view(1, heads * dim).to(torch.bfloat16))
+            gate_up = layer.gate_up8(F.rms_norm(h, (width,), layer.norm_mid16, self.eps))
+            h = h + layer.down8(F.silu(gate_up[:, : self.intermediate]) * gate_up[:, self.intermediate :])
+        return self.head8(F.rms_norm(h, (width,), self.norm16, self.eps))
+
+    def shared_prompt_tokens(self, prompt_ids: Sequence[int]) -> int:
+        """How many leading tokens of ``prompt_ids`` a call would copy from a recent prompt's
+        keys and values instead of reading (at least one token is always read)."""
+        return self._recent(list(prompt_ids))[0]
+
+    def _recent(self, prompt: list[int]) -> tuple[int, tuple | None]:
+        with self._kept_lock:
+            kept = list(self._kept)
+        length, entry = max(((_common_length(e[0], prompt), e) for e in kept), key=lambda p: p[0], default=(0, None))
+        return min(length, len(prompt) - 1), entry
+
+    def _prefill(self, prompt: list[int], cache: tuple[torch.Tensor, torch.Tensor],
+                 cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        """Logits ``[1, vocab]`` after the prompt, read through the model's own weights from
+        where it parts from the most similar recent prompt (a reasoning prompt's fixed
+        instructions, a chat's system turn), and kept for the prompts that follow."""
+        keys, values = cache
+        reused, entry = self._recent(prompt)
+        if reused:
+            keys[:, :, :reused], values[:, :, :reused] = entry[1][:, :, :reused], entry[2][:, :, :reused]
+        logits = self._forward(torch.tensor(prompt[reused:]), reused, cache, cos, sin)
+        ids = tuple(prompt[:KEPT_TOKENS])
+        if entry is None or entry[0] != ids:
+            mine = (ids, keys[:, :, : len(ids)].clone(), values[:, :, : len(ids)].clone())
+            with self._kept_lock:
+                self._kept = [mine, *(e for e in self._kept if e[0] != ids)][:KEPT_PROMPTS]
+        return logits
 
     def _start(self, total: int):
         """An empty cache and the rotary tables for ``total`` positions."""
@@ -170,8 +244,7 @@ class Int8Decoder:
             raise ValueError("prompt_tokens must be between 1 and len(ids)")
         cache, cos, sin = self._start(len(ids))
         rows = [self._forward(torch.tensor(list(ids[:prompt_tokens])), 0, cache, cos, sin)]
-        for pos in range(prompt_tokens, len(ids)):
-            rows.append(self._forward(torch.tensor([ids[pos]]), pos, cache, cos, sin))
+        rows += [self._step(ids[pos], pos, cache, cos, sin) for pos in range(prompt_tokens, len(ids))]
         return torch.cat(rows).float()
 
     @torch.inference_mode()
@@ -187,23 +260,63 @@ class Int8Decoder:
         on_token: Callable[[int], bool | None] | None = None,
     ) -> list[int]:
         """New token ids after ``prompt_ids``: up to ``max_new_tokens``, ending with the first
-        of ``stop_ids`` if one comes. Greedy when ``temperature`` is 0, else sampled (with
-        ``top_p`` nucleus filtering) from torch's global generator. ``on_token`` sees each new
-        id; returning True stops after it. ``suppress_ids`` are never chosen."""
+        of ``stop_ids`` if one comes. Greedy when ``temperature`` is 0 (checked by the model's own
+        weights when the decoder has a ``draft``), else sampled (with ``top_p`` nucleus filtering)
+        from torch's global generator. ``on_token`` sees each new id; returning True stops after
+        it. ``suppress_ids`` are never chosen."""
         if not prompt_ids:
             raise ValueError("the prompt is empty")
         cache, cos, sin = self._start(len(prompt_ids) + max_new_tokens)
         stops = set(stop_ids)
         suppress = torch.tensor(list(suppress_ids), dtype=torch.long) if suppress_ids else None
-        logits = self._forward(torch.tensor(list(prompt_ids)), 0, cache, cos, sin)
+        logits = self._prefill(list(prompt_ids), cache, cos, sin)
+        token = _choose(logits[0], temperature, top_p, suppress)
+        checked = temperature <= 0 and self.draft > 0
         out: list[int] = []
-        for step in range(max_new_tokens):
-            token = _choose(logits[0], temperature, top_p, suppress)
+        position = len(prompt_ids)  # where ``token`` goes when it is read
+
+        def ends(token: int) -> bool:
             out.append(token)
-            if (on_token is not None and on_token(token)) or token in stops or step == max_new_tokens - 1:
-                break
-            logits = self._forward(torch.tensor([token]), len(prompt_ids) + step, cache, cos, sin)
+            return (on_token is not None and on_token(token)) or token in stops or len(out) == max_new_tokens
+
+        while not ends(token):
+            if checked:
+                more = self._checked(token, position, min(self.draft, max_new_tokens - len(out) - 1), stops,
+                                     suppress, cache, cos, sin)
+                if any(ends(t) for t in more[:-1]):
+                    break
+                position, token = position + len(more), more[-1]
+            else:
+                logits = self._step(token, position, cache, cos, sin)
+                position, token = position + 1, _choose(logits[0], temperature, top_p, suppress)
         return out
+
+    def _checked(self, token: int, position: int, draft: int, stops: set[int], suppress: torch.Tensor | None,
+                 cache, cos, sin) -> list[int]:
+        """The tokens the model's own weights choose after ``token`` (read here, at ``position``):
+        up to ``draft`` int8 drafts, read with ``token`` in one exact pass and kept while the
+        model chooses them too, then the model's own next choice (not yet read)."""
+        drafts: list[int] = []
+        last = token
+        for offset in range(draft):
+            logits = self._step(last, position + offset, cache, cos, sin)
+            last = _choose(logits[0], 0.0, 1.0, suppress)
+            drafts.append(last)
+            if last in stops:
+                break
+        rows = self._forward(torch.tensor([token, *drafts]), position, cache, cos, sin, every_row=True)
+        chosen = [_choose(row, 0.0, 1.0, suppress) for row in rows]
+        kept = next((i for i, (d, c) in enumerate(zip(drafts, chosen)) if d != c), len(drafts))
+        return [*drafts[:kept], chosen[kept]]
+
+
+def _common_length(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    return next((i for i in range(n) if a[i] != b[i]), n)
+
+
+def _bf16(weight: torch.Tensor) -> torch.Tensor:
+    return weight.detach() if weight.dtype == torch.bfloat16 else weight.detach().to(torch.bfloat16)
 
 
 def _choose(logits: torch.Tensor, temperature: float, top_p: float, suppress: torch.Tensor | None) -> int:

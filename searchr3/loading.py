@@ -8,7 +8,9 @@ The pieces live in their own modules: :mod:`~searchr3.base_model` (which base, f
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import torch
 
@@ -19,6 +21,9 @@ from .config import ModelConfig
 from .embed_token import add_embed_token, embed_token_id
 from .precision import int8_decoder, resolve_decode_precision, resolve_precision, torch_dtype
 from .prompts import PROMPT_VERSION
+
+#: int8 tokens drafted ahead of each float32 check (``decode_precision="checked"``).
+CHECKED_DRAFT = 6
 
 
 @dataclass
@@ -33,17 +38,20 @@ class LoadedModel:
     adapter_id: str | None
     device: torch.device
     precision: str = "float32"
-    decode_precision: str = "same"  # "int8": traces come from a weight-only int8 copy
+    decode_precision: str = "same"  # "int8"/"checked": traces come from weight-only int8 copies
     frozen: bool = False  # weights never change (loaded for inference): derived states may be kept
+    # the same weights in float32, loaded again (for decode_precision="checked")
+    float32_weights: Callable[[], torch.nn.Module] | None = field(default=None, repr=False)
     _decoder: torch.nn.Module | None = field(default=None, init=False, repr=False)
     _one_sequence: fast_decode.Int8Decoder | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @property
     def generation_model(self) -> torch.nn.Module:
-        """The model that generates traces: the model itself, or for ``decode_precision="int8"``
-        its int8 copy, built on first use (~1 s; runs that never reason never pay it)."""
-        if self.decode_precision != "int8":
+        """The model that generates traces in batches: the model itself, or for
+        ``decode_precision="int8"``/``"checked"`` its int8 copy, built on first use (~1 s; runs
+        that never reason never pay it)."""
+        if self.decode_precision == "same":
             return self.model
         with self._lock:
             if self._decoder is None:
@@ -52,14 +60,19 @@ class LoadedModel:
 
     @property
     def sequence_decoder(self) -> fast_decode.Int8Decoder | None:
-        """The decoder for one sequence at a time (a user's query, a chat answer) when
-        ``decode_precision="int8"`` and the model is one it runs (Llama family, bfloat16, CPU),
-        built on first use; else None (``generate`` on :attr:`generation_model` does it)."""
-        if self.decode_precision != "int8" or not fast_decode.supports(self.model):
+        """The decoder for one sequence at a time (a user's query, a chat answer), built on first
+        use: for ``decode_precision="int8"`` over this model's weights, for ``"checked"`` over
+        the float32 weights (int8 drafts checked by float32: float32's greedy text); None where
+        decoding is ``"same"`` or the model is not one it runs (Llama family on the CPU).
+        ``generate`` on :attr:`generation_model` does it then."""
+        if self.decode_precision == "same" or not fast_decode.supports(self.model):
             return None
         with self._lock:
             if self._one_sequence is None:
-                self._one_sequence = fast_decode.Int8Decoder(self.model)
+                if self.decode_precision == "checked" and self.float32_weights is not None:
+                    self._one_sequence = fast_decode.Int8Decoder(self.float32_weights(), draft=CHECKED_DRAFT)
+                else:
+                    self._one_sequence = fast_decode.Int8Decoder(self.model)
         return self._one_sequence
 
     @property
@@ -104,6 +117,15 @@ def load_model(config: ModelConfig | None = None) -> LoadedModel:
         torch.set_num_threads(config.threads)
     precision = resolve_precision(config.precision, device)
     decode = resolve_decode_precision(config.decode_precision, precision, device)
+    model, tokenizer, embed_id, base_id, adapter_id = _merged(config, precision, device)
+    again = partial(_float32_weights, config, device) if decode == "checked" else None
+    return LoadedModel(model, tokenizer, embed_id, base_id, adapter_id, device, precision, decode, frozen=True,
+                       float32_weights=again)
+
+
+def _merged(config: ModelConfig, precision: str, device: torch.device):
+    """The base model with the embed token and the adapter merged in, at ``precision`` for
+    inference, with its tokenizer, embed token id, base id and adapter id."""
     adapter_dir = config.adapter_path()
     # an adapter is merged in float32, then the sum is cast; a bare model loads at its precision
     model, tokenizer, base_id = load_base(config, torch.float32 if adapter_dir else torch_dtype(precision))
@@ -114,4 +136,8 @@ def load_model(config: ModelConfig | None = None) -> LoadedModel:
         model = model.merge_and_unload()
     model.to(device=device, dtype=torch_dtype(precision))
     model.eval()
-    return LoadedModel(model, tokenizer, embed_id, base_id, adapter_id, device, precision, decode, frozen=True)
+    return model, tokenizer, embed_id, base_id, adapter_id
+
+
+def _float32_weights(config: ModelConfig, device: torch.device) -> torch.nn.Module:
+    return _merged(config, "float32", device)[0]

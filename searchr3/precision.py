@@ -10,7 +10,8 @@ the outlier channels of a decoder LM (cosine to float32 0.68, and a text's vecto
 with its batch mates). Weight-only int8 (activations in bfloat16, :func:`quantize_int8`) does
 not have that problem and decodes one token at a time faster, so generated text comes from
 int8 weights (``ModelConfig.decode_precision``): one sequence through
-:class:`~searchr3.fast_decode.Int8Decoder`, batches through an int8 copy of the model
+:class:`~searchr3.fast_decode.Int8Decoder` (by default its int8 drafts are checked by float32
+weights, so the text is float32's), batches through an int8 copy of the model
 (:func:`int8_decoder`); vectors always come from the model at its precision.
 """
 
@@ -56,7 +57,7 @@ def torch_dtype(precision: str) -> torch.dtype:
 
 
 #: Accepted names for the weights that generate text (reasoning traces, chat answers).
-DECODE_PRECISIONS = ("same", "int8")
+DECODE_PRECISIONS = ("same", "int8", "checked")
 
 
 def quantize_int8(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -89,20 +90,22 @@ class Int8WeightLinear(torch.nn.Module):
 
 
 def resolve_decode_precision(requested: str | None, precision: str, device: torch.device) -> str:
-    """``int8`` or ``same`` (generate with the embedding weights). ``None``/``auto``: int8 when
-    the model runs in bfloat16 on the CPU (where int8 weights decode ~3x faster), else same.
+    """``same`` (generate with the embedding weights), ``int8`` (int8 weights: ~3x faster at
+    batch 1 on the CPU; rounding changes a greedy choice now and then) or ``checked`` (one
+    sequence: int8 drafts that float32 checks, so float32's own greedy text; batches: int8).
+    ``None``/``auto``: checked when the model runs in bfloat16 on the CPU, else same.
 
     Raises:
-        InvalidInputError: an unknown name, or int8 where it cannot run (not CPU + bfloat16).
+        InvalidInputError: an unknown name, or int8/checked where it cannot run (not CPU + bfloat16).
     """
     key = "auto" if requested is None else requested.strip().lower()
     fits = device.type == "cpu" and precision == "bfloat16"
     if key == "auto":
-        return "int8" if fits else "same"
+        return "checked" if fits else "same"
     if key not in DECODE_PRECISIONS:
-        raise InvalidInputError(f"decode precision must be auto, same or int8, not {requested!r}")
-    if key == "int8" and not fits:
-        raise InvalidInputError(f"int8 decoding needs bfloat16 on the CPU, not {precision} on {device.type}")
+        raise InvalidInputError(f"decode precision must be auto, {', '.join(DECODE_PRECISIONS)}, not {requested!r}")
+    if key != "same" and not fits:
+        raise InvalidInputError(f"{key} decoding needs bfloat16 on the CPU, not {precision} on {device.type}")
     return key
 
 

@@ -2,8 +2,10 @@
 
 Speed is measured by ``bench/generate.py``; here: it computes what the model computes (its
 prompt logits equal the bfloat16 model's, its int8 steps choose the model's next token on real
-text), greedy and sampled decoding follow ``generate``'s rules, and the embedder and the local
-chat model use it for one query or one answer without changing what a vector is."""
+text), greedy and sampled decoding follow ``generate``'s rules, checked decoding (int8 drafts,
+float32 checks: the shipped default) writes exactly the float32 model's greedy text, and the
+embedder and the local chat model use it for one query or one answer without changing what a
+vector is."""
 
 import numpy as np
 import pytest
@@ -35,6 +37,21 @@ def shipped() -> Embedder:
 def decoder(shipped) -> Int8Decoder:
     found = shipped.loaded.sequence_decoder
     assert isinstance(found, Int8Decoder) and shipped.loaded.sequence_decoder is found  # built once
+    assert found.draft == 0
+    return found
+
+
+@pytest.fixture(scope="module")
+def checked() -> Embedder:
+    """The default as it ships on a bf16 CPU: bfloat16 vectors, int8 drafts checked by float32."""
+    return Embedder.load(ModelConfig(precision="bfloat16", reasoning_tokens=24))
+
+
+@pytest.fixture(scope="module")
+def checked_decoder(checked) -> Int8Decoder:
+    assert checked.loaded.decode_precision == "checked"  # the CPU default
+    found = checked.loaded.sequence_decoder
+    assert found.draft > 0 and found.layers[0].q.dtype == torch.float32
     return found
 
 
@@ -59,7 +76,9 @@ def test_prompt_logits_equal_the_models_and_int8_steps_choose_its_tokens(shipped
     assert agree > 0.9, agree
 
 
-def test_greedy_stops_and_suppression_follow_generate(shipped, decoder):
+@pytest.mark.parametrize("which", ["decoder", "checked_decoder"])
+def test_greedy_stops_and_suppression_follow_generate(shipped, which, request):
+    decoder = request.getfixturevalue(which)
     prompt = shipped._encoders["reasoning"].encode(QUERIES[:1])[0].ids
     greedy = decoder.generate(prompt, 12)
     assert len(greedy) == 12 and greedy == decoder.generate(prompt, 12)  # deterministic
@@ -117,11 +136,51 @@ def test_the_local_chat_model_writes_with_the_decoder(shipped, decoder):
     assert first_word in stopped and len(stopped) < len(answer)
 
 
-def test_only_bfloat16_llama_models_on_the_cpu_get_one(shipped, trained):
-    assert not supports(trained.loaded.model)  # float32
-    assert trained.loaded.sequence_decoder is None
-    with pytest.raises(ValueError, match="bfloat16 Llama"):
-        Int8Decoder(trained.loaded.model)
+def test_checked_decoding_writes_the_float32_models_greedy_text(checked, checked_decoder, trained):
+    """``trained`` is the same model in float32 through ``generate``: the reference text."""
+    queries = [*QUERIES, "Why are floating-point calculations so inaccurate?", "How do I sort a dictionary by value?"]
+    for query in queries:
+        assert checked.traces([query])[0].generated_ids == trained.traces([query])[0].generated_ids, query
+    question = [HumanMessage("What is the difference between a list and a tuple?")]
+    written = LocalChatModel(embedder=checked, max_new_tokens=48, stop_repeats=0).invoke(question).content
+    assert written == LocalChatModel(embedder=trained, max_new_tokens=48, stop_repeats=0).invoke(question).content
+    # how far ahead int8 drafts changes the speed, never the text
+    prompt = checked._encoders["reasoning"].encode(QUERIES[:1])[0].ids
+    expected, original = checked_decoder.generate(prompt, 40), checked_decoder.draft
+    for draft in (1, 3, 12):
+        checked_decoder.draft = draft
+        try:
+            assert checked_decoder.generate(prompt, 40) == expected, draft
+        finally:
+            checked_decoder.draft = original
+
+
+def test_a_prompt_that_begins_like_a_recent_one_starts_from_its_keys_and_values(trained):
+    """Checked decoding, as shipped (float32 reads; in bfloat16 a copied key may round apart
+    from a re-read one, enough to flip a near-tie)."""
+    first, second = (p.ids for p in trained._encoders["reasoning"].encode(
+        ["How do I read a JSON file into a dictionary?", "How can I parse command line arguments?"]))
+    common = next(i for i, (a, b) in enumerate(zip(first, second)) if a != b)
+    assert common > 30  # the reasoning instructions
+
+    def fresh() -> Int8Decoder:
+        return Int8Decoder(trained.loaded.model, draft=6)
+
+    warm = fresh()
+    assert warm.shared_prompt_tokens(second) == 0
+    warm.generate(first, 4)
+    assert warm.shared_prompt_tokens(second) == common
+    assert warm.shared_prompt_tokens(first) == len(first) - 1  # the last token is always read
+    assert warm.generate(second, 24) == fresh().generate(second, 24)
+    assert warm.generate(first, 24) == fresh().generate(first, 24)  # the same prompt again
+    assert warm.generate(first[:common + 2], 8) == fresh().generate(first[:common + 2], 8)  # a shorter one
+
+
+def test_only_llama_models_on_the_cpu_decoding_below_their_precision_get_one(shipped, trained):
+    assert supports(trained.loaded.model)  # float32: checked decoding builds one from it
+    assert trained.loaded.sequence_decoder is None  # float32 decodes as it embeds ("same")
+    with pytest.raises(ValueError, match="draft"):
+        Int8Decoder(trained.loaded.model, draft=-1)
     same = Embedder.load(ModelConfig(precision="bfloat16", decode_precision="same"))
     assert supports(same.loaded.model) and same.loaded.sequence_decoder is None  # decoding asked at bf16
 

@@ -79,12 +79,15 @@ def test_merged_adapter_equals_the_adapter_applied_through_peft(trained):
 def test_decode_precision_rules():
     from searchr3.precision import resolve_decode_precision
 
-    assert resolve_decode_precision(None, "bfloat16", CPU) == "int8"
+    assert resolve_decode_precision(None, "bfloat16", CPU) == "checked"
+    assert resolve_decode_precision("int8", "bfloat16", CPU) == "int8"
     assert resolve_decode_precision("auto", "float32", CPU) == "same"
     assert resolve_decode_precision(None, "bfloat16", CUDA) == "same"
     with pytest.raises(InvalidInputError, match="int8 decoding needs bfloat16 on the CPU, not float32 on cpu"):
         resolve_decode_precision("int8", "float32", CPU)
-    with pytest.raises(InvalidInputError, match="decode precision must be auto, same or int8, not 'fp8'"):
+    with pytest.raises(InvalidInputError, match="checked decoding needs bfloat16 on the CPU, not bfloat16 on cuda"):
+        resolve_decode_precision("checked", "bfloat16", CUDA)
+    with pytest.raises(InvalidInputError, match="decode precision must be auto, same, int8, checked, not 'fp8'"):
         resolve_decode_precision("fp8", "bfloat16", CPU)
 
 
