@@ -1,5 +1,6 @@
 """Stage 2 (RL of the reasoning trace) on the real default model, with tiny settings."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -7,12 +8,13 @@ import pytest
 import torch
 
 from searchr3 import Embedder, ModelConfig
+from searchr3.errors import InvalidInputError
 from training.config import RLConfig
 from training.losses import grpo_loss
 from training.pairs import Pair
-from training.rewards import FormatRule
+from training.rewards import FormatRule, informative_groups, with_room
 from training.rl import main
-from training.rl_trainer import RLTrainer
+from training.rl_trainer import NoRoomError, RLTrainer
 
 PAIRS = [
     Pair(
@@ -62,6 +64,7 @@ def tiny(**changes) -> RLConfig:
         save_every=1,
         seed=5,
         mixed_precision="no",
+        min_plain_rank=1,  # these easy pairs' plain queries already rank their positives first
     )
     base.update(changes)
     return RLConfig(**base)
@@ -88,8 +91,15 @@ def test_grpo_loss_by_hand():
     )  # k3 at token 1, 0 at token 2, pad ignored
 
 
+def _plain(trained, trainer, positives):
+    """Independently: the plain (no-trace) query vectors of the pairs whose positives these are."""
+    pairs = [trainer.corpus.pairs[trainer.corpus.positive.index(p)] for p in positives]
+    return trained.embed_queries([p.query for p in pairs])
+
+
 def test_rewards_come_from_real_embeddings(trainer, trained):
-    """Rewards equal 1/rank (+ format) recomputed independently with the shipped model."""
+    """Rewards equal the gain of 1/rank over the plain query's (+ format), recomputed
+    independently with the shipped model."""
     r = trainer.rollout(0)
     assert len(r.traces) == 4 and [t.query_index for t in r.traces] == [0, 0, 1, 1]
     docs = trained.embed_documents(trainer.corpus.docs)
@@ -99,7 +109,13 @@ def test_rewards_come_from_real_embeddings(trainer, trained):
     own = sims[np.arange(len(r.positives)), r.positives]
     ranks = (sims >= own[:, None]).sum(axis=1)
     assert r.ranks.tolist() == ranks.tolist()
-    np.testing.assert_allclose(r.rewards, 1.0 / ranks + trainer.config.w_format * r.format)
+    plain_sims = _plain(trained, trainer, r.positives) @ docs.T
+    plain_own = plain_sims[np.arange(len(r.positives)), r.positives]
+    plain_ranks = (plain_sims >= plain_own[:, None]).sum(axis=1)
+    assert r.plain_ranks.tolist() == plain_ranks[::2].tolist()  # one per query, rollouts come in groups of 2
+    np.testing.assert_allclose(r.retrieval, 1.0 / ranks)
+    np.testing.assert_allclose(r.gain, 1.0 / ranks - 1.0 / plain_ranks)
+    np.testing.assert_allclose(r.rewards, r.gain + trainer.config.w_format * r.format)
     assert np.allclose(r.advantages.reshape(-1, 2).sum(axis=1), 0.0)
     assert set(trainer.corpus.positive) <= set(range(len(trainer.corpus.docs))) and len(trainer.corpus.docs) == 11
     # the softmax reward: the positive's probability over the corpus at temperature tau, same rollouts
@@ -110,8 +126,27 @@ def test_rewards_come_from_real_embeddings(trainer, trained):
         trainer.config.reward = "rank"
     assert [t.text for t in soft.traces] == [t.text for t in r.traces]
     expected = np.exp(own / tau) / np.exp(sims / tau).sum(axis=1)
+    plain = np.exp(plain_own / tau) / np.exp(plain_sims / tau).sum(axis=1)
     np.testing.assert_allclose(soft.retrieval, expected, rtol=1e-3)
-    np.testing.assert_allclose(soft.rewards, expected + trainer.config.w_format * soft.format, rtol=1e-3)
+    np.testing.assert_allclose(soft.gain, expected - plain, rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(soft.rewards, soft.gain + trainer.config.w_format * soft.format, rtol=1e-3, atol=1e-5)
+
+
+def test_the_pool_holds_the_queries_with_room_to_improve(trainer, trained):
+    """Queries whose plain query ranks the positive at min_plain_rank or below, ranked
+    independently with the shipped model; no room at all is a typed error."""
+    docs = trained.embed_documents(trainer.corpus.docs)
+    positives = np.array(trainer.corpus.positive)
+    sims = _plain(trained, trainer, positives) @ docs.T
+    ranks = (sims >= sims[np.arange(len(positives)), positives][:, None]).sum(axis=1)
+    try:
+        for at_least in (1, 2, int(ranks.max()), int(ranks.max()) + 1):
+            trainer.config.min_plain_rank = at_least
+            assert trainer.choose_pool().tolist() == np.flatnonzero(ranks >= at_least).tolist()
+    finally:
+        trainer.config.min_plain_rank = 1
+    assert trainer.choose_pool().tolist() == list(range(len(PAIRS)))
+    assert with_room(np.array([1, 3, 2, 1]), 2).tolist() == [1, 2]
 
 
 @pytest.mark.slow
@@ -130,7 +165,7 @@ def test_format_reward_punishes_a_forced_embed_token(trainer):
 
 @pytest.mark.slow
 def test_tiny_run_kl_starts_at_zero_and_refresh_is_local(tmp_path):
-    trainer = RLTrainer(tiny(), PAIRS, tmp_path)
+    trainer = RLTrainer(tiny(drop_flat=False), PAIRS, tmp_path)  # the KL is checked on every rollout
     init = {n: p.detach().clone() for n, p in trainer.peft_model.named_parameters() if p.requires_grad}
     first = trainer.train_step()
     assert first["kl"] == 0.0  # the policy is the reference at step 0
@@ -184,3 +219,43 @@ def test_cli_errors_are_one_line(tmp_path, capsys, args, message):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and "\n" not in err
+
+
+def test_flat_groups_are_left_out_and_infonce_reads_the_sampled_traces(trainer, trained):
+    """A group whose rewards are all equal carries no policy gradient: without InfoNCE an
+    all-flat step changes nothing; the InfoNCE term is the cross-entropy of each rollout's
+    vector against the corpus, and alone it moves the adapter. (Runs last on the fixture: it
+    updates the weights.)"""
+    assert informative_groups(np.array([0.5, 0.5, 0.2, 0.7, 1.0, 1.0]), 2).tolist() == [False, True, False]
+    r = trainer.rollout(2)
+    flat = dataclasses.replace(r, rewards=np.zeros_like(r.rewards), advantages=np.zeros_like(r.advantages))
+    weights = {n: p.detach().clone() for n, p in trainer.peft_model.named_parameters() if p.requires_grad}
+
+    def moved() -> bool:
+        return any(not torch.equal(p, weights[n]) for n, p in trainer.peft_model.named_parameters() if p.requires_grad)
+
+    trainer.config.w_nce = 0.0
+    try:
+        stats = trainer.update(flat)
+    finally:
+        trainer.config.w_nce = 0.1
+    assert stats["dropped_groups"] == 1.0 and not stats["updated"] and not moved()
+    # InfoNCE alone: its value before the step is the cross-entropy recomputed with the shipped model
+    docs = trainer.env.vectors
+    logits = trained.vectors_for_ids([t.final_ids for t in r.traces]) @ docs.T / trainer.config.tau
+    logits -= logits.max(axis=1, keepdims=True)
+    expected = np.mean(np.log(np.exp(logits).sum(axis=1)) - logits[np.arange(len(logits)), r.positives])
+    stats = trainer.update(flat)
+    assert stats["updated"] and stats["pg"] == 0.0 and stats["kl"] == 0.0
+    assert stats["nce"] == pytest.approx(expected, rel=1e-3) and moved()
+
+
+@pytest.mark.slow
+def test_no_query_with_room_is_a_one_line_error(tmp_path, capsys):
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("".join(json.dumps({"query": p.query, "positive": p.positive}) + "\n" for p in PAIRS))
+    argv = ["--data", str(data), "--out", str(tmp_path / "run"), "--min-plain-rank", "50", "--corpus-pairs", "4"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no training query has room to improve") and "\n" not in err
+    assert issubclass(NoRoomError, InvalidInputError)

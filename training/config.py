@@ -145,7 +145,7 @@ class RLConfig(TrainingConfig):
     top_p: float = option(1.0, "nucleus sampling of the rollouts (1: off)", above=0, at_most=1)
     # the update
     clip: float = option(0.2, "PPO clip range of the probability ratio", above=0, below=1)
-    beta: float = option(0.04, "weight of the KL (k3) to the reference policy", at_least=0)
+    beta: float = option(0.005, "weight of the KL (k3) to the reference policy", at_least=0)
     ppo_epochs: int = option(1, "passes (optimizer steps) over each step's rollouts", at_least=1)
     micro_batch: int = option(8, "rollouts per forward pass in the update", at_least=1)
     # the reward
@@ -153,6 +153,16 @@ class RLConfig(TrainingConfig):
     reward: str = option("rank", "retrieval reward: 1/rank of the positive, or its softmax probability",
                          choices=RL_REWARDS)
     reward_temperature: float = option(0.05, "temperature of the 'softmax' reward", above=0)
+    over_plain: bool = option(True, "the retrieval reward is the gain over the plain (no-trace) query's: "
+                                    "reward(trace) - reward(plain), the plain query read by the same weights")
+    min_plain_rank: int = option(2, "train on the queries whose plain query ranks their positive at this rank "
+                                    "or below (room to improve; 1: all); chosen again at every full refresh",
+                                 at_least=1)
+    drop_flat: bool = option(True, "leave groups whose rewards are all equal out of the update "
+                                   "(no policy gradient; their KL would only hold the policy back)")
+    w_nce: float = option(0.1, "weight of InfoNCE on the sampled traces' vectors: the positive against every "
+                               "other corpus document (keeps the read-out contrastive)", at_least=0)
+    tau: float = option(0.05, "temperature of that InfoNCE", above=0)
     # the corpus environment
     corpus_pairs: int = option(128, "pairs whose positives and negatives make up the RL corpus", at_least=1)
     neighbours: int = option(4, "degree of the corpus k-nearest-neighbour graph", at_least=1)

@@ -1,5 +1,6 @@
-"""Stage-2 rewards and advantages: retrieval quality of a rollout's embedding, a format
-reward for the trace, and group-normalised (GRPO-style) advantages."""
+"""Stage-2 rewards and advantages: retrieval quality of a rollout's embedding (or its gain over
+the plain query's), a format reward for the trace, group-normalised (GRPO-style) advantages,
+the groups that carry no signal, and the queries with room to improve."""
 
 from __future__ import annotations
 
@@ -57,3 +58,16 @@ def group_advantages(rewards: np.ndarray, group_size: int, eps: float = 1e-6) ->
     groups = r.reshape(-1, group_size)
     centred = groups - groups.mean(axis=1, keepdims=True)
     return (centred / (groups.std(axis=1, keepdims=True) + eps)).reshape(-1)
+
+
+def informative_groups(rewards: np.ndarray, group_size: int, tolerance: float = 1e-9) -> np.ndarray:
+    """Per group of ``group_size`` consecutive rollouts: True where the rewards differ (a group
+    whose rollouts all score the same has zero advantages and teaches the policy nothing)."""
+    groups = np.asarray(rewards, dtype=np.float64).reshape(-1, group_size)
+    return (groups.max(axis=1) - groups.min(axis=1)) > tolerance
+
+
+def with_room(plain_ranks: np.ndarray, min_rank: int) -> np.ndarray:
+    """Indices of the queries whose plain (no-trace) query ranks its positive at ``min_rank`` or
+    below: those a trace can still improve (``min_rank`` 1 keeps every query)."""
+    return np.flatnonzero(np.asarray(plain_ranks) >= min_rank)
