@@ -44,12 +44,18 @@ def dev_ndcg(embedder: Embedder, folder: str) -> float:
     return evaluate(run.rankings, data.qrels)["ndcg@10"]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def passage_options(description: str) -> argparse.ArgumentParser:
+    """The options every document-embedding benchmark takes: passages, their length, repeats, batch sizes."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--passages", type=int, default=64)
     ap.add_argument("--tokens", type=int, default=128, help="tokens per passage")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batch-sizes", default="1,8,32")
+    return ap
+
+
+def main() -> None:
+    ap = passage_options(__doc__.splitlines()[0])
     ap.add_argument("--paths", default="float32-whole,bfloat16-whole,bfloat16",
                     help="precisions; '-whole' reads every prompt whole; the first is the reference")
     ap.add_argument("--dev", default=None, help="a BEIR folder (e.g. data/pyfaq) for nDCG@10 per precision")

@@ -12,7 +12,6 @@ The exports are kept under ``--cache`` (``data/onnx``), so a second run skips th
 
 from __future__ import annotations
 
-import argparse
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.corpus import stdlib_passages
-from bench.embed import median_seconds
+from bench.embed import median_seconds, passage_options
 from searchr3 import Embedder, ModelConfig
 from searchr3.batching import pad_right, token_budget_batches
 from searchr3.readout import vectors_from_hidden
@@ -105,11 +104,7 @@ def dev_ndcg(embed_documents, embed_queries, folder: str) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--passages", type=int, default=64)
-    ap.add_argument("--tokens", type=int, default=128, help="tokens per passage")
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--batch-sizes", default="1,8,32")
+    ap = passage_options(__doc__.splitlines()[0])
     ap.add_argument("--dev", default=None, help="a BEIR folder (e.g. data/pyfaq) for nDCG@10 per path")
     ap.add_argument("--cache", default="data/onnx", help="where the ONNX exports are kept")
     args = ap.parse_args()
