@@ -153,15 +153,15 @@ class RLConfig(TrainingConfig):
     reward: str = option("rank", "retrieval reward: 1/rank of the positive, or its softmax probability",
                          choices=RL_REWARDS)
     reward_temperature: float = option(0.05, "temperature of the 'softmax' reward", above=0)
-    over_plain: bool = option(True, "the retrieval reward is the gain over the plain (no-trace) query's: "
-                                    "reward(trace) - reward(plain), the plain query read by the same weights")
+    over_plain: bool = option(True, "the retrieval reward is the gain over the plain query's (the query embedded "
+                                    "without a trace by the same weights): the trace's reward minus the plain one's")
     min_plain_rank: int = option(2, "train on the queries whose plain query ranks their positive at this rank "
                                     "or below (room to improve; 1: all); chosen again at every full refresh",
                                  at_least=1)
     drop_flat: bool = option(True, "leave groups whose rewards are all equal out of the update "
                                    "(no policy gradient; their KL would only hold the policy back)")
     w_nce: float = option(0.1, "weight of InfoNCE on the sampled traces' vectors: the positive against every "
-                               "other corpus document (keeps the read-out contrastive)", at_least=0)
+                               "other corpus document (keeps the embedding contrastive)", at_least=0)
     tau: float = option(0.05, "temperature of that InfoNCE", above=0)
     # the corpus environment
     corpus_pairs: int = option(128, "pairs whose positives and negatives make up the RL corpus", at_least=1)

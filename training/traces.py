@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from rich.progress import Progress
 
 from searchr3.cli import print_error
 from searchr3.config import ModelConfig
 from searchr3.embedder import Embedder
 from searchr3.errors import SearchR3Error
+from searchr3.progress import counting, phase_progress
 from searchr3.reasoning import Sampling
 from searchr3.trace_targets import TermWeights, passage_trace
 
@@ -114,10 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         rows = [json.loads(line) for line in args.pairs.read_text(encoding="utf-8").splitlines() if line.strip()]
         embedder = Embedder.load(ModelConfig(adapter=None if args.adapter == "none" else args.adapter))
         weights = TermWeights([p.positive for p in pairs])
-        with Progress(transient=True) as bar:
-            task = bar.add_task("judging traces", total=len(pairs))
+        with phase_progress() as tick:
             choices = choose_traces(embedder, pairs, weights, args.samples, args.negatives, args.plain_share,
-                                    args.seed, args.block, lambda n: bar.advance(task, n))
+                                    args.seed, args.block, counting(tick, "judging traces", len(pairs)))
     except SearchR3Error as exc:
         print_error(exc)
         return 2

@@ -12,12 +12,12 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..cli import add_model_args, model_config, print_error
 from ..config import ModelConfig
 from ..errors import SearchR3Error
+from ..progress import phase_progress
 from .beir import load_beir
 from .methods import METHODS, run_method
 from .metrics import evaluate
@@ -32,16 +32,7 @@ def evaluate_to_dict(
         keep = list(data.qrels)[:limit]
         data.qrels = {q: data.qrels[q] for q in keep}
         data.queries = {q: data.queries[q] for q in keep}
-    with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
-    ) as bar:
-        tasks: dict[str, int] = {}
-
-        def tick(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(phase, total=total)
-            bar.update(tasks[phase], completed=done)
-
+    with phase_progress(console) as tick:
         run = run_method(method, data, config, reasoning, tick)
     metrics = evaluate(run.rankings, data.qrels)
     n = len(data.queries)

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import numpy as np
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..cli import add_model_args, model_config, print_error
 from ..embedder import Embedder
 from ..errors import SearchR3Error
+from ..progress import phase_progress
 from ..reasoning import Sampling
 from ..trace_targets import TermWeights, passage_trace
 from .beir import Dataset, load_beir
@@ -167,15 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             data.queries = dict(list(data.queries.items())[: args.limit])
         embedder = Embedder.load(model_config(args))
         started = time.perf_counter()
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=console) as bar:
-            tasks: dict[str, int] = {}
-
-            def tick(phase: str, done: int, total: int) -> None:
-                if phase not in tasks:
-                    tasks[phase] = bar.add_task(phase, total=total)
-                bar.update(tasks[phase], completed=done)
-
+        with phase_progress(console) as tick:
             variants, record = run(embedder, data, args.samples, args.seed, tick)
     except (SearchR3Error, ValueError) as exc:
         print_error(exc)
