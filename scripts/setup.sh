@@ -8,7 +8,8 @@ PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
 
 # Debian packages: the Python, Django and Perl documentation and man pages in English, German and
-# French (evaluation sets and training text) and Chromium (the browser test drives the page).
+# French (evaluation sets and training text), other Python projects' documentation (training
+# text: training.data's PROJECT_DOCS) and Chromium (the browser test drives the page).
 missing=()
 compgen -G "/usr/share/doc/python3*/html/faq" >/dev/null || missing+=(python3-doc)
 [[ -e /usr/share/man/man2/open.2.gz ]] || missing+=(manpages manpages-dev)
@@ -16,6 +17,11 @@ compgen -G "/usr/share/perl/*/pod/perlfaq4.pod" >/dev/null || missing+=(perl-doc
 [[ -d /usr/share/doc/manpages-de ]] || missing+=(manpages-de)
 [[ -d /usr/share/doc/manpages-fr ]] || missing+=(manpages-fr)
 [[ -d /usr/share/doc/python-django-doc/html/faq ]] || missing+=(python-django-doc)
+for pkg in python-celery-doc python-click-doc python-cryptography-doc python-flask-doc python-h5py-doc \
+    python-jinja2-doc python-kombu-doc python-lxml-doc python-pygments-doc python-requests-doc python-scrapy-doc \
+    python-setuptools-doc python-sqlalchemy-doc python-werkzeug-doc python-xarray-doc sphinx-doc; do
+    [[ -d /usr/share/doc/$pkg ]] || missing+=("$pkg")
+done
 command -v chromium >/dev/null || missing+=(chromium)
 if ((${#missing[@]})); then
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then

