@@ -85,9 +85,9 @@ def test_project_faqs_give_real_questions_and_skip_generated_pages(tmp_path):
     shutil.copy(roots["python-lxml-doc"] / "FAQ.html", lxml / "FAQ.html")
     pairs = list(project_pairs({"python-celery-doc": celery, "python-lxml-doc": lxml}))
     assert not [src for _, _, src in pairs if "_modules" in src]
-    questions = {q: a for q, a, src in pairs if src.endswith("#question")}
-    asked = [src for _, _, src in pairs if src.endswith("#question")]
-    by_package = {pkg: sum(src.startswith(f"projects:{pkg}:") for src in asked)
+    asked = [(q, a, src) for q, a, src in pairs if src.endswith("#question")]
+    questions = {q: a for q, a, _ in asked}
+    by_package = {pkg: sum(src.startswith(f"projects:{pkg}:") for _, _, src in asked)
                   for pkg in ("python-celery-doc", "python-lxml-doc")}
     assert by_package["python-celery-doc"] >= 30 and by_package["python-lxml-doc"] >= 25, by_package
     assert "eta" in questions["Can I schedule tasks to execute at a specific time?"]

@@ -46,17 +46,14 @@ PYDOC_FOLDERS = ("library", "tutorial", "howto", "reference", "using", "extendin
 DJANGO_ROOT = Path("/usr/share/doc/python-django-doc/html")
 DJANGO_FOLDERS = ("faq", "topics", "ref", "howto", "intro", "misc")
 TRANSLATIONS = ("de", "fr")
-# Debian package → its HTML folder under /usr/share/doc: Python projects whose Sphinx docs hold FAQs
-PROJECT_DOCS = {
-    "python-celery-doc": "python-celery-doc/html", "python-click-doc": "python-click-doc/html",
-    "python-cryptography-doc": "python-cryptography-doc/html", "python-flask-doc": "python-flask-doc/html",
-    "python-h5py-doc": "python-h5py-doc/html", "python-jinja2-doc": "python-jinja2-doc/html",
-    "python-kombu-doc": "python-kombu-doc/html", "python-lxml-doc": "python-lxml/html",
-    "python-pygments-doc": "python-pygments-doc/html", "python-requests-doc": "python-requests-doc/html",
-    "python-scrapy-doc": "python-scrapy-doc/html", "python-setuptools-doc": "python-setuptools-doc/html",
-    "python-sqlalchemy-doc": "python-sqlalchemy-doc/html", "python-werkzeug-doc": "python-werkzeug-doc/html",
-    "python-xarray-doc": "python-xarray-doc/html", "sphinx-doc": "sphinx-doc/html",
-}
+# Python projects whose Sphinx docs hold FAQs: Debian packages, HTML in /usr/share/doc/<package>/html
+PROJECT_DOCS = (
+    "python-celery-doc", "python-click-doc", "python-cryptography-doc", "python-flask-doc", "python-h5py-doc",
+    "python-jinja2-doc", "python-kombu-doc", "python-lxml-doc", "python-pygments-doc", "python-requests-doc",
+    "python-scrapy-doc", "python-setuptools-doc", "python-sqlalchemy-doc", "python-werkzeug-doc",
+    "python-xarray-doc", "sphinx-doc",
+)
+HTML_HOME = {"python-lxml-doc": "python-lxml"}  # the packages that put their HTML under another folder
 DOC_ROOT = Path("/usr/share/doc")
 SPHINX_NOISE = ("_modules", "_sources", "_static", "_images")  # generated source listings, assets
 VAGUE_QUESTIONS = 4  # a question heading of fewer words ("Why lxml?", "What is it?") is no query
@@ -82,12 +79,12 @@ def sphinx_pairs(root: Path, folders: tuple[str, ...], name: str, skip: tuple[st
     with a ``skip`` folder in their path are never opened."""
     from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
 
-    warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)  # XHTML pages (lxml's docs) parse fine as HTML
-
     pages = [p for folder in folders for p in sorted((root / folder).rglob("*.html"))
              if not set(skip) & set(p.relative_to(root).parts)]
     for page in track(pages, description=label, transient=True):
-        soup = BeautifulSoup(page.read_text(encoding="utf-8", errors="replace"), "lxml")
+        with warnings.catch_warnings():  # XHTML pages (lxml's docs) parse fine as HTML
+            warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+            soup = BeautifulSoup(page.read_text(encoding="utf-8", errors="replace"), "lxml")
         rel = str(page.relative_to(root))
         for dl in soup.select("dl.py"):
             dt, dd = dl.find("dt", recursive=False), dl.find("dd", recursive=False)
@@ -100,7 +97,7 @@ def sphinx_pairs(root: Path, folders: tuple[str, ...], name: str, skip: tuple[st
             heading = section.find(["h1", "h2", "h3", "h4"], recursive=False)
             if heading is None:
                 continue
-            title, body = clean(heading.get_text(" ", strip=True)).rstrip("¶ "), _body(section, 15)
+            title, body = clean(heading.get_text(" ", strip=True)), _body(section, 15)
             question = title.endswith("?")
             if len(title) >= 4 and body and not (question and len(title.split()) < VAGUE_QUESTIONS):
                 yield title, body, f"{name}:{rel}#{'question' if question else 'section'}"
@@ -125,7 +122,8 @@ def django_pairs(root: Path) -> Iterator[tuple[str, str, str]]:
 
 def project_roots(base: Path = DOC_ROOT) -> dict[str, Path]:
     """The installed packages of ``PROJECT_DOCS`` and their HTML folders."""
-    found = {pkg: base / folder for pkg, folder in PROJECT_DOCS.items() if (base / folder).is_dir()}
+    found = {pkg: base / HTML_HOME.get(pkg, pkg) / "html" for pkg in PROJECT_DOCS}
+    found = {pkg: root for pkg, root in found.items() if root.is_dir()}
     if not found:
         raise SearchR3Error(f"no project documentation is installed (apt-get install {' '.join(PROJECT_DOCS)})")
     return found
@@ -133,7 +131,7 @@ def project_roots(base: Path = DOC_ROOT) -> dict[str, Path]:
 
 def project_pairs(roots: dict[str, Path]) -> Iterator[tuple[str, str, str]]:
     """``(query, positive, source)`` from other Python projects' Sphinx docs, FAQs included;
-    the source names the package (``projects:python-celery-doc/faq.html#question``)."""
+    the source names the package (``projects:python-celery-doc:faq.html#question``)."""
     for pkg, root in roots.items():
         yield from sphinx_pairs(root, (".",), f"projects:{pkg}", skip=SPHINX_NOISE, label=pkg)
 
