@@ -8,7 +8,15 @@ import pytest
 
 from searchr3.errors import SearchR3Error
 from searchr3.pydocs import python_doc_root
-from training.data import PROJECT_DOCS, man_page, mine_hard_negatives, project_pairs, project_roots, pydoc_pairs
+from training.data import (
+    PROJECT_DOCS,
+    man_page,
+    mine_hard_negatives,
+    project_pairs,
+    project_roots,
+    pydoc_pairs,
+    sphinx_pairs,
+)
 
 try:
     ROOT = python_doc_root()
@@ -25,8 +33,8 @@ def test_pydoc_pairs_never_use_the_faq(tmp_path):
     shutil.copy(ROOT / "faq" / "library.html", tmp_path / "faq" / "library" / "x.html")
     pairs = list(pydoc_pairs(tmp_path))
     assert pairs and all("faq" not in src for _, _, src in pairs)
-    # signatures keep Sphinx's span boundaries as spaces ("json. dumps ( obj , ...")
-    sig = [(q, p) for q, p, src in pairs if src.endswith("#sig") and q.startswith("json. dumps (")]
+    # signatures read as Sphinx renders them, not with a space at every span boundary
+    sig = [(q, p) for q, p, src in pairs if src.endswith("#sig") and q.startswith("json.dumps(obj, *, skipkeys=False")]
     assert sig and "JSON" in sig[0][1]
 
 
@@ -94,6 +102,19 @@ def test_project_faqs_give_real_questions_and_skip_generated_pages(tmp_path):
     assert all(q.endswith("?") and len(q.split()) >= 4 for q in questions)
     assert "Why lxml?" not in questions  # too vague to be a query
     assert all(8 <= len(a.split()) <= 160 for a in questions.values())
+
+
+def test_project_queries_drop_source_links_and_section_numbers(tmp_path):
+    roots = project_roots()
+    if not {"sphinx-doc", "python-setuptools-doc"} <= roots.keys():
+        pytest.skip("sphinx-doc and python-setuptools-doc are not installed")
+    shutil.copy(roots["sphinx-doc"] / "extdev" / "appapi.html", tmp_path / "appapi.html")  # has [source] links
+    shutil.copy(roots["python-setuptools-doc"] / "deprecated" / "distutils" / "setupscript.html", tmp_path)
+    pairs = list(sphinx_pairs(tmp_path, (".",), "projects:test"))
+    queries = {q for q, _, _ in pairs}
+    assert "Sphinx.setup_extension(extname: str) → None" in queries
+    assert {"Writing the Setup Script", "Listing whole packages", "Library options"} <= queries  # "2.3.4. " gone
+    assert not [q for q in queries if "[source]" in q or "¶" in q or re.match(r"\d+(\.\d+)*\.? ", q)]
 
 
 def test_project_docs_missing_is_one_clear_error(tmp_path):

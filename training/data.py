@@ -66,6 +66,21 @@ def _body(element, min_words: int) -> str | None:
     return body if len(body.split()) >= min_words else None
 
 
+def _signature(dt) -> str:
+    """An API signature as Sphinx renders it (``json.dumps(obj, *, skipkeys=False, ...)``): the
+    markup's own whitespace kept, its ``[source]`` link and permalink dropped."""
+    for link in dt.select(".viewcode-link, a.headerlink"):
+        link.decompose()
+    return clean(dt.get_text())
+
+
+def _heading(heading) -> str:
+    """A section title without Sphinx's section number (``2.3.4. ``) or permalink."""
+    for mark in heading.select(".section-number, a.headerlink"):
+        mark.decompose()
+    return clean(heading.get_text(" ", strip=True))
+
+
 def _sections(soup):
     """Sphinx sections: ``<section>`` (HTML5 builds) or ``<div class="section">`` (older ones)."""
     return soup.find_all(lambda t: t.name == "section" or (t.name == "div" and "section" in (t.get("class") or [])))
@@ -90,14 +105,14 @@ def sphinx_pairs(root: Path, folders: tuple[str, ...], name: str, skip: tuple[st
             dt, dd = dl.find("dt", recursive=False), dl.find("dd", recursive=False)
             if dt is None or dd is None:
                 continue
-            sig, body = clean(dt.get_text(" ", strip=True)), _body(dd, 8)
+            sig, body = _signature(dt), _body(dd, 8)
             if len(sig) >= 4 and body:
                 yield sig, body, f"{name}:{rel}#sig"
         for section in _sections(soup):
             heading = section.find(["h1", "h2", "h3", "h4"], recursive=False)
             if heading is None:
                 continue
-            title, body = clean(heading.get_text(" ", strip=True)), _body(section, 15)
+            title, body = _heading(heading), _body(section, 15)
             question = title.endswith("?")
             if len(title) >= 4 and body and not (question and len(title.split()) < VAGUE_QUESTIONS):
                 yield title, body, f"{name}:{rel}#{'question' if question else 'section'}"
