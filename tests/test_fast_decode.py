@@ -187,9 +187,13 @@ def test_only_llama_models_on_the_cpu_decoding_below_their_precision_get_one(shi
 
 def test_a_greedy_loop_ends_the_answer_before_the_repeat(shipped, decoder):
     """The shipped model loops on this question (seen in bench.generate): the answer stops where the
-    loop begins, generation is cancelled, and the text is the unstopped answer's beginning."""
+    loop begins, generation is cancelled, and the text is the unstopped answer's beginning.
+    Both compared answers start from the prompt's kept keys and values: on some CPUs (AMD EPYC) the
+    int8 kernels round a one-token read differently from a whole-prompt read, and greedy text can
+    part at a near tie."""
     question = [HumanMessage("What does functools.partial return?")]
     whole = LocalChatModel(embedder=shipped, max_new_tokens=96, stop_repeats=0)
+    whole.invoke(question)  # keeps this prompt's keys and values for the two answers compared
     looped = whole.invoke(question).content
     ids = shipped.tokenizer(looped, add_special_tokens=False)["input_ids"]
     assert any(repeat_start(ids[:n], 12) is not None for n in range(24, len(ids) + 1))  # it does loop
