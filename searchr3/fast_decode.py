@@ -9,8 +9,13 @@ once per call, and rotary tables computed once per call. The prompt is prefilled
 model's own weights (int8 products are slow for many rows at once), from where it parts from
 one of the last few prompts (their keys and values are kept: a reasoning prompt's fixed
 instructions are read once, not once a query); each new token then goes through the int8
-weights. Vectors never come from here: the embedder re-reads the finished trace with its
-bfloat16 model, so the vector space is unchanged.
+weights. A prompt is read in blocks with fixed edges (positions 0–16, 16–32, 32–64, 64–128, …,
+doubling) and copied only up to an edge: a matrix product may round a row differently with a
+different number of rows beside it, so a prompt read whole and the same prompt read after a
+copied head would otherwise part at a near tie. With fixed edges a position is always computed
+beside the same rows, and the same prompt decodes to the same text whatever was asked before.
+Vectors never come from here: the embedder re-reads the finished trace with its bfloat16 model,
+so the vector space is unchanged.
 
 int8 rounding changes a greedy choice now and then, after which the text goes its own way.
 With ``draft=N`` the decoder is built from float32 weights and checks its int8 tokens: the
@@ -34,6 +39,24 @@ from .precision import quantize_int8
 
 KEPT_PROMPTS = 4  # recent prompts whose keys and values a new prompt may start from
 KEPT_TOKENS = 512  # of each, at most this many leading positions (~46 KB a position for SmolLM2-135M)
+FIRST_EDGE = 16  # the first prompt block's end; each later block ends at twice its start
+
+
+def block_edge(tokens: int) -> int:
+    """The last fixed block edge at or before ``tokens``: where a copied prompt head may end."""
+    return 0 if tokens < FIRST_EDGE else 1 << (tokens.bit_length() - 1)
+
+
+def prompt_blocks(start: int, end: int) -> list[tuple[int, int]]:
+    """The fixed blocks that read positions ``start..end-1`` (``start`` on an edge)."""
+    if start != block_edge(start):
+        raise ValueError(f"a prompt read starts on a block edge, not at {start}")
+    blocks = []
+    while start < end:
+        stop = min(end, max(FIRST_EDGE, 2 * start))
+        blocks.append((start, stop))
+        start = stop
+    return blocks
 
 
 def supports(model: torch.nn.Module) -> bool:
@@ -207,18 +230,26 @@ class Int8Decoder:
         with self._kept_lock:
             kept = list(self._kept)
         length, entry = max(((_common_length(e[0], prompt), e) for e in kept), key=lambda p: p[0], default=(0, None))
-        return min(length, len(prompt) - 1), entry
+        return block_edge(min(length, len(prompt) - 1)), entry
+
+    def _read(self, ids: Sequence[int], start: int, cache: tuple[torch.Tensor, torch.Tensor],
+              cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        """Logits ``[1, vocab]`` after ``ids[start:]``, read block by block (:func:`prompt_blocks`)."""
+        logits = None
+        for first, stop in prompt_blocks(start, len(ids)):
+            logits = self._forward(torch.tensor(list(ids[first:stop])), first, cache, cos, sin)
+        return logits
 
     def _prefill(self, prompt: list[int], cache: tuple[torch.Tensor, torch.Tensor],
                  cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         """Logits ``[1, vocab]`` after the prompt, read through the model's own weights from
         where it parts from the most similar recent prompt (a reasoning prompt's fixed
-        instructions, a chat's system turn), and kept for the prompts that follow."""
+        instructions, a chat's system turn; up to a block edge), and kept for the prompts that follow."""
         keys, values = cache
         reused, entry = self._recent(prompt)
         if reused:
             keys[:, :, :reused], values[:, :, :reused] = entry[1][:, :, :reused], entry[2][:, :, :reused]
-        logits = self._forward(torch.tensor(prompt[reused:]), reused, cache, cos, sin)
+        logits = self._read(prompt, reused, cache, cos, sin)
         ids = tuple(prompt[:KEPT_TOKENS])
         if entry is None or entry[0] != ids:
             mine = (ids, keys[:, :, : len(ids)].clone(), values[:, :, : len(ids)].clone())
@@ -238,12 +269,12 @@ class Int8Decoder:
     def stepwise_logits(self, ids: Sequence[int], prompt_tokens: int) -> torch.Tensor:
         """Float32 logits ``[len(ids) - prompt_tokens + 1, vocab]`` for the token after each of
         ``ids[prompt_tokens - 1:]``, computed as generation computes them: the first
-        ``prompt_tokens`` ids prefilled at once, then one id at a time through the int8 weights
+        ``prompt_tokens`` ids prefilled block by block, then one id at a time through the int8 weights
         (to compare this decoder with the model on real text)."""
         if not 1 <= prompt_tokens <= len(ids):
             raise ValueError("prompt_tokens must be between 1 and len(ids)")
         cache, cos, sin = self._start(len(ids))
-        rows = [self._forward(torch.tensor(list(ids[:prompt_tokens])), 0, cache, cos, sin)]
+        rows = [self._read(ids[:prompt_tokens], 0, cache, cos, sin)]
         rows += [self._step(ids[pos], pos, cache, cos, sin) for pos in range(prompt_tokens, len(ids))]
         return torch.cat(rows).float()
 
