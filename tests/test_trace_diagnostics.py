@@ -38,6 +38,9 @@ def test_every_variant_is_scored_per_query(trained, pyfaq):
     assert (best.ndcg >= mean.ndcg - 1e-9).all()  # the best sample per query is never below their mean
     assert variants[0].row(variants[0])[4] == "0/0"
     assert {"corpus", "greedy traces", "sampled traces"} <= set(seen)
-    assert record["examples"][0]["oracle"].startswith("Looking for a passage")
+    assert len(record["examples"]) == 6 and record["examples"][0]["oracle"].startswith("Looking for a passage")
+    first = record["examples"][0]
+    assert (first["ndcg_plain"], first["ndcg_greedy"]) == (round(float(variants[0].ndcg[0]), 4),
+                                                           round(float(variants[4].ndcg[0]), 4))
     table = markdown(variants, "pyfaq")
     assert table.count("\n|") == len(variants) + 2  # header, rule, one row per variant

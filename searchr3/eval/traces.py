@@ -91,8 +91,9 @@ def oracle_traces(data: Dataset, q_ids: list[str]) -> list[str]:
 
 
 def run(embedder: Embedder, data: Dataset, samples: int, seed: int,
-        tick: Callable[[str, int, int], None]) -> tuple[list[Variant], dict]:
-    """Every variant on ``data``; also the traces of the first queries, for the record."""
+        tick: Callable[[str, int, int], None], examples: int = 30) -> tuple[list[Variant], dict]:
+    """Every variant on ``data``; also, for the record, the first ``examples`` queries with
+    their greedy and oracle traces and nDCG@10 plain and after the greedy trace."""
     doc_ids = list(data.corpus)
     q_ids = [q for q in data.queries if q in data.qrels]
     texts = [data.queries[q] for q in q_ids]
@@ -140,8 +141,10 @@ def run(embedder: Embedder, data: Dataset, samples: int, seed: int,
     for w in MIX_WEIGHTS:
         mixed = _unit(w * plain_vectors + (1 - w) * greedy_vectors)
         variants.append(score(f"{w:.2f} × plain + {1 - w:.2f} × greedy", mixed, greedy.tokens))
-    record = {"examples": [{"query": t, "greedy": g, "oracle": o}
-                           for t, g, o in list(zip(texts, greedy_traces, oracle))[:10]]}
+    record = {"examples": [
+        {"query": t, "greedy": g, "oracle": o, "ndcg_plain": round(float(p), 4), "ndcg_greedy": round(float(r), 4)}
+        for t, g, o, p, r in list(zip(texts, greedy_traces, oracle, plain.ndcg, greedy.ndcg))[:examples]
+    ]}
     return variants, record
 
 
@@ -157,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--samples", type=int, default=8, help="sampled traces per query (0: none)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=None, help="only the first N queries (the whole corpus)")
+    ap.add_argument("--examples", type=int, default=30, help="queries whose traces the JSON record keeps")
     ap.add_argument("--out", type=Path, default=None, help="write the table (markdown) and examples (JSON) here")
     add_model_args(ap)
     args = ap.parse_args(argv)
@@ -168,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         embedder = Embedder.load(model_config(args))
         started = time.perf_counter()
         with phase_progress(console) as tick:
-            variants, record = run(embedder, data, args.samples, args.seed, tick)
+            variants, record = run(embedder, data, args.samples, args.seed, tick, args.examples)
     except (SearchR3Error, ValueError) as exc:
         print_error(exc)
         return 2
