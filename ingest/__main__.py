@@ -1,5 +1,6 @@
 """``python -m ingest PATH...``: index documents, incrementally.
 ``python -m ingest --check [DIR...]`` / ``--repair``: verify an index (and repair it).
+``python -m ingest --reembed``: re-embed a whole index for this model (after a model or adapter change).
 
 Exit status: 0 when every file was indexed or unchanged (the index is sound), 1 when some file
 failed, the rest indexed (problems found, or left after repair), 2 when nothing could be done
@@ -107,6 +108,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--check", action="store_true",
                     help="verify the index (vectors, chunks per file, orphans, BM25) instead of indexing")
     ap.add_argument("--repair", action="store_true", help="check, then fix what can be fixed, and check again")
+    ap.add_argument("--reembed", action="store_true",
+                    help="re-embed every stored chunk for this model (after a model or adapter change; "
+                         "the old vectors serve until the new ones are complete)")
     ap.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     add_model_args(ap)
     ap.add_argument("--chunk-tokens", type=int, default=256)
@@ -151,6 +155,41 @@ def run_check(args: argparse.Namespace, location, console: Console) -> int:
     return 0 if report.ok else 1
 
 
+def run_reembed(args: argparse.Namespace, location, console: Console) -> int:
+    """``--reembed``: 0 done (or nothing to do), 2 nothing could be done, 130 interrupted."""
+    from searchr3.ingestion.reembed import reembed
+
+    try:
+        embedder = Embedder.load(model_config(args))
+        bar = Progress(TextColumn("[bold]re-embedding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                       console=console)
+        task = bar.add_task("chunks", total=None)
+
+        def start(total: int) -> None:  # shown only once there is work (errors stay one line)
+            bar.update(task, total=total)
+            bar.start()
+
+        try:
+            done = reembed(embedder, location, on_start=start, on_chunks=lambda n: bar.advance(task, n))
+        finally:
+            if bar.live.is_started:
+                bar.stop()
+    except KeyboardInterrupt:
+        print("interrupted: the index still holds its old vectors; run the same command again", file=sys.stderr)
+        return 130
+    except (SearchR3Error, ValueError) as exc:
+        return _fail(exc)
+    if args.json:
+        print(json.dumps(done.as_dict(), indent=2))
+    elif done.before == done.after:
+        console.print(f"{escape(done.location)} already holds vectors of {escape(done.after)}: nothing to do",
+                      soft_wrap=True)
+    else:
+        console.print(f"re-embedded {done.chunks} chunks at {escape(done.location)} in {done.seconds:.1f} s:"
+                      f" {escape(done.before)} → {escape(done.after)}", soft_wrap=True)
+    return 0
+
+
 def _ingestor(args: argparse.Namespace, embedder: Embedder, index: VectorIndex) -> Ingestor:
     """The local ingestor, or with ``--ray`` the one that runs on a Ray cluster."""
     if args.ray is None:
@@ -168,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         return _fail(f"no such file or directory: {missing[0]}")
     location = index_location(args)
+    if args.reembed and (args.paths or args.check or args.repair or args.watch or args.ray is not None):
+        return _fail("--reembed works on the stored chunks alone: run it without paths, then ingest PATH as usual")
+    if args.reembed:
+        return run_reembed(args, location, console)
     if args.check or args.repair:
         return run_check(args, location, console)
     if not args.paths:

@@ -109,6 +109,29 @@ def collection_names(location: IndexLocation, fingerprint: str | None = None) ->
     return sorted(names)
 
 
+def stored_model(location: IndexLocation) -> tuple[str | None, int | None]:
+    """The model fingerprint and vector width the collection at ``location`` records (``None``
+    for a collection searchr3 did not make); raises :class:`IndexNotFoundError` where there is none."""
+    from chromadb.errors import NotFoundError
+
+    if location.path is not None and not location.path.exists():
+        raise IndexNotFoundError(f"no index at {location.label}")
+
+    def read(client):
+        try:
+            return client.get_collection(location.collection, embedding_function=None).metadata or {}
+        except NotFoundError:
+            raise IndexNotFoundError(f"no collection {location.collection!r} at {location.label}") from None
+
+    if location.path is not None:
+        with CLIENTS.reading(location.path) as d:
+            metadata = read(d.client)
+    else:
+        metadata = read(location.client())
+    dim = metadata.get(DIM_KEY)
+    return metadata.get(FINGERPRINT_KEY), int(dim) if dim is not None else None
+
+
 class VectorIndex:
     """A Chroma collection of unit vectors from one model (cosine space).
 
@@ -176,7 +199,8 @@ class VectorIndex:
         if stored != self.fingerprint:
             raise FingerprintMismatchError(
                 f"collection {name!r} at {self.location.label} holds vectors of model {stored!r}; "
-                f"this model is {self.fingerprint!r}. Use another --collection or re-index."
+                f"this model is {self.fingerprint!r}. Re-embed it for this model with `python -m ingest --reembed`"
+                " (the old vectors serve until the new ones are complete), or use another --collection."
             )
         return collection
 
@@ -277,6 +301,13 @@ class VectorIndex:
         stored ``(text, metadata)`` pairs to vectors) into a spare collection that then takes this
         one's name. Until the swap the old collection stays whole; after it the new one is.
         Returns how many chunks were rebuilt."""
+        return self.reembed(embed, self.fingerprint, self.dim, group)
+
+    def reembed(self, embed: Callable[[list[tuple[str, dict]]], np.ndarray], fingerprint: str, dim: int,
+                group: int = 32, on_chunks: Callable[[int], None] | None = None) -> int:
+        """:meth:`rebuild_vector_segment` into the vector space of another model: the spare records
+        ``fingerprint`` and ``dim``, and after the swap this index is that model's. ``on_chunks(n)``
+        is called after each group. Returns how many chunks were re-embedded."""
         chunks = list(self.iter_all())
         name, spare = self.location.collection, f"{self.location.collection}-rebuild"
         with self._client_now() as client:
@@ -284,19 +315,24 @@ class VectorIndex:
                 client.delete_collection(spare)
             client.create_collection(
                 spare, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
-                metadata={FINGERPRINT_KEY: self.fingerprint, DIM_KEY: self.dim},
+                metadata={FINGERPRINT_KEY: fingerprint, DIM_KEY: dim},
             )
         for start in range(0, len(chunks), group):
             part = chunks[start : start + group]
             vectors = embed([(t or "", m or {}) for _, t, m in part]).astype(np.float32)
+            if vectors.shape != (len(part), dim):
+                raise ValueError(f"expected vectors of shape {(len(part), dim)}, got {vectors.shape}")
             with self._client_now() as client:
                 client.get_collection(spare, embedding_function=None).upsert(
                     ids=[i for i, _, _ in part], embeddings=vectors,
                     documents=[t or "" for _, t, _ in part], metadatas=[m for _, _, m in part])
+            if on_chunks is not None:
+                on_chunks(len(part))
         with self._client_now() as client:
             client.delete_collection(name)
             client.get_collection(spare, embedding_function=None).modify(name=name)
             self._collection = client.get_collection(name, embedding_function=None)
+        self.fingerprint, self.dim = fingerprint, dim
         return len(chunks)
 
     def get(self, ids: Sequence[str]) -> dict[str, tuple[str, dict]]:

@@ -23,9 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..lexical import LexicalIndex, chunk_digest, lexical_dir
-from .chunking import Chunk
 from .loaders import LoadError, load
-from .pipeline import Ingestor, Silent, Summary, chunk_ids, collect_files
+from .pipeline import Ingestor, Silent, Summary, chunk_ids, collect_files, stored_chunk_vectors
 
 DAMAGE = ("unreadable_vectors", "missing_vectors", "incomplete_file", "orphaned", "not_indexed")
 
@@ -141,19 +140,13 @@ def _check_file(ingestor: Ingestor, source: str, chunks: dict[str, dict], report
         report.problems.append(Problem("incomplete_file", source, ids, detail))
 
 
-def _vectors(ingestor: Ingestor, stored: list[tuple[str, dict]]):
-    """Vectors of stored chunks, from their text and heading exactly as they were first embedded."""
-    texts = [Chunk(text, (meta or {}).get("heading"), None, 0).embedding_text for text, meta in stored]
-    return ingestor.embedder.embed_documents(texts)
-
-
 def _reembed(ingestor: Ingestor, ids: list[str]) -> None:
     index = ingestor.index
     stored = index.get(ids)
     present = [i for i in ids if i in stored]
     for start in range(0, len(present), 32):
         group = present[start : start + 32]
-        vectors = _vectors(ingestor, [stored[i] for i in group])
+        vectors = stored_chunk_vectors(ingestor.embedder, [stored[i] for i in group])
         index.upsert(group, vectors, [stored[i][0] for i in group], [stored[i][1] for i in group])
 
 
@@ -164,7 +157,7 @@ def repair(ingestor: Ingestor, report: Report, folders: list[Path] | None = None
         done = []
         for p in report.problems:
             if p.kind == "unreadable_vectors":
-                index.rebuild_vector_segment(lambda stored: _vectors(ingestor, stored))
+                index.rebuild_vector_segment(lambda stored: stored_chunk_vectors(ingestor.embedder, stored))
                 done.append(f"rebuilt the vector segment ({len(p.ids)} chunks re-embedded)")
             elif p.kind == "missing_vectors":
                 _reembed(ingestor, p.ids)

@@ -198,6 +198,19 @@ def planned(prepared: Prepared) -> tuple[list[str], list[dict]]:
     return chunk_ids(source, chunks), [_metadata(source, prepared.file_sha, len(chunks), c, when) for c in chunks]
 
 
+def stored_chunk_vectors(embedder: Embedder, stored: list[tuple[str, dict]]):
+    """Vectors of stored chunks (``(text, metadata)`` pairs), from their text and heading exactly
+    as ingestion first embedded them."""
+    texts = [Chunk(text, (meta or {}).get("heading"), None, 0).embedding_text for text, meta in stored]
+    return embedder.embed_documents(texts)
+
+
+def writer_lock(index: VectorIndex):
+    """The writer lock of ``index`` for a block of writes (nothing to hold on a server)."""
+    lock = index.writer_lock_path
+    return sole_writer(lock, process_label()) if lock else nullcontext()
+
+
 class Ingestor:
     """Indexes files into a :class:`VectorIndex` with an :class:`Embedder`."""
 
@@ -274,8 +287,7 @@ class Ingestor:
 
     def writing(self):
         """The writer lock of the index, for a block of writes (nothing to hold on a server)."""
-        lock = self.index.writer_lock_path
-        return sole_writer(lock, process_label()) if lock else nullcontext()
+        return writer_lock(self.index)
 
     def run(self, paths: Iterable[str | Path], prune: bool = False, progress: Progress | None = None) -> Summary:
         """Ingest every supported file under ``paths``; return the totals.

@@ -1,0 +1,116 @@
+"""`python -m ingest --reembed`: an index built by another model (an older default adapter) is
+refused, then re-embedded for the new one without losing anything, even when interrupted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from searchr3.embedded import CLIENTS
+from searchr3.index import IndexLocation, VectorIndex, stored_model
+from searchr3.ingestion.pipeline import stored_chunk_vectors
+from tests.index_tools import ingest
+
+FILES = {
+    "rock.txt": "Basalt forms when lava rich in iron and magnesium cools quickly at the surface.",
+    "tea.txt": "Green tea is steamed or pan-fired soon after picking, which stops oxidation.",
+    "long.md": "# Lighthouses\n\n" + "The keeper's log records storms, repairs to the lamp and supply boats. " * 60,
+}
+NEW = ["--adapter", "default", "--precision", "float32"]  # the shipped default, exact arithmetic
+
+pytestmark = pytest.mark.slow
+
+
+def ingest_new(*args: str) -> subprocess.CompletedProcess:
+    """``python -m ingest ARGS`` with the shipped adapter (the "upgraded" model)."""
+    return subprocess.run([sys.executable, "-m", "ingest", *args, *NEW], capture_output=True, text=True,
+                          timeout=600)
+
+
+def vectors(db) -> dict[str, np.ndarray]:
+    with CLIENTS.reading(db) as d:
+        got = d.client.get_collection("documents").get(include=["embeddings"])
+    return dict(zip(got["ids"], got["embeddings"]))
+
+
+@pytest.fixture
+def old_index(tmp_path):
+    """A folder indexed by the bare model (adapter none): an index from before an upgrade."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in FILES.items():
+        (docs / name).write_text(text)
+    db = tmp_path / "db"
+    assert ingest(str(docs), "--db", str(db)).returncode == 0
+    return docs, db
+
+
+def test_an_old_index_is_refused_then_reembedded_as_a_fresh_ingest_would(old_index, tmp_path):
+    docs, db = old_index
+    before = vectors(db)
+    refused = ingest_new(str(docs), "--db", str(db))
+    assert refused.returncode == 2
+    assert refused.stderr.count("\n") == 1 and "--reembed" in refused.stderr, refused.stderr
+    assert vectors(db).keys() == before.keys()  # nothing written, nothing lost
+
+    done = ingest_new("--reembed", "--db", str(db), "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["chunks"] == len(before) > 3
+    assert "adapter=none" in summary["before"] and "adapter=none" not in summary["after"]
+    assert stored_model(IndexLocation.embedded(db))[0] == summary["after"]
+
+    fresh = tmp_path / "fresh"
+    assert ingest_new(str(docs), "--db", str(fresh)).returncode == 0
+    want, got = vectors(fresh), vectors(db)
+    assert got.keys() == want.keys() == before.keys()  # same content-derived ids
+    for cid in want:  # the stored text re-embedded is what a fresh ingest embeds
+        np.testing.assert_allclose(got[cid], want[cid], atol=1e-4)
+        assert float(np.dot(got[cid], before[cid])) < 0.999  # and not the old vectors
+
+    again = ingest_new(str(docs), "--db", str(db), "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["files_unchanged"] == len(FILES)  # incremental from here on
+    checked = ingest_new("--check", "--db", str(db), "--json")
+    report = json.loads(checked.stdout)
+    assert checked.returncode == 0 and report["ok"] and report["chunks"] == len(before)  # BM25 in step too
+
+    noop = ingest_new("--reembed", "--db", str(db), "--json")
+    assert noop.returncode == 0 and json.loads(noop.stdout)["chunks"] == 0
+
+
+def test_an_interrupted_reembed_leaves_the_old_vectors_whole(old_index, embedder):
+    _, db = old_index
+    location = IndexLocation.embedded(db)
+    before = vectors(db)
+    index = VectorIndex(location, embedder.fingerprint, embedder.dim, create=False)
+    calls = []
+
+    def embed_then_stop(stored):
+        calls.append(len(stored))
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C half way
+        return stored_chunk_vectors(embedder, stored)
+
+    with pytest.raises(KeyboardInterrupt):
+        index.reembed(embed_then_stop, "another-model", embedder.dim, group=2)
+    assert stored_model(location) == (embedder.fingerprint, embedder.dim)
+    after = vectors(db)
+    assert after.keys() == before.keys()
+    for cid in before:
+        np.testing.assert_array_equal(after[cid], before[cid])
+
+
+def test_bad_reembed_requests_are_one_line(old_index, tmp_path):
+    docs, db = old_index
+    for args, words in [
+        (("--reembed", str(docs), "--db", str(db)), "without paths"),
+        (("--reembed", "--db", str(tmp_path / "nothing")), "no index"),
+        (("--reembed", "--db", str(db), "--collection", "other"), "no collection 'other'"),
+    ]:
+        out = ingest_new(*args)
+        assert out.returncode == 2 and out.stderr.count("\n") == 1 and words in out.stderr, (args, out.stderr)
