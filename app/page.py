@@ -121,6 +121,15 @@ def stats_markdown(stats: dict) -> str:
     )
 
 
+def index_status(service: ChatService, collection: str) -> str:
+    """The index line of a collection, or why it cannot be used (e.g. it holds another model's
+    vectors: the line says how to re-embed it)."""
+    try:
+        return stats_markdown(service.stats(collection))
+    except SearchR3Error as exc:
+        return f"⚠️ {exc}"
+
+
 def documents_table(service: ChatService, collection: str) -> tuple[list[list], dict]:
     """Rows (file, chunks, indexed, source) and the remove choices for a collection."""
     files = service.files(collection)
@@ -150,7 +159,7 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
     def upload(files, collection, progress=gr.Progress()):  # noqa: B008 (Gradio injects the tracker)
         collection = (collection or '').strip() or default_collection
         if not files:
-            return "Choose files first.", stats_markdown(service.stats(collection))
+            return "Choose files first.", index_status(service, collection)
 
         class Bar:
             def start(self, n):
@@ -171,14 +180,14 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
         try:
             summary = service.upload(paths, collection, Bar())
         except SearchR3Error as exc:  # e.g. another process is writing to the index
-            return f"⚠️ {exc}", stats_markdown(service.stats(collection))
+            return f"⚠️ {exc}", index_status(service, collection)
         lines = [
             f"Indexed {summary.files_indexed} files ({summary.chunks_added} chunks added), "
             f"{summary.files_unchanged} unchanged, {summary.files_failed} failed, {summary.files_skipped} skipped."
         ]
         lines += [f"⚠️ {os.path.basename(f['path'])}: {f['error']}" for f in summary.failures]
         lines += [f"skipped (unsupported type): {os.path.basename(p)}" for p in summary.skipped]
-        return "\n\n".join(lines), stats_markdown(service.stats(collection))
+        return "\n\n".join(lines), index_status(service, collection)
 
     with gr.Blocks(title="searchr3", analytics_enabled=False) as page:
         gr.Markdown(INTRO)
@@ -227,7 +236,10 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
         question.submit(ask, inputs, outputs, concurrency_id="model")
         def refresh(c):
             c = (c or '').strip() or default_collection
-            return (stats_markdown(service.stats(c)), *documents_table(service, c))
+            status = index_status(service, c)
+            if status.startswith("⚠️"):
+                return status, [], gr.update(choices=[], value=None)
+            return (status, *documents_table(service, c))
 
         def remove_file(source, c):
             c = (c or '').strip() or default_collection

@@ -104,7 +104,8 @@ def parse_server_args(prog: str, description: str, port: int, argv: list[str] | 
 
 def start_service(args: argparse.Namespace):
     """For a server CLI: check the bind (no key off loopback: one line, exit status 2), then load
-    the model (failure: one line, 1). Returns ``(ChatService, key)``, or the exit status."""
+    the model (failure: one line, 1), warn in one line when the index holds another model's vectors.
+    Returns ``(ChatService, key)``, or the exit status."""
     from .api import check_bind
     from .embedder import Embedder
     from .errors import SearchR3Error
@@ -118,10 +119,17 @@ def start_service(args: argparse.Namespace):
         return 2
     try:
         embedder = Embedder.load(model_config(args))
-        return ChatService(embedder, index_location(args), answerer=answerer(args, embedder)), key
+        service = ChatService(embedder, index_location(args), answerer=answerer(args, embedder))
     except SearchR3Error as exc:
         print_error(exc)
         return 1
+    try:
+        mismatch = service.model_mismatch()
+    except SearchR3Error as exc:  # the index cannot be read yet: searches will say so
+        mismatch = str(exc)
+    if mismatch:  # serve anyway (uploads into other collections work), but say it at once
+        print(f"warning: {' '.join(mismatch.split())}", file=sys.stderr, flush=True)
+    return service, key
 
 
 def print_error(message: object) -> None:

@@ -25,7 +25,7 @@ from .errors import (
     SourceNotFoundError,
 )
 from .evidence import best_sentences
-from .index import IndexLocation, VectorIndex, collection_names
+from .index import IndexLocation, VectorIndex, collection_names, stored_model
 from .ingestion import Ingestor, Summary
 from .search import RankedHit, Searcher, SearchResult
 from .search_options import SearchOptions
@@ -204,6 +204,20 @@ class ChatService:
         """The collections of this service's model at its location (the default one always listed)."""
         names = collection_names(self.location, self.embedder.fingerprint)
         return sorted(set(names) | {self.location.collection})
+
+    def model_mismatch(self, collection: str | None = None) -> str | None:
+        """Why ``collection`` (default: the service's) cannot be searched with this model — it
+        holds another model's vectors; the message says how to re-embed it — else ``None``."""
+        location = self.location.with_collection(collection)
+        try:
+            stored, _ = stored_model(location)
+        except IndexNotFoundError:
+            return None
+        if stored is None or stored == self.embedder.fingerprint:
+            return None
+        return (f"the index at {location.label} holds vectors of model {stored!r}, not of this one"
+                f" ({self.embedder.fingerprint!r});"
+                " re-embed it with `python -m ingest --reembed` (same --db/--collection)")
 
     def has_collection(self, collection: str | None = None) -> bool:
         """Whether ``collection`` (default: the service's) exists at the service's location."""

@@ -114,3 +114,18 @@ def test_bad_reembed_requests_are_one_line(old_index, tmp_path):
     ]:
         out = ingest_new(*args)
         assert out.returncode == 2 and out.stderr.count("\n") == 1 and words in out.stderr, (args, out.stderr)
+
+
+def test_the_app_says_how_to_reembed_an_old_index(old_index, embedder, trained):
+    from app.page import index_status
+    from searchr3.service import ChatService
+
+    _, db = old_index
+    upgraded = ChatService(trained, IndexLocation.embedded(db))
+    message = upgraded.model_mismatch()
+    assert message and "adapter=none" in message and "python -m ingest --reembed" in message
+    status = index_status(upgraded, "documents")  # the page's index line, instead of an error
+    assert status.startswith("⚠️") and "--reembed" in status
+    assert upgraded.model_mismatch("not-there") is None
+    same = ChatService(embedder, IndexLocation.embedded(db))  # the model that built it
+    assert same.model_mismatch() is None and index_status(same, "documents").startswith("**Index**")
