@@ -9,8 +9,10 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import openai
 
+from searchr3.embedded import CLIENTS
 from tests.net import free_port, wait_for_http
 
 MODEL = ["--adapter", "none", "--precision", "float32"]  # the conftest embedder's vector space
@@ -71,3 +73,22 @@ def wipe_vectors(db: Path) -> None:
     for segment in (d for d in db.iterdir() if d.is_dir() and d.name.count("-") == 4):
         for f in segment.iterdir():
             f.unlink()
+
+
+def indexed_folder(root: Path, files: dict[str, str]) -> tuple[Path, Path]:
+    """``files`` written into ``root/docs`` and ingested with the test model into ``root/db``."""
+    docs = root / "docs"
+    docs.mkdir()
+    for name, text in files.items():
+        (docs / name).write_text(text)
+    db = root / "db"
+    out = ingest(str(docs), "--db", str(db))
+    assert out.returncode == 0, out.stderr
+    return docs, db
+
+
+def stored_vectors(db: Path, collection: str = "documents") -> dict[str, np.ndarray]:
+    """``{chunk id: vector}`` of a collection, read afresh (another process may have written)."""
+    with CLIENTS.reading(db) as d:
+        got = d.client.get_collection(collection).get(include=["embeddings"])
+    return dict(zip(got["ids"], got["embeddings"]))

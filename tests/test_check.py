@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from searchr3.embedded import CLIENTS
-from tests.index_tools import check, delete_rows, ingest, wipe_vectors
+from tests.index_tools import check, delete_rows, indexed_folder, ingest, stored_vectors, wipe_vectors
 
 LONG = "\n\n".join(
     f"Section {i}. The lighthouse keeper's log for week {i} records storms, repairs to the lamp and "
@@ -23,19 +22,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def indexed(tmp_path):
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for name, text in FILES.items():
-        (docs / name).write_text(text)
-    db = tmp_path / "db"
-    assert ingest(str(docs), "--db", str(db)).returncode == 0
-    return docs, db
-
-
-def _vectors(db) -> dict[str, np.ndarray]:
-    with CLIENTS.reading(db) as d:  # reopened when another process changed the directory
-        got = d.client.get_collection("documents").get(include=["embeddings"])
-    return dict(zip(got["ids"], got["embeddings"]))
+    return indexed_folder(tmp_path, FILES)
 
 
 def test_a_sound_index_passes(indexed):
@@ -61,14 +48,14 @@ def test_chunks_lost_from_the_metadata_store_are_found_and_restored(indexed):
 
 def test_a_lost_vector_segment_is_rebuilt_with_the_same_vectors(indexed):
     docs, db = indexed
-    want = _vectors(db)
+    want = stored_vectors(db)
     wipe_vectors(db)
     rc, report = check("--db", str(db))  # no folder: the index alone
     assert rc == 1 and [p["kind"] for p in report["problems"]] == ["unreadable_vectors"]
     assert ingest("--repair", "--db", str(db)).returncode == 0
     rc, after = check(str(docs), "--db", str(db))
     assert rc == 0 and after["chunks"] == len(want)
-    got = _vectors(db)
+    got = stored_vectors(db)
     assert set(got) == set(want)
     for cid, vector in want.items():  # re-embedded from the stored text: nothing lost
         np.testing.assert_allclose(got[cid], vector, atol=1e-5)

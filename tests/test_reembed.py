@@ -10,10 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from searchr3.embedded import CLIENTS
 from searchr3.index import IndexLocation, VectorIndex, stored_model
 from searchr3.ingestion.pipeline import stored_chunk_vectors
-from tests.index_tools import ingest
+from tests.index_tools import indexed_folder, stored_vectors
 
 FILES = {
     "rock.txt": "Basalt forms when lava rich in iron and magnesium cools quickly at the surface.",
@@ -31,31 +30,19 @@ def ingest_new(*args: str) -> subprocess.CompletedProcess:
                           timeout=600)
 
 
-def vectors(db) -> dict[str, np.ndarray]:
-    with CLIENTS.reading(db) as d:
-        got = d.client.get_collection("documents").get(include=["embeddings"])
-    return dict(zip(got["ids"], got["embeddings"]))
-
-
 @pytest.fixture
 def old_index(tmp_path):
     """A folder indexed by the bare model (adapter none): an index from before an upgrade."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for name, text in FILES.items():
-        (docs / name).write_text(text)
-    db = tmp_path / "db"
-    assert ingest(str(docs), "--db", str(db)).returncode == 0
-    return docs, db
+    return indexed_folder(tmp_path, FILES)
 
 
 def test_an_old_index_is_refused_then_reembedded_as_a_fresh_ingest_would(old_index, tmp_path):
     docs, db = old_index
-    before = vectors(db)
+    before = stored_vectors(db)
     refused = ingest_new(str(docs), "--db", str(db))
     assert refused.returncode == 2
     assert refused.stderr.count("\n") == 1 and "--reembed" in refused.stderr, refused.stderr
-    assert vectors(db).keys() == before.keys()  # nothing written, nothing lost
+    assert stored_vectors(db).keys() == before.keys()  # nothing written, nothing lost
 
     done = ingest_new("--reembed", "--db", str(db), "--json")
     assert done.returncode == 0, done.stderr
@@ -66,7 +53,7 @@ def test_an_old_index_is_refused_then_reembedded_as_a_fresh_ingest_would(old_ind
 
     fresh = tmp_path / "fresh"
     assert ingest_new(str(docs), "--db", str(fresh)).returncode == 0
-    want, got = vectors(fresh), vectors(db)
+    want, got = stored_vectors(fresh), stored_vectors(db)
     assert got.keys() == want.keys() == before.keys()  # same content-derived ids
     for cid in want:  # the stored text re-embedded is what a fresh ingest embeds
         np.testing.assert_allclose(got[cid], want[cid], atol=1e-4)
@@ -86,7 +73,7 @@ def test_an_old_index_is_refused_then_reembedded_as_a_fresh_ingest_would(old_ind
 def test_an_interrupted_reembed_leaves_the_old_vectors_whole(old_index, embedder):
     _, db = old_index
     location = IndexLocation.embedded(db)
-    before = vectors(db)
+    before = stored_vectors(db)
     index = VectorIndex(location, embedder.fingerprint, embedder.dim, create=False)
     calls = []
 
@@ -99,7 +86,7 @@ def test_an_interrupted_reembed_leaves_the_old_vectors_whole(old_index, embedder
     with pytest.raises(KeyboardInterrupt):
         index.reembed(embed_then_stop, "another-model", embedder.dim, group=2)
     assert stored_model(location) == (embedder.fingerprint, embedder.dim)
-    after = vectors(db)
+    after = stored_vectors(db)
     assert after.keys() == before.keys()
     for cid in before:
         np.testing.assert_array_equal(after[cid], before[cid])
