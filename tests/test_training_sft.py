@@ -11,7 +11,7 @@ import torch
 
 from searchr3 import Embedder, ModelConfig, SearchR3Retriever
 from training.config import SFTConfig
-from training.losses import info_nce, kl_to_base, lm_loss, triplet
+from training.losses import info_nce, kl_to_base, lm_loss, score_distillation, triplet
 from training.pairs import Pair, batch_indices, load_pairs
 from training.sft_trainer import SFTTrainer
 
@@ -61,6 +61,19 @@ def test_loss_terms_by_hand():
     assert lm_loss(logits, logits.argmax(-1)).item() < lm_loss(logits, logits.argmin(-1)).item()
 
 
+def test_score_distillation_by_hand():
+    q = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), dim=-1)
+    d = torch.cat([q, -q])
+    scores = q @ d.T
+    assert score_distillation(q, d, scores, 0.05, 0.05).item() == pytest.approx(0.0, abs=1e-6)  # same scores
+    # a model indifferent between two passages, a teacher that prefers the first 3:1
+    flat = torch.tensor([[1.0, 0.0]])
+    teacher = torch.tensor([[math.log(3.0), 0.0]])
+    want = 0.75 * math.log(0.75 / 0.5) + 0.25 * math.log(0.25 / 0.5)
+    got = score_distillation(flat, torch.tensor([[0.0, 1.0], [0.0, 1.0]]), teacher, 0.05, 1.0)
+    assert got.item() == pytest.approx(want, rel=1e-5)
+
+
 def test_batches_cover_each_epoch_once():
     seen = [i for s in range(5) for i in batch_indices(10, 2, s, seed=1)]
     assert sorted(seen) == list(range(10))
@@ -85,6 +98,29 @@ def test_every_loss_term_is_finite_and_kl_starts_at_zero(tmp_path):
         assert not row["skipped"]
     assert first["kl"] == pytest.approx(0.0, abs=1e-7)  # LoRA starts as the identity
     assert second["kl"] > 0 and first["lm"] > 1.0
+
+
+@pytest.mark.slow
+def test_distillation_reads_the_teachers_scores_of_the_batch(tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    from searchr3.eval.methods import minilm_path
+
+    trainer = SFTTrainer(tiny(w_distill=1.0, steps=2), PAIRS, tmp_path)
+    pairs, docs = trainer.batch_texts(0)
+    scores = trainer.teacher_scores(0)
+    assert scores.shape == (len(pairs), 2 * len(pairs))  # positives, then one hard negative each
+    minilm = SentenceTransformer(str(minilm_path()), device="cpu")
+    for i, pair in enumerate(pairs):  # each row and column is the text the model contrasts there
+        q, pos, neg = minilm.encode([pair.query, pair.positive, pair.negatives[0]], normalize_embeddings=True)
+        assert scores[i, i].item() == pytest.approx(float(q @ pos), abs=1e-4)
+        assert scores[i, len(pairs) + i].item() == pytest.approx(float(q @ neg), abs=1e-4)
+    row = trainer.train_step()
+    assert math.isfinite(row["distill"]) and row["distill"] > 0
+    parts = row["nce"] + 0.5 * row["triplet"] + row["distill"] + 0.1 * row["lm"] + 0.1 * row["kl"]
+    assert row["loss"] == pytest.approx(parts, rel=1e-6)
+    plain = SFTTrainer(tiny(steps=2), PAIRS, tmp_path / "plain")
+    assert plain.teacher is None and plain.train_step()["distill"] == 0.0
 
 
 @pytest.mark.slow

