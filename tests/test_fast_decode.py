@@ -186,16 +186,25 @@ def test_only_llama_models_on_the_cpu_decoding_below_their_precision_get_one(shi
 
 
 def test_a_greedy_loop_ends_the_answer_before_the_repeat(shipped, decoder):
-    """The shipped model loops on this question (seen in bench.generate): the answer stops where the
-    loop begins, generation is cancelled, and the text is the unstopped answer's beginning.
+    """The shipped model loops on some questions (seen in bench.generate; which ones depends on the
+    adapter and the CPU's int8 rounding, so the first of a few that loops is taken): the answer stops
+    where the loop begins, generation is cancelled, and the text is the unstopped answer's beginning.
     The second answer starts from the first's kept keys and values, the first reads its prompt
     itself: block-edged prompt reads make both the same text (on an AMD EPYC they parted at a near
     tie when a one-token read rounded differently from a whole-prompt read)."""
-    question = [HumanMessage("What does functools.partial return?")]
     whole = LocalChatModel(embedder=shipped, max_new_tokens=96, stop_repeats=0)
-    looped = whole.invoke(question).content
-    ids = shipped.tokenizer(looped, add_special_tokens=False)["input_ids"]
-    assert any(repeat_start(ids[:n], 12) is not None for n in range(24, len(ids) + 1))  # it does loop
+
+    def loops(text: str) -> bool:
+        ids = shipped.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return any(repeat_start(ids[:n], 12) is not None for n in range(24, len(ids) + 1))
+
+    for asked in ("How fast are exceptions?", "What does os.path.join do?", "What does functools.partial return?"):
+        question = [HumanMessage(asked)]
+        looped = whole.invoke(question).content
+        if loops(looped):
+            break
+    else:
+        pytest.fail("none of the questions loops any more: pick one that does (python -m bench.generate)")
     chat = LocalChatModel(embedder=shipped, max_new_tokens=96)
     stopped = chat.invoke(question).content
     assert 0 < len(stopped) < len(looped) and looped.startswith(stopped)

@@ -128,8 +128,8 @@ def test_advantages_are_zero_mean_per_group():
 
 def test_format_reward_on_real_rollouts(trained):
     rule = FormatRule(max_tokens=8)
-    (cut,) = trained.traces(["Explain in detail how a hash map works."], max_new_tokens=3)
-    assert not cut.emitted_embed_token
+    (cut,) = trained.traces(["Explain in detail how a hash map works."], max_new_tokens=6)
+    assert not cut.emitted_embed_token and cut.text  # cut short: some trace, no embed token
     assert format_reward(cut.text, cut.emitted_embed_token, len(cut.generated_ids), rule) == -1.0
     assert format_reward("a short analysis", True, 5, rule) == 0.0
     assert format_reward("", True, 20, rule) == -1.0  # empty and too long

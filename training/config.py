@@ -116,8 +116,8 @@ class SFTConfig(TrainingConfig):
     w_triplet: float = option(0.5, "weight of the triplet margin loss", at_least=0)
     w_distill: float = option(0.0, "weight of score distillation: KL from a teacher encoder's softmax over "
                                    "the batch's passages to the model's (0: no teacher)", at_least=0)
-    teacher: str = option("minilm", "the teacher for --w-distill: 'minilm' (all-MiniLM-L6-v2 from its wheel) "
-                                    "or a sentence-transformers folder")
+    teacher: str = option("minilm", "the teacher of score distillation: 'minilm' (MiniLM L6 v2, from its wheel) "
+                                    "or a folder with a SentenceTransformer model")
     teacher_tau: float = option(0.05, "temperature of the teacher's cosines in score distillation", above=0)
     max_trace_tokens: int = option(48, "a pair's trace target beyond this many tokens is cut", at_least=1)
     init: str | None = option(None, "start from this adapter ('default': the shipped one) instead of a fresh "
