@@ -11,7 +11,7 @@ import torch
 
 from searchr3 import Embedder, ModelConfig, SearchR3Retriever
 from training.config import SFTConfig
-from training.losses import info_nce, kl_to_base, lm_loss, score_distillation, triplet
+from training.losses import info_nce, kl_to_base, lm_loss, score_distillation, teacher_agrees, triplet
 from training.pairs import Pair, batch_indices, load_pairs
 from training.sft_trainer import SFTTrainer
 
@@ -74,6 +74,21 @@ def test_score_distillation_by_hand():
     assert got.item() == pytest.approx(want, rel=1e-5)
 
 
+def test_distillation_keeps_only_the_rows_where_the_teacher_agrees_with_the_label():
+    # row 0: the teacher ranks its own positive (column 0) first; row 1: it prefers row 0's positive
+    teacher = torch.tensor([[0.9, 0.1, 0.2], [0.8, 0.3, 0.1]])
+    agree = teacher_agrees(teacher)
+    assert agree.tolist() == [True, False]
+    flat = torch.zeros(2, 2)
+    flat[:, 0] = 1.0  # a model indifferent between all three passages
+    d = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    each = [score_distillation(flat[i : i + 1], d, teacher[i : i + 1], 0.05, 0.1).item() for i in range(2)]
+    assert score_distillation(flat, d, teacher, 0.05, 0.1).item() == pytest.approx(sum(each) / 2, rel=1e-5)
+    assert score_distillation(flat, d, teacher, 0.05, 0.1, agree).item() == pytest.approx(each[0], rel=1e-5)
+    none = torch.tensor([False, False])
+    assert score_distillation(flat, d, teacher, 0.05, 0.1, none).item() == 0.0
+
+
 def test_batches_cover_each_epoch_once():
     seen = [i for s in range(5) for i in batch_indices(10, 2, s, seed=1)]
     assert sorted(seen) == list(range(10))
@@ -108,7 +123,7 @@ def test_distillation_reads_the_teachers_scores_of_the_batch(tmp_path):
 
     trainer = SFTTrainer(tiny(w_distill=1.0, steps=2), PAIRS, tmp_path)
     pairs, docs = trainer.batch_texts(0)
-    scores = trainer.teacher_scores(0)
+    scores = trainer.teacher_scores(pairs, docs)
     assert scores.shape == (len(pairs), 2 * len(pairs))  # positives, then one hard negative each
     minilm = SentenceTransformer(str(minilm_path()), device="cpu")
     for i, pair in enumerate(pairs):  # each row and column is the text the model contrasts there
@@ -119,8 +134,13 @@ def test_distillation_reads_the_teachers_scores_of_the_batch(tmp_path):
     assert math.isfinite(row["distill"]) and row["distill"] > 0
     parts = row["nce"] + 0.5 * row["triplet"] + row["distill"] + 0.1 * row["lm"] + 0.1 * row["kl"]
     assert row["loss"] == pytest.approx(parts, rel=1e-6)
+    assert "distilled" not in row  # every row is distilled unless --teacher-must-agree
     plain = SFTTrainer(tiny(steps=2), PAIRS, tmp_path / "plain")
     assert plain.teacher is None and plain.train_step()["distill"] == 0.0
+    agreeing = SFTTrainer(tiny(w_distill=1.0, teacher_must_agree=True, steps=2), PAIRS, tmp_path / "agree")
+    pairs, docs = agreeing.batch_texts(0)
+    share = float(teacher_agrees(agreeing.teacher_scores(pairs, docs)).float().mean())
+    assert agreeing.train_step()["distilled"] == pytest.approx(share)
 
 
 @pytest.mark.slow

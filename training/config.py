@@ -119,6 +119,8 @@ class SFTConfig(TrainingConfig):
     teacher: str = option("minilm", "the teacher of score distillation: 'minilm' (MiniLM L6 v2, from its wheel) "
                                     "or a folder with a SentenceTransformer model")
     teacher_tau: float = option(0.05, "temperature of the teacher's cosines in score distillation", above=0)
+    teacher_must_agree: bool = option(False, "distil only the queries whose labelled positive the teacher "
+                                             "also ranks first among the batch's passages")
     max_trace_tokens: int = option(48, "a pair's trace target beyond this many tokens is cut", at_least=1)
     init: str | None = option(None, "start from this adapter ('default': the shipped one) instead of a fresh "
                                     "LoRA; its rank and targets are kept")

@@ -30,14 +30,25 @@ def triplet(queries: torch.Tensor, docs: torch.Tensor, margin: float) -> torch.T
 
 
 def score_distillation(queries: torch.Tensor, docs: torch.Tensor, teacher: torch.Tensor, tau: float,
-                       teacher_tau: float) -> torch.Tensor:
+                       teacher_tau: float, rows: torch.Tensor | None = None) -> torch.Tensor:
     """KL(teacher || model) of each query's softmax over the batch's passages, averaged over
     queries: ``teacher`` ``[B, B + M]`` holds a teacher encoder's cosines for the same rows and
     columns as ``queries @ docs.T``, so the model learns the teacher's graded order, not only
-    which passage is the positive."""
+    which passage is the positive. ``rows`` (bool ``[B]``): distil only these queries (the
+    loss is 0 when none is kept)."""
     model_logp = F.log_softmax(queries @ docs.T / tau, dim=-1)
-    return F.kl_div(model_logp, F.log_softmax(teacher.to(model_logp) / teacher_tau, dim=-1),
-                    log_target=True, reduction="batchmean")
+    teacher_logp = F.log_softmax(teacher.to(model_logp) / teacher_tau, dim=-1)
+    per_query = (teacher_logp.exp() * (teacher_logp - model_logp)).sum(dim=-1)
+    if rows is None:
+        return per_query.mean()
+    rows = rows.to(per_query.device)
+    return (per_query * rows).sum() / rows.sum().clamp(min=1)
+
+
+def teacher_agrees(teacher: torch.Tensor) -> torch.Tensor:
+    """Rows (bool ``[B]``) of a teacher score matrix ``[B, B + M]`` whose highest score is the
+    row's own labelled positive (column ``i``): where the teacher and the label agree."""
+    return teacher.argmax(dim=-1) == torch.arange(teacher.shape[0], device=teacher.device)
 
 
 def lm_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

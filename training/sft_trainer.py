@@ -30,7 +30,7 @@ from searchr3.reasoning import TraceFrame
 from .config import ConfigError, SFTConfig
 from .grad_cache import GradientCache
 from .loop import TrainingLoop, make_accelerator
-from .losses import info_nce, kl_to_base, lm_loss, score_distillation, triplet
+from .losses import info_nce, kl_to_base, lm_loss, score_distillation, teacher_agrees, triplet
 from .pairs import Pair, batch_indices
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -138,27 +138,28 @@ class SFTTrainer(TrainingLoop):
         pairs = [self.pairs[i] for i in chosen[acc.process_index :: acc.num_processes]]
         return pairs, [p.positive for p in pairs] + [n for p in pairs for n in p.negatives[: self.config.negatives]]
 
-    def batch(self, step: int) -> tuple[Seqs, Seqs]:
-        """Query prompts and document prompts (positives first, then hard negatives)."""
-        pairs, docs = self.batch_texts(step)
+    def batch(self, pairs: list[Pair], docs: list[str]) -> tuple[Seqs, Seqs]:
+        """Query prompts and document prompts of :meth:`batch_texts`' pairs and passages."""
         ids, assistant = zip(*(self.query_ids(p) for p in pairs))
         q = Seqs(list(ids), self.pad_id, self.accelerator.device, list(assistant))
         d = Seqs([p.ids for p in self.docs.encode(docs)], self.pad_id, self.accelerator.device)
         return q, d
 
-    def teacher_scores(self, step: int) -> torch.Tensor:
-        """The teacher's cosines ``[queries, passages]`` of the step's batch (rows and columns as
-        :meth:`batch`)."""
-        pairs, docs = self.batch_texts(step)
+    def teacher_scores(self, pairs: list[Pair], docs: list[str]) -> torch.Tensor:
+        """The teacher's cosines ``[queries, passages]`` of :meth:`batch_texts`' pairs and passages."""
         encode = lambda texts: self.teacher.encode(texts, normalize_embeddings=True, convert_to_tensor=True,  # noqa: E731
                                                    show_progress_bar=False, batch_size=64)
         return (encode([p.query for p in pairs]) @ encode(docs).T).float().cpu()
 
     def train_step(self) -> dict:
         cfg = self.config
-        groups = self.batch(self.step)
-        teacher = self.teacher_scores(self.step) if self.teacher is not None else None
+        texts = self.batch_texts(self.step)
+        groups = self.batch(*texts)
+        teacher = self.teacher_scores(*texts) if self.teacher is not None else None
+        distilled = teacher_agrees(teacher) if teacher is not None and cfg.teacher_must_agree else None
         terms = {"nce": 0.0, "triplet": 0.0, "distill": 0.0, "lm": 0.0, "kl": 0.0}
+        if distilled is not None:
+            terms["distilled"] = float(distilled.float().mean())
         language_logits = max(groups[QUERIES].assistant) + 1  # logits kept on query passes with gradients
 
         def encode(group: int, start: int, end: int, with_grad: bool):
@@ -171,7 +172,7 @@ class SFTTrainer(TrainingLoop):
             terms.update(nce=nce.item(), triplet=tri.item())
             total = cfg.w_nce * nce + cfg.w_triplet * tri
             if teacher is not None:
-                distill = score_distillation(q, d, teacher.to(q.device), cfg.tau, cfg.teacher_tau)
+                distill = score_distillation(q, d, teacher.to(q.device), cfg.tau, cfg.teacher_tau, distilled)
                 terms["distill"] = distill.item()
                 total = total + cfg.w_distill * distill
             return total
