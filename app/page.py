@@ -121,13 +121,13 @@ def stats_markdown(stats: dict) -> str:
     )
 
 
-def index_status(service: ChatService, collection: str) -> str:
-    """The index line of a collection, or why it cannot be used (e.g. it holds another model's
-    vectors: the line says how to re-embed it)."""
+def index_status(service: ChatService, collection: str) -> tuple[str, bool]:
+    """The index line of a collection and whether the collection can be used; when it cannot
+    (e.g. it holds another model's vectors) the line says why and how to re-embed it."""
     try:
-        return stats_markdown(service.stats(collection))
+        return stats_markdown(service.stats(collection)), True
     except SearchR3Error as exc:
-        return f"⚠️ {exc}"
+        return f"⚠️ {exc}", False
 
 
 def documents_table(service: ChatService, collection: str) -> tuple[list[list], dict]:
@@ -159,7 +159,7 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
     def upload(files, collection, progress=gr.Progress()):  # noqa: B008 (Gradio injects the tracker)
         collection = (collection or '').strip() or default_collection
         if not files:
-            return "Choose files first.", index_status(service, collection)
+            return "Choose files first."
 
         class Bar:
             def start(self, n):
@@ -180,14 +180,14 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
         try:
             summary = service.upload(paths, collection, Bar())
         except SearchR3Error as exc:  # e.g. another process is writing to the index
-            return f"⚠️ {exc}", index_status(service, collection)
+            return f"⚠️ {exc}"
         lines = [
             f"Indexed {summary.files_indexed} files ({summary.chunks_added} chunks added), "
             f"{summary.files_unchanged} unchanged, {summary.files_failed} failed, {summary.files_skipped} skipped."
         ]
         lines += [f"⚠️ {os.path.basename(f['path'])}: {f['error']}" for f in summary.failures]
         lines += [f"skipped (unsupported type): {os.path.basename(p)}" for p in summary.skipped]
-        return "\n\n".join(lines), index_status(service, collection)
+        return "\n\n".join(lines)
 
     with gr.Blocks(title="searchr3", analytics_enabled=False) as page:
         gr.Markdown(INTRO)
@@ -236,8 +236,8 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
         question.submit(ask, inputs, outputs, concurrency_id="model")
         def refresh(c):
             c = (c or '').strip() or default_collection
-            status = index_status(service, c)
-            if status.startswith("⚠️"):
+            status, usable = index_status(service, c)
+            if not usable:
                 return status, [], gr.update(choices=[], value=None)
             return (status, *documents_table(service, c))
 
@@ -256,7 +256,7 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
             return gr.update(choices=service.collections())
 
         listing = [stats, table, doomed]
-        index_button.click(upload, [files, collection], [upload_status, stats], concurrency_id="model").then(
+        index_button.click(upload, [files, collection], [upload_status], concurrency_id="model").then(
             refresh, [collection], listing).then(collections, None, collection)  # a new one is listed
         remove.click(remove_file, [doomed, collection], [remove_status, *listing], concurrency_id="model")
         collection.change(refresh, [collection], listing)

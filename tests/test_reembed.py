@@ -111,8 +111,9 @@ def test_the_app_says_how_to_reembed_an_old_index(old_index, embedder, trained):
     upgraded = ChatService(trained, IndexLocation.embedded(db))
     message = upgraded.model_mismatch()
     assert message and "adapter=none" in message and "python -m ingest --reembed" in message
-    status = index_status(upgraded, "documents")  # the page's index line, instead of an error
-    assert status.startswith("⚠️") and "--reembed" in status
+    status, usable = index_status(upgraded, "documents")  # the page's index line, instead of an error
+    assert not usable and status.startswith("⚠️") and "--reembed" in status
     assert upgraded.model_mismatch("not-there") is None
     same = ChatService(embedder, IndexLocation.embedded(db))  # the model that built it
-    assert same.model_mismatch() is None and index_status(same, "documents").startswith("**Index**")
+    status, usable = index_status(same, "documents")
+    assert same.model_mismatch() is None and usable and status.startswith("**Index**")

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from searchr3 import Embedder, ModelConfig, SearchR3Retriever
-from training.config import SFTConfig
+from training.config import ConfigError, SFTConfig
 from training.losses import info_nce, kl_to_base, lm_loss, score_distillation, teacher_agrees, triplet
 from training.pairs import Pair, batch_indices, load_pairs
 from training.sft_trainer import SFTTrainer
@@ -117,15 +117,13 @@ def test_every_loss_term_is_finite_and_kl_starts_at_zero(tmp_path):
 
 @pytest.mark.slow
 def test_distillation_reads_the_teachers_scores_of_the_batch(tmp_path):
-    from sentence_transformers import SentenceTransformer
-
-    from searchr3.eval.methods import minilm_path
+    from searchr3.eval.methods import load_sentence_encoder
 
     trainer = SFTTrainer(tiny(w_distill=1.0, steps=2), PAIRS, tmp_path)
     pairs, docs = trainer.batch_texts(0)
     scores = trainer.teacher_scores(pairs, docs)
     assert scores.shape == (len(pairs), 2 * len(pairs))  # positives, then one hard negative each
-    minilm = SentenceTransformer(str(minilm_path()), device="cpu")
+    minilm = load_sentence_encoder()
     for i, pair in enumerate(pairs):  # each row and column is the text the model contrasts there
         q, pos, neg = minilm.encode([pair.query, pair.positive, pair.negatives[0]], normalize_embeddings=True)
         assert scores[i, i].item() == pytest.approx(float(q @ pos), abs=1e-4)
@@ -283,3 +281,10 @@ def test_accelerate_launch_two_cpu_processes_writes_the_same_results(tmp_path):
         assert (tmp_path / "two" / name).is_file(), name
     adapter = ModelConfig(adapter=str(tmp_path / "two" / "adapter"), precision="float32")
     assert Embedder.load(adapter).embed_query("reverse a list").shape == (576,)
+
+
+def test_a_teacher_that_is_not_there_is_one_line(tmp_path):
+    from training.sft_trainer import load_teacher
+
+    with pytest.raises(ConfigError, match=r"^--teacher '.*nowhere': no such folder: .*nowhere$"):
+        load_teacher(str(tmp_path / "nowhere"))

