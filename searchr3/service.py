@@ -201,9 +201,9 @@ class ChatService:
         return path
 
     def collections(self) -> list[str]:
-        """The collections of this service's model at its location (the default one always listed)."""
-        names = collection_names(self.location, self.embedder.fingerprint)
-        return sorted(set(names) | {self.location.collection})
+        """The searchr3 collections at this service's location, the default one always listed.
+        Those of another model are listed too: :meth:`stats` on one says how to re-embed it."""
+        return sorted(set(collection_names(self.location)) | {self.location.collection})
 
     def model_mismatch(self, collection: str | None = None) -> str | None:
         """Why ``collection`` (default: the service's) cannot be searched with this model — it

@@ -117,3 +117,8 @@ def test_the_app_says_how_to_reembed_an_old_index(old_index, embedder, trained):
     same = ChatService(embedder, IndexLocation.embedded(db))  # the model that built it
     status, usable = index_status(same, "documents")
     assert same.model_mismatch() is None and usable and status.startswith("**Index**")
+    # a collection of the old model beside the new default one is offered on the page, with the way out
+    beside = ChatService(trained, IndexLocation.embedded(db).with_collection("notes"))
+    assert beside.collections() == ["documents", "notes"]
+    status, usable = index_status(beside, "documents")
+    assert not usable and "--reembed" in status and "documents" in status
