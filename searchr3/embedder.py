@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -184,11 +184,16 @@ class Embedder:
 
     def traces(
         self, texts: Sequence[str], sampling: Sampling | None = None, max_new_tokens: int | None = None,
-        on_text: Callable[[str], None] | None = None,
+        on_text: Callable[[str], None] | None = None, opening: str = "",
     ) -> list[Trace]:
         """Raw reasoning rollouts (token ids included), ``sampling.num_samples`` per text;
-        ``on_text`` (one text, one sample) receives the trace as it is written."""
+        ``on_text`` (one text, one sample) receives the trace as it is written. ``opening``
+        is written into the assistant turn first and the model continues it (the traces'
+        ``text`` is the continuation; their ids include the opening)."""
         prompts = self._encoders["reasoning"].encode(validate_texts(texts))
+        if opening:
+            opening_ids = self.tokenizer(opening, add_special_tokens=False)["input_ids"]
+            prompts = [replace(p, ids=p.ids + opening_ids) for p in prompts]
         budget = self.config.reasoning_tokens if max_new_tokens is None else max_new_tokens
         return self._generator.generate(prompts, budget, sampling or Sampling(), self.config.max_batch_size, on_text)
 

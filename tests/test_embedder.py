@@ -123,6 +123,17 @@ def test_embed_token_forced_when_budget_runs_out(embedder):
     assert embedder.tokenizer.decode(t.final_ids[len(t.prompt_ids):]).endswith("The embedding is <|embed_token|>")
 
 
+def test_an_opening_is_written_first_and_the_model_continues_it(embedder):
+    opening = "Looking for a passage that mentions"
+    (t,) = embedder.traces(["How do I reverse a list in Python?"], max_new_tokens=6, opening=opening)
+    (free,) = embedder.traces(["How do I reverse a list in Python?"], max_new_tokens=6)
+    opening_ids = embedder.tokenizer(opening, add_special_tokens=False)["input_ids"]
+    assert t.prompt_ids == free.prompt_ids + opening_ids  # the opening sits in the prompt ...
+    assert t.final_ids[: len(t.prompt_ids)] == t.prompt_ids and len(t.generated_ids) == 6
+    assert not t.text.startswith("Looking")  # ... and the text is the model's continuation only
+    assert t.generated_ids != free.generated_ids
+
+
 def test_sampling_gives_groups_and_is_seeded(embedder):
     sampling = Sampling(do_sample=True, temperature=1.0, num_samples=3, seed=7)
     a = embedder.traces(["what is a closure?", "how do pipes work?"], sampling, max_new_tokens=12)

@@ -42,5 +42,14 @@ def test_every_variant_is_scored_per_query(trained, pyfaq):
     first = record["examples"][0]
     assert (first["ndcg_plain"], first["ndcg_greedy"]) == (round(float(variants[0].ndcg[0]), 4),
                                                            round(float(variants[4].ndcg[0]), 4))
+    # feedback reads the plain search's top passage: where that is the positive, it is the oracle's trace
+    top_is_positive = [e for e, mrr in zip(record["examples"], variants[0].mrr) if mrr == 1.0]
+    assert top_is_positive and all(e["feedback"] == e["oracle"] for e in top_is_positive)
+    assert all(e["feedback"] != e["oracle"] for e, mrr in zip(record["examples"], variants[0].mrr) if mrr < 1.0)
+    assert all(e["forced_opening"].startswith("Looking for a passage that mentions ") for e in record["examples"])
+    assert all(e["forced_opening"].count(".") <= 1 for e in record["examples"])  # its first sentence only
+    assert {"feedback", "forced opening"} <= {v.name.split(":")[0].split(" '")[0] for v in variants}
+    assert sum(n.startswith("0.75 × plain + 0.25 × ") for n in names) == 3  # greedy, feedback, forced opening
+    assert "forced-opening traces" in seen
     table = markdown(variants, "pyfaq")
     assert table.count("\n|") == len(variants) + 2  # header, rule, one row per variant

@@ -5,9 +5,12 @@
 The same checkpoint embeds every dev query after different traces: none (the plain query
 prompt), an empty one, the query repeated, an oracle built from the query's positive passage
 (its distinctive terms, :mod:`searchr3.trace_targets`), the model's greedy trace, and N
-sampled ones (their mean, and the best per query: the headroom of selecting traces). Plain
-and greedy vectors mixed with a weight show what a combination would give. Each row has
-nDCG@10, Recall@10, MRR@10 and per-query wins/losses against the plain prompt.
+sampled ones (their mean, and the best per query: the headroom of selecting traces). Two
+probes of traces that cannot invent facts: the plain search's top passage's distinctive terms
+(feedback: a trace built from the user's own documents), and the model's greedy continuation
+of a forced term-list opening. Plain and trace vectors mixed with a weight show what a
+combination would give. Each row has nDCG@10, Recall@10, MRR@10 and per-query wins/losses
+against the plain prompt.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from .beir import Dataset, load_beir
 from .metrics import mrr_at_k, ndcg_at_k, recall_at_k
 
 MIX_WEIGHTS = (0.25, 0.5, 0.75)
+OPENING = "Looking for a passage that mentions"
 
 
 @dataclass
@@ -79,21 +83,39 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v, axis=-1, keepdims=True)
 
 
-def oracle_traces(data: Dataset, q_ids: list[str]) -> list[str]:
-    """Per query, a trace from its best-graded positive passage's distinctive terms."""
+def passage_traces(data: Dataset, q_ids: list[str], passages: list[str]) -> list[str]:
+    """Per query, a trace from the distinctive terms (and heading) of the passage given for it."""
     weights = TermWeights([data.doc_text(d) for d in data.corpus])
     traces = []
-    for q in q_ids:
-        positive = max(data.qrels[q].items(), key=lambda kv: kv[1])[0]
-        title, text = data.corpus[positive]
+    for q, passage in zip(q_ids, passages):
+        title, text = data.corpus[passage]
         traces.append(passage_trace(data.queries[q], text, weights, heading=title or None))
+    return traces
+
+
+def oracle_traces(data: Dataset, q_ids: list[str]) -> list[str]:
+    """Per query, a trace from its best-graded positive passage's distinctive terms."""
+    return passage_traces(data, q_ids, [max(data.qrels[q].items(), key=lambda kv: kv[1])[0] for q in q_ids])
+
+
+def forced_traces(embedder: Embedder, texts: list[str], tick: Callable[[str, int, int], None],
+                  group: int = 16) -> list[str]:
+    """Per query, :data:`OPENING` and the first sentence of the model's greedy continuation."""
+    traces = []
+    for i in range(0, len(texts), group):
+        for t in embedder.traces(texts[i : i + group], max_new_tokens=24, opening=OPENING):
+            line = t.text.split("\n")[0]
+            end = line.find(".")
+            traces.append(f"{OPENING} {line[: end + 1] if end >= 0 else line}".rstrip())
+        tick("forced-opening traces", min(i + group, len(texts)), len(texts))
     return traces
 
 
 def run(embedder: Embedder, data: Dataset, samples: int, seed: int,
         tick: Callable[[str, int, int], None], examples: int = 30) -> tuple[list[Variant], dict]:
     """Every variant on ``data``; also, for the record, the first ``examples`` queries with
-    their greedy and oracle traces and nDCG@10 plain and after the greedy trace."""
+    their greedy, oracle, feedback and forced-opening traces and nDCG@10 plain and after the
+    greedy trace."""
     doc_ids = list(data.corpus)
     q_ids = [q for q in data.queries if q in data.qrels]
     texts = [data.queries[q] for q in q_ids]
@@ -141,9 +163,22 @@ def run(embedder: Embedder, data: Dataset, samples: int, seed: int,
     for w in MIX_WEIGHTS:
         mixed = _unit(w * plain_vectors + (1 - w) * greedy_vectors)
         variants.append(score(f"{w:.2f} × plain + {1 - w:.2f} × greedy", mixed, greedy.tokens))
+    top = np.argmax(plain_vectors @ docs.T, axis=1)
+    probes = (("feedback", "feedback: the plain search's top passage's distinctive terms",
+               passage_traces(data, q_ids, [doc_ids[i] for i in top])),
+              ("forced opening", f"forced opening '{OPENING}' + greedy", forced_traces(embedder, texts, tick, group)))
+    probe_traces = {short: traces for short, _, traces in probes}
+    for short, name, traces in probes:
+        vectors = embedder.embed_with_traces(texts, traces)
+        variants.append(score(name, vectors, n_tokens(traces)))
+        variants.append(score(f"0.75 × plain + 0.25 × {short}", _unit(0.75 * plain_vectors + 0.25 * vectors),
+                              n_tokens(traces)))
+    rows = zip(texts, greedy_traces, oracle, probe_traces["feedback"], probe_traces["forced opening"],
+               plain.ndcg, greedy.ndcg)
     record = {"examples": [
-        {"query": t, "greedy": g, "oracle": o, "ndcg_plain": round(float(p), 4), "ndcg_greedy": round(float(r), 4)}
-        for t, g, o, p, r in list(zip(texts, greedy_traces, oracle, plain.ndcg, greedy.ndcg))[:examples]
+        {"query": t, "greedy": g, "oracle": o, "feedback": f, "forced_opening": fo,
+         "ndcg_plain": round(float(p), 4), "ndcg_greedy": round(float(r), 4)}
+        for t, g, o, f, fo, p, r in list(rows)[:examples]
     ]}
     return variants, record
 
