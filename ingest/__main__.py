@@ -24,6 +24,7 @@ from searchr3 import Embedder, SearchR3Error
 from searchr3.cli import add_index_args, add_model_args, index_location, model_config, print_error
 from searchr3.index import VectorIndex
 from searchr3.ingestion.check import Report, check, repair
+from searchr3.ingestion.loaders import LOADERS
 from searchr3.ingestion.pipeline import FileResult, Ingestor, Summary
 
 
@@ -234,9 +235,19 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary.as_dict(), indent=2))
     else:
         console.print(_summary_table(summary, location.label))
+    if summary.files_seen == summary.files_skipped and not args.watch:
+        console.print(_nothing_to_index(args.paths, summary.files_skipped), markup=False, highlight=False,
+                      soft_wrap=True)
     if args.watch:
         return watch(ingestor, args.paths, console)
     return 1 if summary.files_failed else 0
+
+
+def _nothing_to_index(paths: list[str], skipped: int) -> str:
+    """The warning for a run that found no document it can read."""
+    others = f" ({skipped} other file{'s' * (skipped != 1)} skipped)" if skipped else ""
+    return (f"warning: no documents to index in {', '.join(paths)}{others}; supported: "
+            f"{' '.join(sorted(LOADERS))}")
 
 
 def watch(ingestor: Ingestor, folders: list[str], console: Console) -> int:

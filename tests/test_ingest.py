@@ -174,6 +174,21 @@ def test_cli_bad_path_is_one_line(tmp_path):
 
 
 @pytest.mark.slow
+def test_cli_warns_when_a_folder_holds_nothing_it_can_read(tmp_path):
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    (folder / "cat.jpg").write_bytes(b"\xff\xd8\xff")
+    out = _cli(folder, "--db", tmp_path / "db", "--json")
+    assert out.returncode == 0 and json.loads(out.stdout)["files_skipped"] == 1
+    assert out.stderr.strip().splitlines()[-1] == (
+        f"warning: no documents to index in {folder} (1 other file skipped); supported: "
+        ".docx .htm .html .markdown .md .pdf .rst .txt")
+    (folder / "notes.md").write_text("# Cats\n\nCats sleep most of the day.\n")
+    out = _cli(folder, "--db", tmp_path / "db", "--json")
+    assert out.returncode == 0 and "warning" not in out.stderr
+
+
+@pytest.mark.slow
 def test_killed_run_is_finished_by_the_next(tmp_path):
     docs = _long_docs(tmp_path / "docs", files=4, paragraphs=60)
     db = tmp_path / "db"
