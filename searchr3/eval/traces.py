@@ -83,9 +83,8 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v, axis=-1, keepdims=True)
 
 
-def passage_traces(data: Dataset, q_ids: list[str], passages: list[str]) -> list[str]:
+def passage_traces(data: Dataset, q_ids: list[str], passages: list[str], weights: TermWeights) -> list[str]:
     """Per query, a trace from the distinctive terms (and heading) of the passage given for it."""
-    weights = TermWeights([data.doc_text(d) for d in data.corpus])
     traces = []
     for q, passage in zip(q_ids, passages):
         title, text = data.corpus[passage]
@@ -93,9 +92,10 @@ def passage_traces(data: Dataset, q_ids: list[str], passages: list[str]) -> list
     return traces
 
 
-def oracle_traces(data: Dataset, q_ids: list[str]) -> list[str]:
+def oracle_traces(data: Dataset, q_ids: list[str], weights: TermWeights) -> list[str]:
     """Per query, a trace from its best-graded positive passage's distinctive terms."""
-    return passage_traces(data, q_ids, [max(data.qrels[q].items(), key=lambda kv: kv[1])[0] for q in q_ids])
+    positives = [max(data.qrels[q].items(), key=lambda kv: kv[1])[0] for q in q_ids]
+    return passage_traces(data, q_ids, positives, weights)
 
 
 def forced_traces(embedder: Embedder, texts: list[str], tick: Callable[[str, int, int], None],
@@ -128,7 +128,8 @@ def run(embedder: Embedder, data: Dataset, samples: int, seed: int,
     plain_vectors = embedder.embed_queries(texts)
     plain = score("none (the plain query prompt)", plain_vectors)
     variants = [plain]
-    oracle = oracle_traces(data, q_ids)
+    weights = TermWeights([data.doc_text(d) for d in doc_ids])  # for the oracle's and feedback's traces
+    oracle = oracle_traces(data, q_ids, weights)
     for name, traces in (("empty", [""] * len(texts)), ("the query repeated", texts),
                          ("oracle: the positive's distinctive terms", oracle)):
         variants.append(score(name, embedder.embed_with_traces(texts, traces), n_tokens(traces)))
@@ -165,14 +166,13 @@ def run(embedder: Embedder, data: Dataset, samples: int, seed: int,
         variants.append(score(f"{w:.2f} × plain + {1 - w:.2f} × greedy", mixed, greedy.tokens))
     top = np.argmax(plain_vectors @ docs.T, axis=1)
     probes = (("feedback", "feedback: the plain search's top passage's distinctive terms",
-               passage_traces(data, q_ids, [doc_ids[i] for i in top])),
+               passage_traces(data, q_ids, [doc_ids[i] for i in top], weights)),
               ("forced opening", f"forced opening '{OPENING}' + greedy", forced_traces(embedder, texts, tick, group)))
     probe_traces = {short: traces for short, _, traces in probes}
     for short, name, traces in probes:
-        vectors = embedder.embed_with_traces(texts, traces)
-        variants.append(score(name, vectors, n_tokens(traces)))
-        variants.append(score(f"0.75 × plain + 0.25 × {short}", _unit(0.75 * plain_vectors + 0.25 * vectors),
-                              n_tokens(traces)))
+        vectors, tokens = embedder.embed_with_traces(texts, traces), n_tokens(traces)
+        variants.append(score(name, vectors, tokens))
+        variants.append(score(f"0.75 × plain + 0.25 × {short}", _unit(0.75 * plain_vectors + 0.25 * vectors), tokens))
     rows = zip(texts, greedy_traces, oracle, probe_traces["feedback"], probe_traces["forced opening"],
                plain.ndcg, greedy.ndcg)
     record = {"examples": [
