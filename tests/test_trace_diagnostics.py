@@ -5,9 +5,16 @@ import copy
 import numpy as np
 import pytest
 
-from searchr3.eval.traces import markdown, run
+from searchr3.eval.traces import OPENING, forced_trace, markdown, run
+from searchr3.evidence import sentences
 
-pytestmark = pytest.mark.slow
+
+def test_a_forced_trace_keeps_the_first_sentence_of_the_first_line():
+    assert forced_trace(" list.sort, sorted() and key. Then more.\nOther") == f"{OPENING} list.sort, sorted() and key."
+    assert forced_trace(" e.g. /usr/bin paths\nand more") == f"{OPENING} e.g. /usr/bin paths"
+    assert forced_trace("\nnothing on the first line") == OPENING
+
+
 
 
 def test_a_given_trace_reads_like_the_same_trace_generated(trained):
@@ -27,7 +34,8 @@ def test_every_variant_is_scored_per_query(trained, pyfaq):
     data.queries = {q: data.queries[q] for q in keep}
     data.corpus = {d: data.corpus[d] for q in keep for d in data.qrels[q]} | dict(list(data.corpus.items())[:24])
     seen = []
-    variants, record = run(trained, data, samples=2, seed=0, tick=lambda phase, done, total: seen.append(phase))
+    variants, record = run(trained, data, samples=2, seed=0, tick=lambda phase, done, total: seen.append(phase),
+                           forced_samples=2)
     names = [v.name for v in variants]
     assert names[:5] == ["none (the plain query prompt)", "empty", "the query repeated",
                          "oracle: the positive's distinctive terms", "greedy (the model's own)"]
@@ -36,6 +44,12 @@ def test_every_variant_is_scored_per_query(trained, pyfaq):
     best = next(v for v in variants if v.name.startswith("sampled, best"))
     mean = next(v for v in variants if v.name.startswith("sampled, mean"))
     assert (best.ndcg >= mean.ndcg - 1e-9).all()  # the best sample per query is never below their mean
+    forced_best = next(v for v in variants if v.name.startswith("forced opening, sampled, best of 2"))
+    forced_mean = next(v for v in variants if v.name.startswith("forced opening, sampled, mean of 2"))
+    assert (forced_best.ndcg >= forced_mean.ndcg - 1e-9).all() and forced_best.tokens > 0
+    assert {"sampled, the 2 vectors averaged", "0.75 × plain + 0.25 × sampled, averaged",
+            "forced opening, sampled, the 2 vectors averaged",
+            "0.50 × plain + 0.50 × forced opening, sampled, averaged"} <= set(names)
     assert variants[0].row(variants[0])[4] == "0/0"
     assert {"corpus", "greedy traces", "sampled traces"} <= set(seen)
     assert len(record["examples"]) == 6 and record["examples"][0]["oracle"].startswith("Looking for a passage")
@@ -47,9 +61,10 @@ def test_every_variant_is_scored_per_query(trained, pyfaq):
     assert top_is_positive and all(e["feedback"] == e["oracle"] for e in top_is_positive)
     assert all(e["feedback"] != e["oracle"] for e, mrr in zip(record["examples"], variants[0].mrr) if mrr < 1.0)
     assert all(e["forced_opening"].startswith("Looking for a passage that mentions ") for e in record["examples"])
-    assert all(e["forced_opening"].count(".") <= 1 for e in record["examples"])  # its first sentence only
+    assert all(len(sentences(e["forced_opening"])) == 1 for e in record["examples"])  # its first sentence only
     assert {"feedback", "forced opening"} <= {v.name.split(":")[0].split(" '")[0] for v in variants}
-    assert sum(n.startswith("0.75 × plain + 0.25 × ") for n in names) == 3  # greedy, feedback, forced opening
-    assert "forced-opening traces" in seen
+    # greedy, feedback, forced opening, and the averaged free and forced samples
+    assert sum(n.startswith("0.75 × plain + 0.25 × ") for n in names) == 5
+    assert {"forced-opening traces", "forced opening, sampled traces"} <= set(seen)
     table = markdown(variants, "pyfaq")
     assert table.count("\n|") == len(variants) + 2  # header, rule, one row per variant

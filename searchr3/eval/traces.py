@@ -30,6 +30,7 @@ from rich.table import Table
 from ..cli import add_model_args, model_config, print_error
 from ..embedder import Embedder
 from ..errors import SearchR3Error
+from ..evidence import sentences
 from ..progress import phase_progress
 from ..reasoning import Sampling
 from ..trace_targets import TermWeights, passage_trace
@@ -38,6 +39,7 @@ from .metrics import mrr_at_k, ndcg_at_k, recall_at_k
 
 MIX_WEIGHTS = (0.25, 0.5, 0.75)
 OPENING = "Looking for a passage that mentions"
+FORCED_TOKENS = 24
 
 
 @dataclass
@@ -98,22 +100,57 @@ def oracle_traces(data: Dataset, q_ids: list[str], weights: TermWeights) -> list
     return passage_traces(data, q_ids, positives, weights)
 
 
+def forced_trace(continuation: str) -> str:
+    """:data:`OPENING` and the first sentence of the first line of the model's continuation."""
+    found = sentences(continuation.split("\n")[0])
+    return f"{OPENING} {found[0].text if found else ''}".rstrip()
+
+
 def forced_traces(embedder: Embedder, texts: list[str], tick: Callable[[str, int, int], None],
                   group: int = 16) -> list[str]:
-    """Per query, :data:`OPENING` and the first sentence of the model's greedy continuation."""
+    """Per query, the forced opening and the first sentence of the model's greedy continuation."""
     traces = []
     for i in range(0, len(texts), group):
-        for t in embedder.traces(texts[i : i + group], max_new_tokens=24, opening=OPENING):
-            line = t.text.split("\n")[0]
-            end = line.find(".")
-            traces.append(f"{OPENING} {line[: end + 1] if end >= 0 else line}".rstrip())
+        traces += [forced_trace(t.text) for t in embedder.traces(texts[i : i + group], max_new_tokens=FORCED_TOKENS,
+                                                                 opening=OPENING)]
         tick("forced-opening traces", min(i + group, len(texts)), len(texts))
     return traces
 
 
+def sampled_variants(embedder: Embedder, score: Scorer, texts: list[str], sampling: Sampling, label: str,
+                     tick: Callable[[str, int, int], None], forced: bool = False) -> tuple[list[Variant], np.ndarray]:
+    """The mean and the per-query best (the headroom of selecting traces) of
+    ``sampling.num_samples`` sampled traces a query, free or continuing :data:`OPENING`, and
+    the row of their averaged vectors (no label needed); also those averaged query vectors."""
+    samples = sampling.num_samples
+    per_query: list[list[tuple[str, np.ndarray]]] = [[] for _ in texts]
+    for i in range(0, len(texts), 4):
+        if forced:
+            traces = embedder.traces(texts[i : i + 4], sampling, max_new_tokens=FORCED_TOKENS, opening=OPENING)
+            written = [forced_trace(t.text) for t in traces]
+            vectors = embedder.embed_with_traces([texts[i + t.query_index] for t in traces], written)
+        else:
+            traces = embedder.traces(texts[i : i + 4], sampling)
+            written, vectors = [t.text for t in traces], embedder.vectors_for_ids([t.final_ids for t in traces])
+        for t, text, v in zip(traces, written, vectors):
+            per_query[i + t.query_index].append((text, v))
+        tick(f"{label} traces", min(i + 4, len(texts)), len(texts))
+    by_sample = [score(f"sample {k}", np.stack([pq[k][1] for pq in per_query])) for k in range(samples)]
+    tokens = float(np.mean([len(embedder.tokenizer(t)["input_ids"]) for pq in per_query for t, _ in pq]))
+    stacked = {m: np.stack([getattr(v, m) for v in by_sample]) for m in ("ndcg", "recall", "mrr")}
+    best, cols = stacked["ndcg"].argmax(0), np.arange(len(texts))
+    averaged = _unit(np.stack([np.mean([v for _, v in pq], axis=0) for pq in per_query]))
+    return [Variant(f"{label}, mean of {samples}", *(stacked[m].mean(0) for m in stacked), tokens),
+            Variant(f"{label}, best of {samples} per query (selection headroom)",
+                    *(stacked[m][best, cols] for m in stacked), tokens),
+            score(f"{label}, the {samples} vectors averaged", averaged, tokens)], averaged
+
+
 def run(embedder: Embedder, data: Dataset, samples: int, seed: int,
-        tick: Callable[[str, int, int], None], examples: int = 30) -> tuple[list[Variant], dict]:
-    """Every variant on ``data``; also, for the record, the first ``examples`` queries with
+        tick: Callable[[str, int, int], None], examples: int = 30,
+        forced_samples: int = 0) -> tuple[list[Variant], dict]:
+    """Every variant on ``data`` (``samples`` free and ``forced_samples`` forced-opening sampled
+    traces a query; 0: none); also, for the record, the first ``examples`` queries with
     their greedy, oracle, feedback and forced-opening traces and nDCG@10 plain and after the
     greedy trace."""
     doc_ids = list(data.corpus)
@@ -145,21 +182,9 @@ def run(embedder: Embedder, data: Dataset, samples: int, seed: int,
     sampled: list[Variant] = []
     if samples:
         sampling = Sampling(do_sample=True, temperature=1.0, top_p=0.95, num_samples=samples, seed=seed)
-        per_query: list[list] = [[] for _ in texts]
-        for i in range(0, len(texts), 4):
-            traces = embedder.traces(texts[i : i + 4], sampling)
-            vectors = embedder.vectors_for_ids([t.final_ids for t in traces])
-            for t, v in zip(traces, vectors):
-                per_query[i + t.query_index].append((t.text, v))
-            tick("sampled traces", min(i + 4, len(texts)), len(texts))
-        by_sample = [score(f"sample {k}", np.stack([pq[k][1] for pq in per_query])) for k in range(samples)]
-        tokens = n_tokens([t for pq in per_query for t, _ in pq])
-        stacked = {m: np.stack([getattr(v, m) for v in by_sample]) for m in ("ndcg", "recall", "mrr")}
-        sampled.append(Variant(f"sampled, mean of {samples}", *(stacked[m].mean(0) for m in stacked), tokens))
-        best = stacked["ndcg"].argmax(0)
-        cols = np.arange(len(texts))
-        sampled.append(Variant(f"sampled, best of {samples} per query (selection headroom)",
-                               *(stacked[m][best, cols] for m in stacked), tokens))
+        sampled, averaged = sampled_variants(embedder, score, texts, sampling, "sampled", tick)
+        sampled.append(score("0.75 × plain + 0.25 × sampled, averaged", _unit(0.75 * plain_vectors + 0.25 * averaged),
+                             sampled[0].tokens))
     variants += sampled
     for w in MIX_WEIGHTS:
         mixed = _unit(w * plain_vectors + (1 - w) * greedy_vectors)
@@ -173,6 +198,14 @@ def run(embedder: Embedder, data: Dataset, samples: int, seed: int,
         vectors, tokens = embedder.embed_with_traces(texts, traces), n_tokens(traces)
         variants.append(score(name, vectors, tokens))
         variants.append(score(f"0.75 × plain + 0.25 × {short}", _unit(0.75 * plain_vectors + 0.25 * vectors), tokens))
+    if forced_samples:
+        sampling = Sampling(do_sample=True, temperature=1.0, top_p=0.95, num_samples=forced_samples, seed=seed)
+        forced, averaged = sampled_variants(embedder, score, texts, sampling, "forced opening, sampled", tick,
+                                            forced=True)
+        for w in (0.75, 0.5):
+            forced.append(score(f"{w:.2f} × plain + {1 - w:.2f} × forced opening, sampled, averaged",
+                                _unit(w * plain_vectors + (1 - w) * averaged), forced[0].tokens))
+        variants += forced
     rows = zip(texts, greedy_traces, oracle, probe_traces["feedback"], probe_traces["forced opening"],
                plain.ndcg, greedy.ndcg)
     record = {"examples": [
@@ -193,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m searchr3.eval.traces", description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, required=True, help="a BEIR-layout dev folder")
     ap.add_argument("--samples", type=int, default=8, help="sampled traces per query (0: none)")
+    ap.add_argument("--forced-samples", type=int, default=0,
+                    help="sampled continuations of the forced opening per query (0: none)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=None, help="only the first N queries (the whole corpus)")
     ap.add_argument("--examples", type=int, default=30, help="queries whose traces the JSON record keeps")
@@ -207,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         embedder = Embedder.load(model_config(args))
         started = time.perf_counter()
         with phase_progress(console) as tick:
-            variants, record = run(embedder, data, args.samples, args.seed, tick, args.examples)
+            variants, record = run(embedder, data, args.samples, args.seed, tick, args.examples, args.forced_samples)
     except (SearchR3Error, ValueError) as exc:
         print_error(exc)
         return 2
