@@ -4,7 +4,8 @@ A trace helps retrieval when it names what a relevant passage contains and the q
 not: the passage's heading and its distinctive terms, not an answer. Built from a query's
 known positive passage such a trace is an *oracle* (the upper reference of the trace
 diagnostics, :mod:`searchr3.eval.traces`); stage-1 training can use the same builder for
-trace targets.
+trace targets. The model can be made to write the same format by opening its assistant turn
+with :data:`OPENING` (:func:`opened_trace` keeps the first sentence of its continuation).
 """
 
 from __future__ import annotations
@@ -15,9 +16,13 @@ from collections import Counter
 from collections.abc import Sequence
 
 from .conversation import content_terms
-from .evidence import stem
+from .evidence import sentences, stem
 
 _WORD = re.compile(r"[a-z][a-z0-9_]+")
+#: The opening of every term-list trace; written first, the model continues it.
+OPENING = "Looking for a passage that mentions"
+#: Tokens a continuation of :data:`OPENING` may take (a term list is short).
+OPENED_TOKENS = 24
 
 
 class TermWeights:
@@ -62,3 +67,9 @@ def passage_trace(query: str, passage: str, weights: TermWeights, heading: str |
         return f"Looking for {about}."
     listed = ", ".join(terms[:-1]) + (f" and {terms[-1]}" if len(terms) > 1 else terms[-1])
     return f"Looking for {about} that mentions {listed}."
+
+
+def opened_trace(continuation: str) -> str:
+    """:data:`OPENING` and the first sentence of the first line of the model's continuation."""
+    found = sentences(continuation.split("\n")[0])
+    return f"{OPENING} {found[0].text if found else ''}".rstrip()

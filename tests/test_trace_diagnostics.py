@@ -5,16 +5,8 @@ import copy
 import numpy as np
 import pytest
 
-from searchr3.eval.traces import OPENING, forced_trace, markdown, run
+from searchr3.eval.traces import markdown, run
 from searchr3.evidence import sentences
-
-
-def test_a_forced_trace_keeps_the_first_sentence_of_the_first_line():
-    assert forced_trace(" list.sort, sorted() and key. Then more.\nOther") == f"{OPENING} list.sort, sorted() and key."
-    assert forced_trace(" e.g. /usr/bin paths\nand more") == f"{OPENING} e.g. /usr/bin paths"
-    assert forced_trace("\nnothing on the first line") == OPENING
-
-
 
 
 def test_a_given_trace_reads_like_the_same_trace_generated(trained):

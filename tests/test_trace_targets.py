@@ -5,7 +5,7 @@ import re
 import pytest
 
 from searchr3.evidence import stem
-from searchr3.trace_targets import TermWeights, distinctive_terms, passage_trace
+from searchr3.trace_targets import OPENING, TermWeights, distinctive_terms, opened_trace, passage_trace
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +48,9 @@ def test_rare_words_outrank_common_ones(faq):
     titled = passage_trace("how to exit", "Use sys.exit() to exit; sys.exit raises SystemExit.", weights,
                            heading="Exiting", k=3)
     assert titled.startswith("Looking for a passage titled 'Exiting' that mentions ")
+
+
+def test_an_opened_trace_keeps_the_first_sentence_of_the_first_line():
+    assert opened_trace(" list.sort, sorted() and key. Then more.\nOther") == f"{OPENING} list.sort, sorted() and key."
+    assert opened_trace(" e.g. /usr/bin paths\nand more") == f"{OPENING} e.g. /usr/bin paths"
+    assert opened_trace("\nnothing on the first line") == OPENING

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from searchr3 import Embedder, ModelConfig
-from searchr3.trace_targets import TermWeights
+from searchr3.trace_targets import OPENING, TermWeights
 from tests.test_training_sft import PAIRS, tiny
 from training.pairs import Pair, load_pairs
 from training.sft_trainer import SFTTrainer
@@ -37,6 +37,14 @@ def test_the_gain_filter_keeps_only_traces_that_help(trained, tmp_path):
         traced = margins(trained.embed_with_traces([pair.query], [choice.trace]), docs, [i])[0]
         assert traced - plain[i] == pytest.approx(choice.gain, abs=1e-4)  # the gain is what search would see
     assert {c.source for c in choose_traces(trained, PAIRS, weights, plain_share=1.0)} == {"plain share"}
+    # samples that continue the oracle's opening compete with the oracle in the same format
+    opened = choose_traces(trained, PAIRS, weights, samples=2, block=4, opened=True)
+    for i, (pair, choice) in enumerate(zip(PAIRS, opened)):
+        assert choice.gain >= choices[i].gain - 1e-3  # more candidates never lower the best gain
+        if choice.trace is not None:
+            assert choice.source in {"oracle", "opened sample"} and choice.trace.startswith(OPENING)
+            traced = margins(trained.embed_with_traces([pair.query], [choice.trace]), docs, [i])[0]
+            assert traced - plain[i] == pytest.approx(choice.gain, abs=1e-4)
 
     # the command writes the same pairs back, a trace where one helps, and they load as pairs
     src = tmp_path / "pairs.jsonl"

@@ -2,7 +2,9 @@
 
 For each pair the candidates are an oracle trace built from its positive passage (the
 passage's distinctive terms the query lacks, :func:`searchr3.trace_targets.passage_trace`)
-and, with ``--samples N``, N traces the model samples itself. Each candidate is scored by
+and, with ``--samples N``, N traces the model samples itself (``--opened``: N continuations of
+the oracle's opening, :data:`searchr3.trace_targets.OPENING`, each cut to its first sentence,
+so the samples have the oracle's term-list format). Each candidate is scored by
 its *retrieval gain*: how much the positive's margin over the best other passage grows when
 the query is read after that trace instead of plainly, among the passages of the pair's
 block (its positives and hard negatives, as a contrastive batch sees them). The best
@@ -29,7 +31,7 @@ from searchr3.embedder import Embedder
 from searchr3.errors import SearchR3Error
 from searchr3.progress import counting, phase_progress
 from searchr3.reasoning import Sampling
-from searchr3.trace_targets import TermWeights, passage_trace
+from searchr3.trace_targets import OPENED_TOKENS, OPENING, TermWeights, opened_trace, passage_trace
 
 from .pairs import Pair, load_pairs
 
@@ -54,8 +56,9 @@ def margins(queries: np.ndarray, docs: np.ndarray, positives: list[int]) -> np.n
 
 def choose_traces(embedder: Embedder, pairs: list[Pair], weights: TermWeights, samples: int = 0,
                   negatives: int = 1, plain_share: float = 0.0, seed: int = 0, block: int = 32,
-                  progress=None) -> list[Choice]:
-    """One :class:`Choice` per pair (see the module docstring)."""
+                  progress=None, opened: bool = False) -> list[Choice]:
+    """One :class:`Choice` per pair (see the module docstring; ``opened``: the samples continue
+    :data:`OPENING`)."""
     rng = random.Random(seed)
     plain = {i for i in range(len(pairs)) if rng.random() < plain_share}
     out: list[Choice] = []
@@ -70,11 +73,15 @@ def choose_traces(embedder: Embedder, pairs: list[Pair], weights: TermWeights, s
             [("oracle", passage_trace(p.query, p.positive, weights))] for p in part
         ]
         if samples:
-            sampled = embedder.traces(queries, Sampling(do_sample=True, temperature=0.8, top_p=0.95,
-                                                         num_samples=samples, seed=seed + start))
-            for trace in sampled:
-                if trace.text.strip():
-                    candidates[trace.query_index].append(("sample", trace.text))
+            sampling = Sampling(do_sample=True, temperature=0.8, top_p=0.95, num_samples=samples, seed=seed + start)
+            if opened:
+                for trace in embedder.traces(queries, sampling, max_new_tokens=OPENED_TOKENS, opening=OPENING):
+                    if (text := opened_trace(trace.text)) != OPENING:
+                        candidates[trace.query_index].append(("opened sample", text))
+            else:
+                for trace in embedder.traces(queries, sampling):
+                    if trace.text.strip():
+                        candidates[trace.query_index].append(("sample", trace.text))
         flat = [(i, kind, text) for i, row in enumerate(candidates) for kind, text in row]
         vectors = embedder.embed_with_traces([part[i].query for i, _, _ in flat], [t for _, _, t in flat])
         gains = margins(vectors, doc_vectors, [i for i, _, _ in flat]) - base[[i for i, _, _ in flat]]
@@ -101,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("out", type=Path, help="the same pairs, with a 'trace' where one helps")
     ap.add_argument("--adapter", default="default", help="the adapter that judges the traces (and samples them)")
     ap.add_argument("--samples", type=int, default=0, help="model-sampled traces per query besides the oracle")
+    ap.add_argument("--opened", action="store_true",
+                    help="the samples continue the oracle's opening (its term-list format) instead of free text")
     ap.add_argument("--negatives", type=int, default=1, help="hard negatives per pair in each block's passages")
     ap.add_argument("--plain-share", type=float, default=0.3, help="share of pairs kept plain whatever the gain")
     ap.add_argument("--block", type=int, default=32, help="pairs whose passages are ranked together")
@@ -116,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         weights = TermWeights([p.positive for p in pairs])
         with phase_progress() as tick:
             choices = choose_traces(embedder, pairs, weights, args.samples, args.negatives, args.plain_share,
-                                    args.seed, args.block, counting(tick, "judging traces", len(pairs)))
+                                    args.seed, args.block, counting(tick, "judging traces", len(pairs)),
+                                    opened=args.opened)
     except SearchR3Error as exc:
         print_error(exc)
         return 2

@@ -30,16 +30,13 @@ from rich.table import Table
 from ..cli import add_model_args, model_config, print_error
 from ..embedder import Embedder
 from ..errors import SearchR3Error
-from ..evidence import sentences
 from ..progress import phase_progress
 from ..reasoning import Sampling
-from ..trace_targets import TermWeights, passage_trace
+from ..trace_targets import OPENED_TOKENS, OPENING, TermWeights, opened_trace, passage_trace
 from .beir import Dataset, load_beir
 from .metrics import mrr_at_k, ndcg_at_k, recall_at_k
 
 MIX_WEIGHTS = (0.25, 0.5, 0.75)
-OPENING = "Looking for a passage that mentions"
-FORCED_TOKENS = 24
 
 
 @dataclass
@@ -100,18 +97,12 @@ def oracle_traces(data: Dataset, q_ids: list[str], weights: TermWeights) -> list
     return passage_traces(data, q_ids, positives, weights)
 
 
-def forced_trace(continuation: str) -> str:
-    """:data:`OPENING` and the first sentence of the first line of the model's continuation."""
-    found = sentences(continuation.split("\n")[0])
-    return f"{OPENING} {found[0].text if found else ''}".rstrip()
-
-
 def forced_traces(embedder: Embedder, texts: list[str], tick: Callable[[str, int, int], None],
                   group: int = 16) -> list[str]:
     """Per query, the forced opening and the first sentence of the model's greedy continuation."""
     traces = []
     for i in range(0, len(texts), group):
-        traces += [forced_trace(t.text) for t in embedder.traces(texts[i : i + group], max_new_tokens=FORCED_TOKENS,
+        traces += [opened_trace(t.text) for t in embedder.traces(texts[i : i + group], max_new_tokens=OPENED_TOKENS,
                                                                  opening=OPENING)]
         tick("forced-opening traces", min(i + group, len(texts)), len(texts))
     return traces
@@ -126,8 +117,8 @@ def sampled_variants(embedder: Embedder, score: Scorer, texts: list[str], sampli
     per_query: list[list[tuple[str, np.ndarray]]] = [[] for _ in texts]
     for i in range(0, len(texts), 4):
         if forced:
-            traces = embedder.traces(texts[i : i + 4], sampling, max_new_tokens=FORCED_TOKENS, opening=OPENING)
-            written = [forced_trace(t.text) for t in traces]
+            traces = embedder.traces(texts[i : i + 4], sampling, max_new_tokens=OPENED_TOKENS, opening=OPENING)
+            written = [opened_trace(t.text) for t in traces]
             vectors = embedder.embed_with_traces([texts[i + t.query_index] for t in traces], written)
         else:
             traces = embedder.traces(texts[i : i + 4], sampling)
