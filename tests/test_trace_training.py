@@ -12,7 +12,7 @@ from searchr3.trace_targets import OPENING, TermWeights
 from tests.test_training_sft import PAIRS, tiny
 from training.pairs import Pair, load_pairs
 from training.sft_trainer import SFTTrainer
-from training.traces import choose_traces, main, margins
+from training.traces import about_the_prompt, choose_traces, main, margins
 
 pytestmark = pytest.mark.slow
 
@@ -21,6 +21,13 @@ def test_margins_are_the_positive_over_the_best_other():
     docs = np.eye(3, dtype=np.float32)
     queries = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1]], dtype=np.float32)
     np.testing.assert_allclose(margins(queries, docs, [0, 2]), [0.8, -0.6], atol=1e-6)
+
+
+def test_a_trace_about_the_embedding_is_not_analysis():
+    assert about_the_prompt("The embedding is 100% correct.", "How do I copy a file?")
+    assert about_the_prompt("Looking for a passage that mentions the Embedding layer", "What is a dict?")
+    assert not about_the_prompt("Looking for a passage that mentions embedding models", "How to embed a font?")
+    assert not about_the_prompt("Looking for a passage that mentions shutil and copyfile.", "How do I copy a file?")
 
 
 def test_the_gain_filter_keeps_only_traces_that_help(trained, tmp_path):
@@ -43,6 +50,8 @@ def test_the_gain_filter_keeps_only_traces_that_help(trained, tmp_path):
         assert choice.gain >= choices[i].gain - 1e-3  # more candidates never lower the best gain
         if choice.trace is not None:
             assert choice.source in {"oracle", "opened sample"} and choice.trace.startswith(OPENING)
+            assert not about_the_prompt(choice.trace, pair.query)
+            assert choice.trace.removeprefix(OPENING).strip(" .") not in {"", "the", "a"}
             traced = margins(trained.embed_with_traces([pair.query], [choice.trace]), docs, [i])[0]
             assert traced - plain[i] == pytest.approx(choice.gain, abs=1e-4)
 

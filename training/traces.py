@@ -4,7 +4,10 @@ For each pair the candidates are an oracle trace built from its positive passage
 passage's distinctive terms the query lacks, :func:`searchr3.trace_targets.passage_trace`)
 and, with ``--samples N``, N traces the model samples itself (``--opened``: N continuations of
 the oracle's opening, :data:`searchr3.trace_targets.OPENING`, each cut to its first sentence,
-so the samples have the oracle's term-list format). Each candidate is scored by
+so the samples have the oracle's term-list format); a sample that talks about "the embedding"
+(a word of the reasoning prompt's instructions, not of the query) is not a candidate: it may
+move the vector, but it is not analysis of the query; nor is an opening continued by no content
+word ("… mentions the"). Each candidate is scored by
 its *retrieval gain*: how much the positive's margin over the best other passage grows when
 the query is read after that trace instead of plainly, among the passages of the pair's
 block (its positives and hard negatives, as a contrastive batch sees them). The best
@@ -27,6 +30,7 @@ import numpy as np
 
 from searchr3.cli import print_error
 from searchr3.config import ModelConfig
+from searchr3.conversation import content_terms
 from searchr3.embedder import Embedder
 from searchr3.errors import SearchR3Error
 from searchr3.progress import counting, phase_progress
@@ -54,6 +58,11 @@ def margins(queries: np.ndarray, docs: np.ndarray, positives: list[int]) -> np.n
     return own - sims.max(axis=1)
 
 
+def about_the_prompt(trace: str, query: str) -> bool:
+    """Whether a sampled trace talks about the embedding, which its query does not mention."""
+    return "embed" in trace.lower() and "embed" not in query.lower()
+
+
 def choose_traces(embedder: Embedder, pairs: list[Pair], weights: TermWeights, samples: int = 0,
                   negatives: int = 1, plain_share: float = 0.0, seed: int = 0, block: int = 32,
                   progress=None, opened: bool = False) -> list[Choice]:
@@ -76,11 +85,12 @@ def choose_traces(embedder: Embedder, pairs: list[Pair], weights: TermWeights, s
             sampling = Sampling(do_sample=True, temperature=0.8, top_p=0.95, num_samples=samples, seed=seed + start)
             if opened:
                 for trace in embedder.traces(queries, sampling, max_new_tokens=OPENED_TOKENS, opening=OPENING):
-                    if (text := opened_trace(trace.text)) != OPENING:
+                    text = opened_trace(trace.text)
+                    if content_terms(text[len(OPENING):]) and not about_the_prompt(text, queries[trace.query_index]):
                         candidates[trace.query_index].append(("opened sample", text))
             else:
                 for trace in embedder.traces(queries, sampling):
-                    if trace.text.strip():
+                    if trace.text.strip() and not about_the_prompt(trace.text, queries[trace.query_index]):
                         candidates[trace.query_index].append(("sample", trace.text))
         flat = [(i, kind, text) for i, row in enumerate(candidates) for kind, text in row]
         vectors = embedder.embed_with_traces([part[i].query for i, _, _ in flat], [t for _, _, t in flat])
