@@ -5,7 +5,8 @@ not: the passage's heading and its distinctive terms, not an answer. Built from 
 known positive passage such a trace is an *oracle* (the upper reference of the trace
 diagnostics, :mod:`searchr3.eval.traces`); stage-1 training can use the same builder for
 trace targets. The model can be made to write the same format by opening its assistant turn
-with :data:`OPENING` (:func:`opened_trace` keeps the first sentence of its continuation).
+with :data:`OPENING` (:func:`opened_traces`; :func:`opened_trace` keeps the first sentence of its
+continuation).
 """
 
 from __future__ import annotations
@@ -14,9 +15,14 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .conversation import content_terms
 from .evidence import sentences, stem
+
+if TYPE_CHECKING:
+    from .embedder import Embedder
+    from .reasoning import Sampling
 
 _WORD = re.compile(r"[a-z][a-z0-9_]+")
 #: The opening of every term-list trace; written first, the model continues it.
@@ -73,3 +79,10 @@ def opened_trace(continuation: str) -> str:
     """:data:`OPENING` and the first sentence of the first line of the model's continuation."""
     found = sentences(continuation.split("\n")[0])
     return f"{OPENING} {found[0].text if found else ''}".rstrip()
+
+
+def opened_traces(embedder: Embedder, texts: Sequence[str], sampling: Sampling | None = None) -> list[tuple[int, str]]:
+    """The model continues :data:`OPENING` after each text (greedy, or ``sampling.num_samples``
+    samples a text): ``(text index, opened trace)`` per continuation."""
+    written = embedder.traces(texts, sampling, max_new_tokens=OPENED_TOKENS, opening=OPENING)
+    return [(t.query_index, opened_trace(t.text)) for t in written]

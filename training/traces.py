@@ -35,7 +35,7 @@ from searchr3.embedder import Embedder
 from searchr3.errors import SearchR3Error
 from searchr3.progress import counting, phase_progress
 from searchr3.reasoning import Sampling
-from searchr3.trace_targets import OPENED_TOKENS, OPENING, TermWeights, opened_trace, passage_trace
+from searchr3.trace_targets import OPENING, TermWeights, opened_traces, passage_trace
 
 from .pairs import Pair, load_pairs
 
@@ -84,10 +84,9 @@ def choose_traces(embedder: Embedder, pairs: list[Pair], weights: TermWeights, s
         if samples:
             sampling = Sampling(do_sample=True, temperature=0.8, top_p=0.95, num_samples=samples, seed=seed + start)
             if opened:
-                for trace in embedder.traces(queries, sampling, max_new_tokens=OPENED_TOKENS, opening=OPENING):
-                    text = opened_trace(trace.text)
-                    if content_terms(text[len(OPENING):]) and not about_the_prompt(text, queries[trace.query_index]):
-                        candidates[trace.query_index].append(("opened sample", text))
+                for q, text in opened_traces(embedder, queries, sampling):
+                    if content_terms(text[len(OPENING):]) and not about_the_prompt(text, queries[q]):
+                        candidates[q].append(("opened sample", text))
             else:
                 for trace in embedder.traces(queries, sampling):
                     if trace.text.strip() and not about_the_prompt(trace.text, queries[trace.query_index]):

@@ -32,7 +32,7 @@ from ..embedder import Embedder
 from ..errors import SearchR3Error
 from ..progress import phase_progress
 from ..reasoning import Sampling
-from ..trace_targets import OPENED_TOKENS, OPENING, TermWeights, opened_trace, passage_trace
+from ..trace_targets import OPENING, TermWeights, opened_traces, passage_trace
 from .beir import Dataset, load_beir
 from .metrics import mrr_at_k, ndcg_at_k, recall_at_k
 
@@ -102,10 +102,14 @@ def forced_traces(embedder: Embedder, texts: list[str], tick: Callable[[str, int
     """Per query, the forced opening and the first sentence of the model's greedy continuation."""
     traces = []
     for i in range(0, len(texts), group):
-        traces += [opened_trace(t.text) for t in embedder.traces(texts[i : i + group], max_new_tokens=OPENED_TOKENS,
-                                                                 opening=OPENING)]
+        traces += [trace for _, trace in opened_traces(embedder, texts[i : i + group])]
         tick("forced-opening traces", min(i + group, len(texts)), len(texts))
     return traces
+
+
+def mean_tokens(embedder: Embedder, traces: list[str]) -> float:
+    """The mean length of ``traces`` in the model's tokens."""
+    return float(np.mean([len(embedder.tokenizer(t)["input_ids"]) for t in traces]))
 
 
 def sampled_variants(embedder: Embedder, score: Scorer, texts: list[str], sampling: Sampling, label: str,
@@ -117,17 +121,17 @@ def sampled_variants(embedder: Embedder, score: Scorer, texts: list[str], sampli
     per_query: list[list[tuple[str, np.ndarray]]] = [[] for _ in texts]
     for i in range(0, len(texts), 4):
         if forced:
-            traces = embedder.traces(texts[i : i + 4], sampling, max_new_tokens=OPENED_TOKENS, opening=OPENING)
-            written = [opened_trace(t.text) for t in traces]
-            vectors = embedder.embed_with_traces([texts[i + t.query_index] for t in traces], written)
+            indexed = opened_traces(embedder, texts[i : i + 4], sampling)
+            vectors = embedder.embed_with_traces([texts[i + q] for q, _ in indexed], [t for _, t in indexed])
         else:
             traces = embedder.traces(texts[i : i + 4], sampling)
-            written, vectors = [t.text for t in traces], embedder.vectors_for_ids([t.final_ids for t in traces])
-        for t, text, v in zip(traces, written, vectors):
-            per_query[i + t.query_index].append((text, v))
+            indexed = [(t.query_index, t.text) for t in traces]
+            vectors = embedder.vectors_for_ids([t.final_ids for t in traces])
+        for (q, text), v in zip(indexed, vectors):
+            per_query[i + q].append((text, v))
         tick(f"{label} traces", min(i + 4, len(texts)), len(texts))
     by_sample = [score(f"sample {k}", np.stack([pq[k][1] for pq in per_query])) for k in range(samples)]
-    tokens = float(np.mean([len(embedder.tokenizer(t)["input_ids"]) for pq in per_query for t, _ in pq]))
+    tokens = mean_tokens(embedder, [t for pq in per_query for t, _ in pq])
     stacked = {m: np.stack([getattr(v, m) for v in by_sample]) for m in ("ndcg", "recall", "mrr")}
     best, cols = stacked["ndcg"].argmax(0), np.arange(len(texts))
     averaged = _unit(np.stack([np.mean([v for _, v in pq], axis=0) for pq in per_query]))
@@ -152,7 +156,6 @@ def run(embedder: Embedder, data: Dataset, samples: int, seed: int,
                            for i in range(0, len(doc_ids), group)])
     tick("corpus", 1, 1)
     score = Scorer(data, docs, doc_ids, q_ids)
-    n_tokens = lambda traces: float(np.mean([len(embedder.tokenizer(t)["input_ids"]) for t in traces]))  # noqa: E731
     plain_vectors = embedder.embed_queries(texts)
     plain = score("none (the plain query prompt)", plain_vectors)
     variants = [plain]
@@ -160,7 +163,7 @@ def run(embedder: Embedder, data: Dataset, samples: int, seed: int,
     oracle = oracle_traces(data, q_ids, weights)
     for name, traces in (("empty", [""] * len(texts)), ("the query repeated", texts),
                          ("oracle: the positive's distinctive terms", oracle)):
-        variants.append(score(name, embedder.embed_with_traces(texts, traces), n_tokens(traces)))
+        variants.append(score(name, embedder.embed_with_traces(texts, traces), mean_tokens(embedder, traces)))
     greedy_traces, greedy_vectors = [], []
     for i in range(0, len(texts), group):
         for r in embedder.reason(texts[i : i + group]):
@@ -168,7 +171,7 @@ def run(embedder: Embedder, data: Dataset, samples: int, seed: int,
             greedy_vectors.append(r.vector)
         tick("greedy traces", min(i + group, len(texts)), len(texts))
     greedy_vectors = np.stack(greedy_vectors)
-    greedy = score("greedy (the model's own)", greedy_vectors, n_tokens(greedy_traces))
+    greedy = score("greedy (the model's own)", greedy_vectors, mean_tokens(embedder, greedy_traces))
     variants.append(greedy)
     sampled: list[Variant] = []
     if samples:
@@ -186,7 +189,7 @@ def run(embedder: Embedder, data: Dataset, samples: int, seed: int,
               ("forced opening", f"forced opening '{OPENING}' + greedy", forced_traces(embedder, texts, tick, group)))
     probe_traces = {short: traces for short, _, traces in probes}
     for short, name, traces in probes:
-        vectors, tokens = embedder.embed_with_traces(texts, traces), n_tokens(traces)
+        vectors, tokens = embedder.embed_with_traces(texts, traces), mean_tokens(embedder, traces)
         variants.append(score(name, vectors, tokens))
         variants.append(score(f"0.75 × plain + 0.25 × {short}", _unit(0.75 * plain_vectors + 0.25 * vectors), tokens))
     if forced_samples:
