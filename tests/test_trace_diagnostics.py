@@ -5,7 +5,7 @@ import copy
 import numpy as np
 import pytest
 
-from searchr3.eval.traces import markdown, run
+from searchr3.eval.traces import markdown, most_confident, run
 from searchr3.evidence import sentences
 
 
@@ -56,7 +56,18 @@ def test_every_variant_is_scored_per_query(trained, pyfaq):
     assert all(len(sentences(e["forced_opening"])) == 1 for e in record["examples"])  # its first sentence only
     assert {"feedback", "forced opening"} <= {v.name.split(":")[0].split(" '")[0] for v in variants}
     # greedy, feedback, forced opening, and the averaged free and forced samples
-    assert sum(n.startswith("0.75 × plain + 0.25 × ") for n in names) == 5
+    assert sum(n.startswith("0.75 × plain + 0.25 × ") for n in names) == 6
+    assert "most confident of plain + 2 forced samples (widest top-1 margin)" in names
     assert {"forced-opening traces", "forced opening, sampled traces"} <= set(seen)
     table = markdown(variants, "pyfaq")
     assert table.count("\n|") == len(variants) + 2  # header, rule, one row per variant
+
+
+def test_most_confident_takes_the_widest_top_one_margin():
+    docs = np.eye(3)
+    plain = np.array([[0.6, 0.8, 0.0], [1.0, 0.0, 0.0]])  # margins 0.2 and 1.0
+    samples = np.array([[[0.8, 0.6, 0.0], [0.0, 0.0, 1.0]],  # margins 0.2 and 1.0
+                        [[0.0, 0.6, 0.8], [0.7, 0.7, 0.14]]])  # margins 0.2 and 0.0
+    chosen = most_confident(plain, samples, docs)
+    assert np.array_equal(chosen, [samples[0, 1], plain[1]])  # a sample where it is surer, else plain
+    assert np.array_equal(most_confident(plain, samples, docs, with_plain=False), [samples[0, 1], samples[1, 0]])

@@ -116,7 +116,7 @@ def sampled_variants(embedder: Embedder, score: Scorer, texts: list[str], sampli
                      tick: Callable[[str, int, int], None], forced: bool = False) -> tuple[list[Variant], np.ndarray]:
     """The mean and the per-query best (the headroom of selecting traces) of
     ``sampling.num_samples`` sampled traces a query, free or continuing :data:`OPENING`, and
-    the row of their averaged vectors (no label needed); also those averaged query vectors."""
+    the row of their averaged vectors (no label needed); also the sampled vectors, (queries, samples, dim)."""
     samples = sampling.num_samples
     per_query: list[list[tuple[str, np.ndarray]]] = [[] for _ in texts]
     for i in range(0, len(texts), 4):
@@ -134,11 +134,20 @@ def sampled_variants(embedder: Embedder, score: Scorer, texts: list[str], sampli
     tokens = mean_tokens(embedder, [t for pq in per_query for t, _ in pq])
     stacked = {m: np.stack([getattr(v, m) for v in by_sample]) for m in ("ndcg", "recall", "mrr")}
     best, cols = stacked["ndcg"].argmax(0), np.arange(len(texts))
-    averaged = _unit(np.stack([np.mean([v for _, v in pq], axis=0) for pq in per_query]))
+    vectors = np.stack([np.stack([v for _, v in pq]) for pq in per_query])
     return [Variant(f"{label}, mean of {samples}", *(stacked[m].mean(0) for m in stacked), tokens),
             Variant(f"{label}, best of {samples} per query (selection headroom)",
                     *(stacked[m][best, cols] for m in stacked), tokens),
-            score(f"{label}, the {samples} vectors averaged", averaged, tokens)], averaged
+            score(f"{label}, the {samples} vectors averaged", _unit(vectors.mean(1)), tokens)], vectors
+
+
+def most_confident(plain: np.ndarray, samples: np.ndarray, docs: np.ndarray, with_plain: bool = True) -> np.ndarray:
+    """Per query, the vector among its plain one (``with_plain``) and its samples whose top
+    passage leads the second by the widest score margin: a choice that needs no label."""
+    candidates = np.concatenate([plain[:, None], samples], axis=1) if with_plain else samples
+    top2 = -np.sort(-(candidates @ docs.T), axis=-1)[..., :2]
+    pick = (top2[..., 0] - top2[..., 1]).argmax(1)
+    return candidates[np.arange(len(candidates)), pick]
 
 
 def run(embedder: Embedder, data: Dataset, samples: int, seed: int,
@@ -176,9 +185,9 @@ def run(embedder: Embedder, data: Dataset, samples: int, seed: int,
     sampled: list[Variant] = []
     if samples:
         sampling = Sampling(do_sample=True, temperature=1.0, top_p=0.95, num_samples=samples, seed=seed)
-        sampled, averaged = sampled_variants(embedder, score, texts, sampling, "sampled", tick)
-        sampled.append(score("0.75 × plain + 0.25 × sampled, averaged", _unit(0.75 * plain_vectors + 0.25 * averaged),
-                             sampled[0].tokens))
+        sampled, vectors = sampled_variants(embedder, score, texts, sampling, "sampled", tick)
+        sampled.append(score("0.75 × plain + 0.25 × sampled, averaged",
+                             _unit(0.75 * plain_vectors + 0.25 * _unit(vectors.mean(1))), sampled[0].tokens))
     variants += sampled
     for w in MIX_WEIGHTS:
         mixed = _unit(w * plain_vectors + (1 - w) * greedy_vectors)
@@ -194,11 +203,17 @@ def run(embedder: Embedder, data: Dataset, samples: int, seed: int,
         variants.append(score(f"0.75 × plain + 0.25 × {short}", _unit(0.75 * plain_vectors + 0.25 * vectors), tokens))
     if forced_samples:
         sampling = Sampling(do_sample=True, temperature=1.0, top_p=0.95, num_samples=forced_samples, seed=seed)
-        forced, averaged = sampled_variants(embedder, score, texts, sampling, "forced opening, sampled", tick,
-                                            forced=True)
+        forced, vectors = sampled_variants(embedder, score, texts, sampling, "forced opening, sampled", tick,
+                                           forced=True)
+        tokens = forced[0].tokens
         for w in (0.75, 0.5):
             forced.append(score(f"{w:.2f} × plain + {1 - w:.2f} × forced opening, sampled, averaged",
-                                _unit(w * plain_vectors + (1 - w) * averaged), forced[0].tokens))
+                                _unit(w * plain_vectors + (1 - w) * _unit(vectors.mean(1))), tokens))
+        confident = most_confident(plain_vectors, vectors, docs, with_plain=False)
+        forced += [score(f"most confident of plain + {forced_samples} forced samples (widest top-1 margin)",
+                         most_confident(plain_vectors, vectors, docs), tokens),
+                   score("0.75 × plain + 0.25 × most confident forced sample",
+                         _unit(0.75 * plain_vectors + 0.25 * confident), tokens)]
         variants += forced
     rows = zip(texts, greedy_traces, oracle, probe_traces["feedback"], probe_traces["forced opening"],
                plain.ndcg, greedy.ndcg)
