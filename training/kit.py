@@ -193,6 +193,7 @@ def unpack(home: Path | None = None) -> Path:
         tar.extractall(root, filter="data")
     blob.unlink()
     wheels = sorted((root / "wheels").glob("*.whl"))
+    shutil.rmtree(home / "site", ignore_errors=True)  # an earlier kit's wheels
     if wheels:
         done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps",
                                "--no-compile", "--target", str(home / "site"), *map(str, wheels)],
@@ -214,20 +215,18 @@ def kit_env(home: Path | None = None) -> dict[str, str]:
     return env
 
 
-def collect(run: Path, out: Path, log: Path | None = None) -> list[Path]:
-    """Copy what a training run left in ``run`` to ``out`` as at most :data:`OUT_LIMIT` plain
-    files: ``adapter.tar``, the run's log, config, summary and curves (PNG), and ``log``."""
+def collect(run: Path, out: Path) -> list[Path]:
+    """Copy what a training run left in ``run`` into ``out``: ``adapter.tar``, the run's log,
+    config, summary and curves (PNG), while ``out`` holds at most :data:`OUT_LIMIT` files
+    (what is there already counts); return what ``out`` holds."""
     out.mkdir(parents=True, exist_ok=True)
-    copied = []
     if (run / "adapter").is_dir():
         with tarfile.open(out / "adapter.tar", "w") as tar:
             tar.add(run / "adapter", "adapter")
-        copied.append(out / "adapter.tar")
-    wanted = [run / name for name in RUN_FILES] + sorted(run.glob("*.png")) + ([log] if log else [])
-    for path in wanted:
-        if path.is_file() and len(copied) < OUT_LIMIT and path.parent != out:
-            copied.append(Path(shutil.copy2(path, out / path.name)))
-    return copied
+    for path in [run / name for name in RUN_FILES] + sorted(run.glob("*.png")):
+        if path.is_file() and len(list(out.iterdir())) < OUT_LIMIT:
+            shutil.copy2(path, out / path.name)
+    return sorted(out.iterdir())
 
 
 def execute(command: str, *, collect_from: Path | None, out: Path, home: Path | None = None) -> int:
