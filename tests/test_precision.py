@@ -98,12 +98,15 @@ def test_int8_decoder_tracks_the_bfloat16_model_and_leaves_embedding_alone(fast)
     decoder = int8_decoder(fast.loaded.model)
     assert not any(isinstance(m, torch.nn.Linear) for m in decoder.modules())
     assert sum(isinstance(m, Int8WeightLinear) for m in decoder.modules()) == 30 * 7 + 1  # 7 per layer + LM head
-    ids = fast.tokenizer(TEXTS[0] + " " + TEXTS[1], return_tensors="pt")["input_ids"]
-    with torch.inference_mode():
-        ref = fast.loaded.model(input_ids=ids).logits[0].float()
-        got = decoder(input_ids=ids).logits[0].float()
-    agree = (ref.argmax(-1) == got.argmax(-1)).float().mean().item()
-    assert agree > 0.9, agree  # next-token choice at every position of real text
+    same_choice = []  # next-token choice at every position of ~180 tokens of real text (one short text
+    for text in (TEXTS[0] + " " + TEXTS[1], TEXTS[2] + " " + TEXTS[3], TEXTS[4]):  # varies 0.88-1.0 by CPU)
+        ids = fast.tokenizer(text, return_tensors="pt")["input_ids"]
+        with torch.inference_mode():
+            ref = fast.loaded.model(input_ids=ids).logits[0].float()
+            got = decoder(input_ids=ids).logits[0].float()
+        same_choice += (ref.argmax(-1) == got.argmax(-1)).tolist()
+    agree = sum(same_choice) / len(same_choice)
+    assert len(same_choice) > 150 and agree > 0.9, agree
     # the embedding weights are untouched: vectors equal those of a model that decodes with them
     same = Embedder.load(ModelConfig(precision="bfloat16", decode_precision="same"))
     assert same.loaded.generation_model is same.loaded.model
