@@ -78,12 +78,14 @@ def download_wheels(dest: Path) -> list[Path]:
     return sorted(dest.glob("*.whl"))
 
 
-def pack(pairs: Path, out: Path, *, part_mib: float = 40.0, dev: tuple[Path, ...] = (),
+def pack(pairs: Path, out: Path, *, part_mib: float | None = None, dev: tuple[Path, ...] = (),
          wheels: list[Path] | None = None) -> dict:
     """Write the kit's parts ``out/p1``, ``out/p2``, … (replacing earlier ones) and return its manifest.
 
-    ``wheels``: wheel files to carry (``None``: download those of :data:`WHEELS`; ``[]``: none).
+    ``part_mib``: the largest part (``None``: :func:`auto_part_mib`); ``wheels``: wheel files to
+    carry (``None``: download those of :data:`WHEELS`; ``[]``: none).
     """
+    part_mib = auto_part_mib() if part_mib is None else part_mib
     if not pairs.is_file():
         raise KitError(f"no such pairs file: {pairs}")
     for d in dev:
@@ -280,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         if args.verb == "pack":
-            manifest = pack(args.pairs, args.out, part_mib=args.part_mib or auto_part_mib(), dev=tuple(args.dev),
+            manifest = pack(args.pairs, args.out, part_mib=args.part_mib, dev=tuple(args.dev),
                             wheels=[] if args.no_wheels else None)
             print(f"kit: {manifest['bytes'] / MiB:.1f} MiB in {len(manifest['parts'])} part(s) under {args.out}; "
                   f"sha256 {manifest['sha256'][:12]}. On the device, one call per part while it stays warm:")

@@ -130,11 +130,11 @@ def sampled_variants(embedder: Embedder, score: Scorer, texts: list[str], sampli
         for (q, text), v in zip(indexed, vectors):
             per_query[i + q].append((text, v))
         tick(f"{label} traces", min(i + 4, len(texts)), len(texts))
-    by_sample = [score(f"sample {k}", np.stack([pq[k][1] for pq in per_query])) for k in range(samples)]
+    vectors = np.stack([np.stack([v for _, v in pq]) for pq in per_query])
+    by_sample = [score(f"sample {k}", vectors[:, k]) for k in range(samples)]
     tokens = mean_tokens(embedder, [t for pq in per_query for t, _ in pq])
     stacked = {m: np.stack([getattr(v, m) for v in by_sample]) for m in ("ndcg", "recall", "mrr")}
     best, cols = stacked["ndcg"].argmax(0), np.arange(len(texts))
-    vectors = np.stack([np.stack([v for _, v in pq]) for pq in per_query])
     return [Variant(f"{label}, mean of {samples}", *(stacked[m].mean(0) for m in stacked), tokens),
             Variant(f"{label}, best of {samples} per query (selection headroom)",
                     *(stacked[m][best, cols] for m in stacked), tokens),
@@ -205,10 +205,10 @@ def run(embedder: Embedder, data: Dataset, samples: int, seed: int,
         sampling = Sampling(do_sample=True, temperature=1.0, top_p=0.95, num_samples=forced_samples, seed=seed)
         forced, vectors = sampled_variants(embedder, score, texts, sampling, "forced opening, sampled", tick,
                                            forced=True)
-        tokens = forced[0].tokens
+        tokens, averaged = forced[0].tokens, _unit(vectors.mean(1))
         for w in (0.75, 0.5):
             forced.append(score(f"{w:.2f} × plain + {1 - w:.2f} × forced opening, sampled, averaged",
-                                _unit(w * plain_vectors + (1 - w) * _unit(vectors.mean(1))), tokens))
+                                _unit(w * plain_vectors + (1 - w) * averaged), tokens))
         confident = most_confident(plain_vectors, vectors, docs, with_plain=False)
         forced += [score(f"most confident of plain + {forced_samples} forced samples (widest top-1 margin)",
                          most_confident(plain_vectors, vectors, docs), tokens),
