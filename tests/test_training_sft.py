@@ -13,7 +13,7 @@ from searchr3 import Embedder, ModelConfig, SearchR3Retriever
 from training.config import ConfigError, SFTConfig
 from training.losses import info_nce, kl_to_base, lm_loss, score_distillation, teacher_agrees, triplet
 from training.pairs import Pair, batch_indices, load_pairs
-from training.sft_trainer import SFTTrainer
+from training.sft_trainer import DOCUMENTS, QUERIES, Seqs, SFTTrainer
 
 PAIRS = [
     Pair(
@@ -100,6 +100,39 @@ def test_pairs_file_errors(tmp_path):
     path.write_text('{"query": "q", "positive": "p"}\n{"query": "", "positive": "p"}\n')
     with pytest.raises(Exception, match="p.jsonl:2: needs non-empty"):
         load_pairs(path)
+
+
+def test_seqs_hold_rows_longest_first_and_pad_a_span_only_to_its_longest():
+    ids = [[5, 6], [1, 2, 3, 4], [7], [8, 9, 10]]
+    seqs = Seqs(ids, pad_id=0, device="cpu", assistant=[1, 2, 0, 3])
+    assert seqs.order == [1, 3, 0, 2] and seqs.lengths == [4, 3, 2, 1] and seqs.assistant == [2, 3, 1, 0]
+    tail = seqs.rows(2, 4)  # the two shortest: 2 columns, not the batch's 4
+    assert tail["input_ids"].tolist() == [[5, 6], [0, 7]]
+    assert tail["attention_mask"].tolist() == [[1, 1], [0, 1]] and tail["position_ids"].tolist() == [[0, 1], [0, 0]]
+    assert seqs.rows(0, 2)["position_ids"].tolist() == [[0, 1, 2, 3], [0, 0, 1, 2]]
+    assert seqs.padded_tokens([(0, 2), (2, 4)]) == 2 * 4 + 2 * 2
+    held = torch.tensor([[float(len(ids[i]))] for i in seqs.order])
+    assert seqs.restore(held).flatten().tolist() == [2.0, 4.0, 1.0, 3.0]  # the caller's order again
+    plain = Seqs(ids, pad_id=0, device="cpu", sort=False)
+    assert plain.order == [0, 1, 2, 3] and plain.rows(0, 1)["input_ids"].tolist() == [[5, 6]]
+
+
+@pytest.mark.slow
+def test_chunked_sorted_vectors_equal_each_prompt_embedded_alone(tmp_path):
+    """The trainer's vectors of a batch (held longest first, 3-row chunks each padded to its own
+    longest, restored to the pairs' order) are each prompt's vector without any padding."""
+    trainer = SFTTrainer(tiny(steps=1, negatives=1), PAIRS, tmp_path)
+    groups = trainer.batch(*trainer.batch_texts(0))
+    assert len(set(groups[DOCUMENTS].lengths)) > 1  # the test needs prompts of different lengths
+    with torch.no_grad():
+        for group in (QUERIES, DOCUMENTS):
+            seqs = groups[group]
+            held = torch.cat([trainer._forward(seqs, s, min(s + 3, len(seqs)), 1)[0] for s in range(0, len(seqs), 3)])
+            batched = seqs.restore(held)
+            for i, row in enumerate(seqs.order):
+                ids = seqs.input_ids[i, -seqs.lengths[i]:].tolist()
+                alone = trainer._forward(Seqs([ids], trainer.pad_id, "cpu"), 0, 1, 1)[0][0]
+                torch.testing.assert_close(batched[row], alone, atol=2e-5, rtol=1e-4)
 
 
 @pytest.mark.slow
@@ -192,6 +225,33 @@ def test_resume_reaches_the_same_state(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_fitted_schedule_ends_within_max_minutes_with_the_learning_rate_at_zero(tmp_path):
+    """--fit-schedule times the steps after the first and ends the cosine where the time runs out
+    (a clock that moves 2 s at every reading: 6 s a step, 60 s allowed, fitted after 5 steps to
+    5 + floor(0.95 * 30 s / 6 s) = 9); without it the same time cuts the run mid-schedule."""
+
+    def ticking():
+        ticks = iter(range(0, 10**6, 2))
+        return lambda: float(next(ticks))
+
+    fitted = SFTTrainer(tiny(steps=40, max_minutes=1.0, fit_schedule=True, save_every=100), PAIRS, tmp_path / "fit")
+    fitted.clock = ticking()
+    fitted.fit()
+    log = [json.loads(line) for line in (tmp_path / "fit" / "log.jsonl").read_text().splitlines()]
+    assert fitted.step == fitted.total_steps == 9 and len(log) == 9
+    assert log[4]["total_steps"] == 9 and log[-1]["lr"] == pytest.approx(0.0, abs=1e-12)
+    assert all(a["lr"] > b["lr"] for a, b in zip(log[1:], log[2:]))  # decays from the fit on
+    resumed = SFTTrainer(tiny(steps=40, max_minutes=1.0, fit_schedule=True), PAIRS, tmp_path / "fit")
+    assert resumed.resume() and (resumed.step, resumed.total_steps) == (9, 9)
+
+    cut = SFTTrainer(tiny(steps=40, max_minutes=1.0, save_every=100), PAIRS, tmp_path / "cut")
+    cut.clock = ticking()
+    cut.fit()
+    last = json.loads((tmp_path / "cut" / "log.jsonl").read_text().splitlines()[-1])
+    assert cut.total_steps == 40 and cut.step == 10 and last["lr"] > 0.5 * 1e-3  # stopped by the deadline
+
+
+@pytest.mark.slow
 def test_saved_adapter_reloads_into_the_retriever(tmp_path):
     from searchr3.index import IndexLocation, VectorIndex
     from searchr3.ingestion.pipeline import Ingestor
@@ -261,8 +321,9 @@ def test_accelerate_launch_two_cpu_processes_writes_the_same_results(tmp_path):
     data.write_text("\n".join(
         json.dumps({"query": p.query, "positive": p.positive, "negatives": list(p.negatives)}) for p in PAIRS
     ))
-    args = ["--data", str(data), "--steps", "2", "--batch-size", "4", "--chunk-size", "2",
-            "--max-query-tokens", "16", "--max-document-tokens", "24", "--lora-r", "4"]
+    args = ["--data", str(data), "--steps", "6", "--batch-size", "4", "--chunk-size", "2",
+            "--max-query-tokens", "16", "--max-document-tokens", "24", "--lora-r", "4",
+            "--max-minutes", "30", "--fit-schedule"]  # fitted after 5 steps, by both processes alike
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
     runs = {}
@@ -272,9 +333,10 @@ def test_accelerate_launch_two_cpu_processes_writes_the_same_results(tmp_path):
         assert out.returncode == 0, out.stderr[-2000:]
         runs[name] = json.loads((tmp_path / name / "summary.json").read_text())
     assert (runs["one"]["processes"], runs["two"]["processes"]) == (1, 2)
-    assert runs["one"].keys() == runs["two"].keys() and runs["two"]["steps"] == 2
+    assert runs["one"].keys() == runs["two"].keys() and runs["two"]["steps"] == runs["two"]["total_steps"] == 6
     logs = [[json.loads(line) for line in (tmp_path / n / "log.jsonl").read_text().splitlines()] for n in runs]
-    assert [row.keys() for row in logs[0]] == [row.keys() for row in logs[1]] and len(logs[1]) == 2
+    assert [row.keys() for row in logs[0]] == [row.keys() for row in logs[1]] and len(logs[1]) == 6
+    assert logs[1][4]["total_steps"] == 6  # 30 minutes hold all 6 steps
     assert all(math.isfinite(row["loss"]) for row in logs[1])
     assert [row["lr"] for row in logs[0]] == [row["lr"] for row in logs[1]]  # one scheduler step per step
     for name in ("adapter/adapter_model.safetensors", "loss.png", "config.json"):

@@ -13,8 +13,10 @@ import torch
 from searchr3.adapter import save_adapter
 
 
-def save_checkpoint(folder: Path, model, optimizer, scheduler, step: int, base_id: str, keep: int = 2) -> Path:
-    """Write ``folder/step-XXXXXX`` (atomically) and keep only the newest ``keep``."""
+def save_checkpoint(folder: Path, model, optimizer, scheduler, step: int, base_id: str, keep: int = 2,
+                    total_steps: int | None = None) -> Path:
+    """Write ``folder/step-XXXXXX`` (atomically) and keep only the newest ``keep``; ``total_steps``:
+    where the run ends, if not its configured steps."""
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"step-{step:06d}"
     tmp = folder / f".tmp-step-{step:06d}"
@@ -29,7 +31,7 @@ def save_checkpoint(folder: Path, model, optimizer, scheduler, step: int, base_i
         },
         tmp / "trainer.pt",
     )
-    (tmp / "state.json").write_text(json.dumps({"step": step}))
+    (tmp / "state.json").write_text(json.dumps({"step": step, "total_steps": total_steps}))
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
     for old in sorted(folder.glob("step-*"))[:-keep]:
@@ -42,8 +44,9 @@ def latest_checkpoint(folder: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def load_checkpoint(path: Path, model, optimizer, scheduler) -> int:
-    """Restore adapter weights, optimizer, scheduler and RNG from ``path``; return its step."""
+def load_checkpoint(path: Path, model, optimizer, scheduler) -> tuple[int, int | None]:
+    """Restore adapter weights, optimizer, scheduler and RNG from ``path``; return its step and
+    the run's end recorded with it (None: the configured steps)."""
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
@@ -57,4 +60,5 @@ def load_checkpoint(path: Path, model, optimizer, scheduler) -> int:
     np.random.set_state(state["rng"]["numpy"])
     if state["rng"]["cuda"] is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-    return json.loads((path / "state.json").read_text())["step"]
+    state = json.loads((path / "state.json").read_text())
+    return state["step"], state.get("total_steps")

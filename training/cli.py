@@ -98,12 +98,14 @@ def run_stage(stage: Stage, argv: list[str] | None = None) -> int:
         console=console,
         disable=not main_process,
     ) as bar:
-        task = bar.add_task(stage.name, total=config.steps, completed=trainer.step, info="")
-        trainer.fit(lambda row: bar.update(task, completed=row["step"], info=stage.info(row)))
+        task = bar.add_task(stage.name, total=trainer.total_steps, completed=trainer.step, info="")
+        shown = lambda row: bar.update(task, total=trainer.total_steps, completed=row["step"], info=stage.info(row))  # noqa: E731
+        trainer.fit(shown)
     if not main_process:
         return 0
     adapter = trainer.export()
-    summary = {"pairs": len(pairs), "steps": trainer.step, "seconds": time.perf_counter() - started,
+    summary = {"pairs": len(pairs), "steps": trainer.step, "total_steps": trainer.total_steps,
+               "seconds": time.perf_counter() - started,
                "processes": trainer.accelerator.num_processes, "adapter": str(adapter), **stage.describe(trainer)}
     if config.eval_data:
         key = "eval_reasoning" if stage.eval_reasoning else "eval"

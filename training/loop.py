@@ -34,11 +34,24 @@ def make_accelerator(mixed_precision: str):
 class TrainingLoop:
     """Step loop of a LoRA trainer. Subclasses set ``model``, ``optimizer``, ``scheduler``,
     ``accelerator``, ``config`` (with ``steps``, ``save_every``, ``max_minutes``), ``out``,
-    ``base_id`` and ``step``, and implement :meth:`train_step` (returning a log row)."""
+    ``base_id`` and ``step``, and implement :meth:`train_step` (returning a log row).
+    ``total_steps`` is where the run ends: ``config.steps``, or fewer once ``fit_schedule``
+    has timed the first steps against ``max_minutes`` (a schedule reading it then ends there)."""
 
     curves = "loss.png"
     curve_keys: list[str] = []
     title = ""
+    fit_after = 4  # steps timed before the schedule is fitted; the first (warm-up) only starts the clock
+    fit_share = 0.95  # of the time left that the fitted steps may use
+    clock = staticmethod(time.perf_counter)
+
+    @property
+    def total_steps(self) -> int:
+        return getattr(self, "_total_steps", self.config.steps)
+
+    @total_steps.setter
+    def total_steps(self, value: int) -> None:
+        self._total_steps = value
 
     def train_step(self) -> dict:
         raise NotImplementedError
@@ -48,16 +61,17 @@ class TrainingLoop:
         return self.accelerator.unwrap_model(self.model)
 
     def save(self) -> Path:
-        return save_checkpoint(
-            self.out / "checkpoints", self.peft_model, self.optimizer, self.scheduler, self.step, self.base_id
-        )
+        return save_checkpoint(self.out / "checkpoints", self.peft_model, self.optimizer, self.scheduler, self.step,
+                               self.base_id, total_steps=self.total_steps)
 
     def resume(self) -> bool:
-        """Continue from the newest checkpoint in ``OUT/checkpoints``; False when there is none."""
+        """Continue from the newest checkpoint in ``OUT/checkpoints`` (its step and, if the schedule
+        was fitted, its end); False when there is none."""
         found = latest_checkpoint(self.out / "checkpoints")
         if found is None:
             return False
-        self.step = load_checkpoint(found, self.peft_model, self.optimizer, self.scheduler)
+        self.step, total = load_checkpoint(found, self.peft_model, self.optimizer, self.scheduler)
+        self.total_steps = min(total or self.config.steps, self.config.steps)
         return True
 
     def export(self) -> Path:
@@ -74,18 +88,38 @@ class TrainingLoop:
         """Run until ``config.steps`` (or ``config.max_minutes``), logging each step to ``OUT/log.jsonl``."""
         log = self.out / "log.jsonl"
         self.out.mkdir(parents=True, exist_ok=True)
-        deadline = time.perf_counter() + self.config.max_minutes * 60 if self.config.max_minutes > 0 else math.inf
-        while self.step < self.config.steps:
-            if time.perf_counter() > deadline:
+        timed = self.config.max_minutes > 0
+        deadline = self.clock() + self.config.max_minutes * 60 if timed else math.inf
+        ends: list[float] = []  # clock at the end of each step of this call
+        while self.step < self.total_steps:
+            if timed and self._agreed(self.clock() > deadline, max):
                 self.checkpoint()
                 break
-            t0 = time.perf_counter()
+            t0 = self.clock()
             row = self.train_step()
-            row["seconds"] = time.perf_counter() - t0
+            ends.append(self.clock())
+            row["seconds"] = ends[-1] - t0
+            if len(ends) == self.fit_after + 1 and timed and getattr(self.config, "fit_schedule", False):
+                self._fit(ends, deadline)
+                row["total_steps"] = self.total_steps
             if self.accelerator.is_main_process:
                 with open(log, "a") as f:
                     f.write(json.dumps(row) + "\n")
             if progress:
                 progress(row)
-            if self.step % self.config.save_every == 0 or self.step == self.config.steps:
+            if self.step % self.config.save_every == 0 or self.step == self.total_steps:
                 self.checkpoint()
+
+    def _fit(self, ends: list[float], deadline: float) -> None:
+        """End the run at the step that fits in the time left, timed from the steps after the
+        first (the same end in every process: the earliest any of them would choose)."""
+        per_step = (ends[-1] - ends[0]) / (len(ends) - 1)
+        fits = self.step + int(self.fit_share * (deadline - ends[-1]) / per_step)
+        self.total_steps = self._agreed(max(self.step + 1, min(self.total_steps, fits)), min)
+
+    def _agreed(self, value, reduce):
+        """``reduce`` (min or max) of ``value`` over the processes: a decision all of them take."""
+        if self.accelerator.num_processes == 1:
+            return value
+        values = self.accelerator.gather(torch.tensor([int(value)], device=self.accelerator.device))
+        return type(value)(reduce(values.tolist()))

@@ -42,21 +42,43 @@ QUERIES, DOCUMENTS = 0, 1  # the two groups of a contrastive batch
 class Seqs:
     """Left-padded prompt batches with position ids, so every prompt ends at the last
     column: the embed token is in the last column and each row's assistant turn (of
-    ``assistant[i]`` tokens) in the columns before it."""
+    ``assistant[i]`` tokens) in the columns before it.
 
-    def __init__(self, ids: list[list[int]], pad_id: int, device, assistant: list[int] | None = None):
-        input_ids, mask = pad_left(ids, pad_id)
+    Rows are held longest first (``sort``, the default), and :meth:`rows` pads a span of
+    consecutive rows only to its own longest: a chunk of short passages is not padded to the
+    batch's longest (chunks of the training passages in the pairs' order are half padding; held
+    longest first, a quarter). :meth:`restore` puts per-row results back in the caller's order.
+    """
+
+    def __init__(self, ids: list[list[int]], pad_id: int, device, assistant: list[int] | None = None,
+                 sort: bool = True):
+        order = sorted(range(len(ids)), key=lambda i: (-len(ids[i]), i)) if sort else list(range(len(ids)))
+        input_ids, mask = pad_left([ids[i] for i in order], pad_id)
         self.input_ids = input_ids.to(device)
         self.attention_mask = mask.to(device)
         self.position_ids = (mask.cumsum(1) - 1).clamp(min=0).to(device)
-        self.assistant = assistant or [0] * len(ids)
+        self.lengths = [len(ids[i]) for i in order]
+        self.assistant = [assistant[i] for i in order] if assistant else [0] * len(ids)
+        self.order = order
+        self.inverse = torch.empty(len(order), dtype=torch.long)
+        self.inverse[torch.tensor(order, dtype=torch.long)] = torch.arange(len(order))
 
     def __len__(self) -> int:
         return self.input_ids.shape[0]
 
     def rows(self, start: int, end: int) -> dict:
-        return {"input_ids": self.input_ids[start:end], "attention_mask": self.attention_mask[start:end],
-                "position_ids": self.position_ids[start:end]}
+        """Rows ``start:end`` (in held order), without the columns that are padding in all of them."""
+        width = max(self.lengths[start:end])
+        names = ("input_ids", "attention_mask", "position_ids")
+        return {name: getattr(self, name)[start:end, -width:] for name in names}
+
+    def padded_tokens(self, spans: list[tuple[int, int]]) -> int:
+        """Token positions (padding included) that forward passes over ``spans`` compute."""
+        return sum((end - start) * max(self.lengths[start:end]) for start, end in spans)
+
+    def restore(self, per_row: torch.Tensor) -> torch.Tensor:
+        """``per_row`` (one row per held row, in held order) in the caller's order."""
+        return per_row[self.inverse.to(per_row.device)]
 
 
 class SFTTrainer(TrainingLoop):
@@ -86,8 +108,12 @@ class SFTTrainer(TrainingLoop):
         model.train()
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
-        warmup, total = max(config.warmup, 1), config.steps
-        schedule = lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total))  # noqa: E731
+        warmup = max(config.warmup, 1)
+
+        def schedule(s: int) -> float:  # linear warm-up, then cosine to 0 at the run's end (total_steps)
+            total = self.total_steps
+            return min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
+
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         self.model, self.optimizer, self.scheduler = self.accelerator.prepare(model, optimizer, scheduler)
         self.pad_id = self.tokenizer.pad_token_id
@@ -99,15 +125,16 @@ class SFTTrainer(TrainingLoop):
         self.teacher = load_teacher(config.teacher) if config.w_distill > 0 else None
         self.cache = GradientCache(config.chunk_size, self.accelerator.backward,
                                    lambda: self.accelerator.no_sync(self.model))
+        self.sort_by_length = True  # chunks of similar lengths (False: the pairs' order, for bench.sft_step)
         self.step = 0
 
     # -- one optimizer step ------------------------------------------------------------
 
     def _forward(self, seqs: Seqs, start: int, end: int, logits_to_keep: int):
+        rows = seqs.rows(start, end)
         with self.accelerator.autocast():
-            out = self.model(**seqs.rows(start, end), output_hidden_states=True, logits_to_keep=logits_to_keep,
-                             use_cache=False)
-        vectors = vectors_from_hidden(out.hidden_states[-1], seqs.input_ids[start:end], self.embed_id)
+            out = self.model(**rows, output_hidden_states=True, logits_to_keep=logits_to_keep, use_cache=False)
+        vectors = vectors_from_hidden(out.hidden_states[-1], rows["input_ids"], self.embed_id)
         return vectors, out.logits
 
     def _language_terms(self, seqs: Seqs, start: int, end: int, logits: torch.Tensor):
@@ -142,8 +169,9 @@ class SFTTrainer(TrainingLoop):
     def batch(self, pairs: list[Pair], docs: list[str]) -> tuple[Seqs, Seqs]:
         """Query prompts and document prompts of :meth:`batch_texts`' pairs and passages."""
         ids, assistant = zip(*(self.query_ids(p) for p in pairs))
-        q = Seqs(list(ids), self.pad_id, self.accelerator.device, list(assistant))
-        d = Seqs([p.ids for p in self.docs.encode(docs)], self.pad_id, self.accelerator.device)
+        device, sort = self.accelerator.device, self.sort_by_length
+        q = Seqs(list(ids), self.pad_id, device, list(assistant), sort=sort)
+        d = Seqs([p.ids for p in self.docs.encode(docs)], self.pad_id, device, sort=sort)
         return q, d
 
     def teacher_scores(self, pairs: list[Pair], docs: list[str]) -> torch.Tensor:
@@ -168,7 +196,7 @@ class SFTTrainer(TrainingLoop):
             return self._forward(groups[group], start, end, keep)
 
         def contrastive(embeddings: list[torch.Tensor]) -> torch.Tensor:
-            q, d = embeddings
+            q, d = (group.restore(e) for group, e in zip(groups, embeddings))  # back to pair order
             nce, tri = info_nce(q, d, cfg.tau), triplet(q, d, cfg.margin)
             terms.update(nce=nce.item(), triplet=tri.item())
             total = cfg.w_nce * nce + cfg.w_triplet * tri
