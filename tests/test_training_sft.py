@@ -227,28 +227,23 @@ def test_resume_reaches_the_same_state(tmp_path):
 @pytest.mark.slow
 def test_a_fitted_schedule_ends_within_max_minutes_with_the_learning_rate_at_zero(tmp_path):
     """--fit-schedule times the steps after the first and ends the cosine where the time runs out
-    (a clock that moves 2 s at every reading: 6 s a step, 60 s allowed, fitted after 5 steps to
-    5 + floor(0.95 * 30 s / 6 s) = 9); without it the same time cuts the run mid-schedule."""
+    (here fitted after 2 steps, with a clock that moves 2 s at every reading: 6 s a step, 30 s
+    allowed, so 2 + floor(0.95 * 18 s / 6 s) = 4); without it the same time cuts the run mid-schedule."""
 
-    def ticking():
+    def run(name: str, **changes) -> tuple[SFTTrainer, list[dict]]:
+        trainer = SFTTrainer(tiny(steps=40, max_minutes=0.5, save_every=100, **changes), PAIRS, tmp_path / name)
         ticks = iter(range(0, 10**6, 2))
-        return lambda: float(next(ticks))
+        trainer.clock, trainer.fit_after = (lambda: float(next(ticks))), 1
+        trainer.fit()
+        return trainer, [json.loads(line) for line in (tmp_path / name / "log.jsonl").read_text().splitlines()]
 
-    fitted = SFTTrainer(tiny(steps=40, max_minutes=1.0, fit_schedule=True, save_every=100), PAIRS, tmp_path / "fit")
-    fitted.clock = ticking()
-    fitted.fit()
-    log = [json.loads(line) for line in (tmp_path / "fit" / "log.jsonl").read_text().splitlines()]
-    assert fitted.step == fitted.total_steps == 9 and len(log) == 9
-    assert log[4]["total_steps"] == 9 and log[-1]["lr"] == pytest.approx(0.0, abs=1e-12)
-    assert all(a["lr"] > b["lr"] for a, b in zip(log[1:], log[2:]))  # decays from the fit on
-    resumed = SFTTrainer(tiny(steps=40, max_minutes=1.0, fit_schedule=True), PAIRS, tmp_path / "fit")
-    assert resumed.resume() and (resumed.step, resumed.total_steps) == (9, 9)
-
-    cut = SFTTrainer(tiny(steps=40, max_minutes=1.0, save_every=100), PAIRS, tmp_path / "cut")
-    cut.clock = ticking()
-    cut.fit()
-    last = json.loads((tmp_path / "cut" / "log.jsonl").read_text().splitlines()[-1])
-    assert cut.total_steps == 40 and cut.step == 10 and last["lr"] > 0.5 * 1e-3  # stopped by the deadline
+    fitted, log = run("fit", fit_schedule=True)
+    assert fitted.step == fitted.total_steps == 4 and len(log) == 4 and log[1]["total_steps"] == 4
+    assert log[-1]["lr"] == pytest.approx(0.0, abs=1e-12) and log[1]["lr"] > log[2]["lr"] > log[3]["lr"]
+    resumed = SFTTrainer(tiny(steps=40), PAIRS, tmp_path / "fit")
+    assert resumed.resume() and (resumed.step, resumed.total_steps) == (4, 4)
+    cut, log = run("cut")
+    assert cut.total_steps == 40 and cut.step == 5 and log[-1]["lr"] > 0.5 * 1e-3  # stopped by the deadline
 
 
 @pytest.mark.slow

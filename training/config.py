@@ -84,8 +84,8 @@ class TrainingConfig:
     )
     max_minutes: float = option(0.0, "stop (checkpoint, export) after this many minutes of training; 0: no limit",
                                 at_least=0)
-    fit_schedule: bool = option(False, "with --max-minutes: after the first steps, cut --steps to what fits in the "
-                                       "time left, so stage 1's learning-rate schedule still runs to its end")
+    fit_schedule: bool = option(False, "under a time limit (max minutes): after the first steps, cut the steps to "
+                                       "what fits in the time left, so stage 1's cosine schedule still ends at zero")
 
     def __post_init__(self) -> None:
         for f in fields(self):

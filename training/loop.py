@@ -85,7 +85,7 @@ class TrainingLoop:
         self.accelerator.wait_for_everyone()
 
     def fit(self, progress: Callable[[dict], None] | None = None) -> None:
-        """Run until ``config.steps`` (or ``config.max_minutes``), logging each step to ``OUT/log.jsonl``."""
+        """Run until ``total_steps`` (or ``config.max_minutes``), logging each step to ``OUT/log.jsonl``."""
         log = self.out / "log.jsonl"
         self.out.mkdir(parents=True, exist_ok=True)
         timed = self.config.max_minutes > 0
@@ -99,7 +99,7 @@ class TrainingLoop:
             row = self.train_step()
             ends.append(self.clock())
             row["seconds"] = ends[-1] - t0
-            if len(ends) == self.fit_after + 1 and timed and getattr(self.config, "fit_schedule", False):
+            if len(ends) == self.fit_after + 1 and timed and self.config.fit_schedule:
                 self._fit(ends, deadline)
                 row["total_steps"] = self.total_steps
             if self.accelerator.is_main_process:
