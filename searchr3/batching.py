@@ -7,13 +7,18 @@ from collections.abc import Sequence
 import torch
 
 
+def longest_first(lengths: Sequence[int]) -> list[int]:
+    """Indices of ``lengths`` from the longest to the shortest (ties in index order)."""
+    return sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+
+
 def token_budget_batches(lengths: Sequence[int], token_budget: int, max_batch_size: int) -> list[list[int]]:
     """Indices of ``lengths`` grouped longest-first so each padded batch fits the budget.
 
     A batch holds at most ``max_batch_size`` items and ``len(batch) * longest <= token_budget``
     (a single item longer than the budget still gets a batch of its own).
     """
-    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    order = longest_first(lengths)
     batches: list[list[int]] = []
     current: list[int] = []
     for i in order:

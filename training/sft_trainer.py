@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from searchr3.batching import pad_left
+from searchr3.batching import longest_first, pad_left
 from searchr3.config import ModelConfig
 from searchr3.encoding import PromptEncoder
 from searchr3.errors import ModelNotFoundError
@@ -52,7 +52,7 @@ class Seqs:
 
     def __init__(self, ids: list[list[int]], pad_id: int, device, assistant: list[int] | None = None,
                  sort: bool = True):
-        order = sorted(range(len(ids)), key=lambda i: (-len(ids[i]), i)) if sort else list(range(len(ids)))
+        order = longest_first([len(row) for row in ids]) if sort else list(range(len(ids)))
         input_ids, mask = pad_left([ids[i] for i in order], pad_id)
         self.input_ids = input_ids.to(device)
         self.attention_mask = mask.to(device)
@@ -60,8 +60,7 @@ class Seqs:
         self.lengths = [len(ids[i]) for i in order]
         self.assistant = [assistant[i] for i in order] if assistant else [0] * len(ids)
         self.order = order
-        self.inverse = torch.empty(len(order), dtype=torch.long)
-        self.inverse[torch.tensor(order, dtype=torch.long)] = torch.arange(len(order))
+        self.inverse = torch.argsort(torch.tensor(order, dtype=torch.long)).to(device)  # held row of each caller row
 
     def __len__(self) -> int:
         return self.input_ids.shape[0]
@@ -78,7 +77,7 @@ class Seqs:
 
     def restore(self, per_row: torch.Tensor) -> torch.Tensor:
         """``per_row`` (one row per held row, in held order) in the caller's order."""
-        return per_row[self.inverse.to(per_row.device)]
+        return per_row[self.inverse]
 
 
 class SFTTrainer(TrainingLoop):
