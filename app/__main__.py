@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"searchr3: serving http://{args.host}:{args.port} (API under /v1{', key required' if key else ''})"
-        f" · index {service.location.label} · model {service.embedder.fingerprint}",
+        f" · index {service.location.label} · model {service.embedder.query_fingerprint}",
         flush=True,
     )
     serve(build(service), service, args.host, args.port, key)

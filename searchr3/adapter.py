@@ -38,6 +38,24 @@ def write_adapter_meta(adapter_dir: Path, base_id: str) -> None:
     )
 
 
+def check_adapter(adapter_dir: Path, base_id: str | None = None) -> None:
+    """Raise unless ``adapter_dir`` holds an adapter (for ``base_id``, when given and recorded).
+
+    Raises:
+        ModelNotFoundError: ``adapter_dir`` holds no adapter.
+        AdapterMismatchError: its recorded base is another one.
+    """
+    if not (adapter_dir / "adapter_config.json").is_file():
+        raise ModelNotFoundError(f"adapter not found: {adapter_dir} has no adapter_config.json")
+    meta_path = adapter_dir / ADAPTER_META
+    if base_id is not None and meta_path.is_file():
+        trained_on = json.loads(meta_path.read_text()).get("base_id")
+        if trained_on and trained_on != base_id:
+            raise AdapterMismatchError(
+                f"adapter {adapter_dir} was trained on base {trained_on}, but the loaded base is {base_id}"
+            )
+
+
 def apply_adapter(model, adapter_dir: Path, base_id: str):
     """``(peft model, adapter identity)``: ``model`` wrapped with the adapter, for inference.
 
@@ -47,15 +65,7 @@ def apply_adapter(model, adapter_dir: Path, base_id: str):
     """
     from peft import PeftModel
 
-    if not (adapter_dir / "adapter_config.json").is_file():
-        raise ModelNotFoundError(f"adapter not found: {adapter_dir} has no adapter_config.json")
-    meta_path = adapter_dir / ADAPTER_META
-    if meta_path.is_file():
-        trained_on = json.loads(meta_path.read_text()).get("base_id")
-        if trained_on and trained_on != base_id:
-            raise AdapterMismatchError(
-                f"adapter {adapter_dir} was trained on base {trained_on}, but the loaded base is {base_id}"
-            )
+    check_adapter(adapter_dir, base_id)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -13,10 +13,13 @@ from .precision import DECODE_PRECISIONS, PRECISIONS
 
 
 def add_model_args(ap: argparse.ArgumentParser) -> None:
-    """``--model``, ``--adapter`` and ``--precision``."""
+    """``--model``, ``--adapter``, ``--query-adapter``, ``--precision`` and ``--decode-precision``."""
     ap.add_argument("--model", default=ModelConfig.model, help="default: the embedded SmolLM2-135M-Instruct")
     ap.add_argument("--adapter", default=DEFAULT_ADAPTER,
                     help="LoRA adapter directory; 'default': the shipped trained adapter; 'none': the bare model")
+    ap.add_argument("--query-adapter", default=DEFAULT_ADAPTER,
+                    help="adapter that reads plain queries; 'default': the shipped query adapter (with the default "
+                         "adapter only); 'none': the document model reads them")
     ap.add_argument("--precision", default="auto", choices=("auto", *PRECISIONS),
                     help="auto: bfloat16 on a GPU or a CPU with native bf16 arithmetic, else float32")
     ap.add_argument("--decode-precision", default="auto", choices=("auto", *DECODE_PRECISIONS),
@@ -27,8 +30,8 @@ def add_model_args(ap: argparse.ArgumentParser) -> None:
 
 def model_config(args: argparse.Namespace) -> ModelConfig:
     """The model configuration the model options name."""
-    return ModelConfig(model=args.model, adapter=args.adapter, precision=args.precision,
-                       decode_precision=args.decode_precision)
+    return ModelConfig(model=args.model, adapter=args.adapter, query_adapter=args.query_adapter,
+                       precision=args.precision, decode_precision=args.decode_precision)
 
 
 def add_index_args(ap: argparse.ArgumentParser) -> None:

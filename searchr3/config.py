@@ -10,7 +10,8 @@ from pathlib import Path
 DEFAULT_MODEL = "smollm2-135m-instruct"
 #: Adapter name that selects the trained adapter shipped with searchr3 (for the default model).
 DEFAULT_ADAPTER = "default"
-#: Where the shipped adapters live; ``sft`` is stage 1, ``rl`` stage 2.
+#: Where the shipped adapters live; ``sft`` is stage 1, ``rl`` stage 2, ``query`` the query side
+#: trained against ``sft``'s document vectors.
 BUNDLED_ADAPTERS = Path(__file__).resolve().parent / "adapters"
 
 
@@ -36,6 +37,11 @@ class ModelConfig:
         adapter: ``DEFAULT_ADAPTER`` (the trained adapter shipped for the default model;
             nothing for other models), a directory holding a peft LoRA adapter saved by
             searchr3, or ``None``/``"none"`` for the bare model.
+        query_adapter: the adapter that reads plain queries (documents always go through
+            ``adapter``): ``DEFAULT_ADAPTER`` (the query adapter shipped for the default model and
+            adapter, trained against its document vectors, so an index needs no re-embedding;
+            nothing for any other pair), a directory like ``adapter``'s, or ``None``/``"none"``
+            (queries read by the document model). Reasoning always runs on the document model.
         max_query_tokens / max_document_tokens: user text beyond this many tokens is cut
             (the result says so); the prompt around it is always kept.
         token_budget: padded tokens per forward batch when embedding.
@@ -60,6 +66,7 @@ class ModelConfig:
     model: str = DEFAULT_MODEL
     gguf_file: str | None = None
     adapter: str | None = DEFAULT_ADAPTER
+    query_adapter: str | None = DEFAULT_ADAPTER
     max_query_tokens: int = 256
     max_document_tokens: int = 512
     token_budget: int = 4096
@@ -81,6 +88,25 @@ class ModelConfig:
                 return bundled
             return None
         return Path(self.adapter).expanduser()
+
+    def query_adapter_path(self) -> Path | None:
+        """The directory of the adapter that reads plain queries, or ``None`` (queries are read
+        by the document model)."""
+        if self.query_adapter is None or self.query_adapter.lower() in ("", "none"):
+            return None
+        if self.query_adapter == DEFAULT_ADAPTER:
+            bundled, documents = BUNDLED_ADAPTERS / "query", self.adapter_path()
+            shipped_documents = documents is not None and documents.resolve() == (BUNDLED_ADAPTERS / "sft").resolve()
+            if shipped_documents and (bundled / "adapter_config.json").is_file():
+                return bundled
+            return None
+        return Path(self.query_adapter).expanduser()
+
+    def query_side(self) -> ModelConfig | None:
+        """The configuration of the model that reads plain queries, or ``None`` when the document
+        model reads them."""
+        path = self.query_adapter_path()
+        return None if path is None else replace(self, adapter=str(path), query_adapter=None)
 
     def with_(self, **changes) -> ModelConfig:
         """Return a copy with ``changes`` applied."""

@@ -6,11 +6,12 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 import torch
 
+from .adapter import adapter_identity, check_adapter
 from .batching import pad_right, token_budget_batches
 from .config import ModelConfig
 from .encoding import MAX_CHARS_PER_TOKEN, PromptEncoder, validate_texts
@@ -53,11 +54,18 @@ class Embedder:
     Build one with :meth:`load`, or with :meth:`from_model` over a model already in memory
     (training does this with the policy it updates). Calls are
     deterministic: a text gives the same vector alone or inside any batch (to ~1e-5).
+    Where the configuration names a query adapter, plain queries are read by a second model
+    (:attr:`query_embedder`, loaded on the first query) into the same vector space.
     """
 
-    def __init__(self, loaded: LoadedModel, config: ModelConfig | None = None):
+    def __init__(self, loaded: LoadedModel, config: ModelConfig | None = None,
+                 query_side: Callable[[], Embedder] | None = None, query_adapter_id: str | None = None):
         self.loaded = loaded
         self.config = config or ModelConfig()
+        self._query_side = query_side
+        self._query_adapter_id = query_adapter_id
+        self._query_embedder: Embedder | None = None
+        self._query_lock = threading.Lock()
         tok = loaded.tokenizer
         self._encoders = {
             "query": PromptEncoder(tok, "query", self.config.max_query_tokens),
@@ -78,7 +86,12 @@ class Embedder:
     def load(cls, config: ModelConfig | None = None) -> Embedder:
         """Load the configured model (see :func:`searchr3.loading.load_model`)."""
         config = config or ModelConfig()
-        return cls(load_model(config), config)
+        loaded = load_model(config)
+        side = config.query_side()
+        if side is None:
+            return cls(loaded, config)
+        check_adapter(side.adapter_path(), loaded.base_id)  # fail now, not at the first query
+        return cls(loaded, config, partial(_query_embedder, side), adapter_identity(side.adapter_path()))
 
     @classmethod
     def shared(cls, config: ModelConfig | None = None) -> Embedder:
@@ -104,6 +117,33 @@ class Embedder:
     def fingerprint(self) -> str:
         """Identity of this embedder's vector space (base, adapter, prompt version)."""
         return self.loaded.fingerprint
+
+    @property
+    def query_fingerprint(self) -> str:
+        """Identity of the plain query vectors: :attr:`fingerprint`, plus the query adapter's
+        identity where one reads them."""
+        if self._query_side is None:
+            return self.fingerprint
+        return f"{self.fingerprint}|queries={self._query_adapter_id}"
+
+    @property
+    def query_embedder(self) -> Embedder:
+        """The embedder that reads plain queries: this one, or the query adapter's (loaded once,
+        on first use)."""
+        if self._query_side is None:
+            return self
+        with self._query_lock:
+            if self._query_embedder is None:
+                self._query_embedder = self._query_side()
+        return self._query_embedder
+
+    @cached_property
+    def document_side(self) -> Embedder:
+        """This embedder with plain queries read by the document model too (itself when it has no
+        query adapter): the one model that traces, documents and queries then share."""
+        if self._query_side is None:
+            return self
+        return Embedder(self.loaded, self.config.with_(query_adapter=None))
 
     @property
     def dim(self) -> int:
@@ -144,6 +184,8 @@ class Embedder:
         """Embed ``texts`` with the ``query`` or ``document`` prompt; report truncation."""
         if role not in ("query", "document"):
             raise ValueError(f"role must be 'query' or 'document', not {role!r}")
+        if role == "query" and self._query_side is not None:
+            return self.query_embedder.encode(texts, role)
         prompts = self._encoders[role].encode(validate_texts(texts))
         vectors = self.vectors_for_ids([p.ids for p in prompts])
         return Encoded(vectors, [p.text_tokens for p in prompts], [p.truncated for p in prompts])
@@ -243,3 +285,7 @@ class Embedder:
         vectors = embed([sentences] if one else list(sentences))
         out = vectors[0] if one else vectors
         return torch.from_numpy(out) if convert_to_tensor else out
+
+
+def _query_embedder(config: ModelConfig) -> Embedder:
+    return Embedder(load_model(config), config)

@@ -62,6 +62,7 @@ def client(url):
 def test_models(client, embedder):
     card, plain = client.models.list().data
     assert card.id == "searchr3" and card.model_extra["fingerprint"] == embedder.fingerprint
+    assert card.model_extra["query_fingerprint"] == embedder.query_fingerprint  # (no query adapter here)
     assert plain.id == "searchr3-chat"  # the local model chatting without retrieval (tests/test_llm.py)
     assert client.models.retrieve("searchr3").id == "searchr3"
     assert client.models.retrieve("searchr3-chat").id == "searchr3-chat"

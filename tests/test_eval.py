@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from searchr3.adapter import adapter_identity
+from searchr3.config import BUNDLED_ADAPTERS
 from searchr3.eval.beir import Dataset, DatasetError, load_beir, write_beir
 from searchr3.eval.metrics import evaluate, mrr_at_k, ndcg_at_k, recall_at_k
 from searchr3.pydocs import python_doc_root
@@ -94,6 +96,8 @@ def test_cli_methods_write_exact_metric_keys(tiny_dir, tmp_path, method):
     assert result["timing"]["ms_per_query"] > 0
     if method in ("bm25", "minilm"):  # easy lexical/semantic matches
         assert result["mrr@10"] == 1.0
+    if method in ("searchr3", "hybrid"):  # the shipped query adapter read the queries
+        assert f"|queries={adapter_identity(BUNDLED_ADAPTERS / 'query')}" in result["run"]["model"]
     assert "ndcg@10" in out.stdout
 
 
@@ -114,6 +118,10 @@ def test_cli_errors_are_one_line(tmp_path, tiny_dir):
     assert out.returncode == 2 and out.stderr.strip() == f"error: no such dataset folder: {tmp_path / 'nothing'}"
     out = _eval_cli("--data", tiny_dir, "--method", "bm25", "--reasoning")
     assert out.returncode == 2 and "reasoning applies to searchr3 and hybrid" in out.stderr
+    out = _eval_cli("--data", tiny_dir, "--method", "searchr3", "--query-adapter", tmp_path / "q")
+    missing = tmp_path / "q"
+    assert out.returncode == 2
+    assert out.stderr.strip() == f"error: adapter not found: {missing} has no adapter_config.json"
 
 
 def _has_python_docs():

@@ -35,7 +35,9 @@ def test_the_gain_filter_keeps_only_traces_that_help(trained, tmp_path):
     choices = choose_traces(trained, PAIRS, weights, block=4)
     assert len(choices) == len(PAIRS)
     docs = trained.embed_documents([p.positive for p in PAIRS] + [p.negatives[0] for p in PAIRS])
-    plain = margins(trained.embed_queries([p.query for p in PAIRS]), docs, [0, 1, 2, 3])
+    # the gain is over the plain search of the model that reads the traces, not the query adapter's
+    assert trained.query_embedder is not trained and trained.document_side.query_embedder is trained.document_side
+    plain = margins(trained.document_side.embed_queries([p.query for p in PAIRS]), docs, [0, 1, 2, 3])
     for i, (pair, choice) in enumerate(zip(PAIRS, choices)):
         if choice.trace is None:
             assert choice.source == "no gain" and choice.gain <= 0

@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields
 
 import pytest
 
-from training import rl, sft
+from training import query, rl, sft
 from training.cli import parse_args
 from training.config import ConfigError, RLConfig, SFTConfig, TrainingConfig, option
 from training.options import config_from_args
@@ -19,7 +19,7 @@ def _help(capsys, stage) -> str:
     return " ".join(capsys.readouterr().out.split())  # argparse wraps lines
 
 
-@pytest.mark.parametrize("stage", [sft.STAGE, rl.STAGE], ids=["sft", "rl"])
+@pytest.mark.parametrize("stage", [sft.STAGE, rl.STAGE, query.STAGE], ids=["sft", "rl", "query"])
 def test_help_describes_every_option(capsys, stage):
     text = _help(capsys, stage)
     for f in fields(stage.config_cls):

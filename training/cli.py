@@ -1,7 +1,7 @@
 """Running a training stage from the command line: options, progress bar, export, summary.
 
-``python -m training.sft`` and ``python -m training.rl`` are each one :class:`Stage` handed
-to :func:`run_stage`. Errors (a bad option value, a missing pairs file or adapter) are one
+``python -m training.sft``, ``python -m training.rl`` and ``python -m training.query`` are each
+one :class:`Stage` handed to :func:`run_stage`. Errors (a bad option value, a missing pairs file or adapter) are one
 line on stderr and exit status 2.
 """
 
@@ -31,7 +31,10 @@ class Stage:
 
     ``build(config, pairs, out)`` makes the trainer; ``info(row)`` is the progress bar's text
     for a log row; ``describe(trainer)`` adds to ``summary.json``; with ``eval_reasoning`` the
-    dev set (``--eval-data``) is searched with a reasoning trace before each query. The
+    dev set (``--eval-data``) is searched with a reasoning trace before each query; ``documents(trainer)``
+    names the adapter that reads the dev set's passages when the run trains only the query side;
+    ``prepare(trainer, tick)`` runs once before training, under progress bars (``tick(phase, done,
+    total)``). The
     command's description is the config class's docstring.
     """
 
@@ -41,6 +44,8 @@ class Stage:
     info: Callable[[dict], str]
     describe: Callable[[TrainingLoop], dict] = lambda trainer: {}
     eval_reasoning: bool = False
+    documents: Callable[[TrainingLoop], Path | None] = lambda trainer: None  # reads the dev passages (None: the run's)
+    prepare: Callable[[TrainingLoop, Callable[[str, int, int], None]], None] | None = None  # before the first step
 
     @property
     def prog(self) -> str:
@@ -84,10 +89,26 @@ def run_stage(stage: Stage, argv: list[str] | None = None) -> int:
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "config.json").write_text(json.dumps(asdict(config), indent=2))
+    main_process = trainer.accelerator.is_main_process
+    if stage.prepare is not None:
+        try:
+            columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                       TimeRemainingColumn())
+            with Progress(*columns, console=console, disable=not main_process) as bar:
+                tasks: dict[str, int] = {}
+
+                def tick(phase: str, done: int, total: int) -> None:
+                    if phase not in tasks:
+                        tasks[phase] = bar.add_task(phase, total=total)
+                    bar.update(tasks[phase], completed=done, total=total)
+
+                stage.prepare(trainer, tick)
+        except SearchR3Error as exc:
+            print_error(exc)
+            return 2
     if args.resume and trainer.resume():
         console.print(f"resumed at step {trainer.step}")
     started = time.perf_counter()
-    main_process = trainer.accelerator.is_main_process
     with Progress(
         TextColumn(f"[bold]{stage.name}"),
         BarColumn(),
@@ -110,7 +131,8 @@ def run_stage(stage: Stage, argv: list[str] | None = None) -> int:
     if config.eval_data:
         key = "eval_reasoning" if stage.eval_reasoning else "eval"
         summary[key] = evaluate_adapter(adapter, Path(config.eval_data), str(trainer.accelerator.device),
-                                        reasoning=stage.eval_reasoning, model=config.model)
+                                        reasoning=stage.eval_reasoning, model=config.model,
+                                        documents=stage.documents(trainer))
         shown = {k: round(v, 4) for k, v in summary[key].items() if k != "model"}
         print(f"dev set{' + reasoning' if stage.eval_reasoning else ''}: {json.dumps(shown)}", file=sys.stderr)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))

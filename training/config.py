@@ -180,3 +180,25 @@ class RLConfig(TrainingConfig):
     band: float = option(1.0, "also re-encode stale documents within this x the observed drift of a positive's "
                               "score (0: off)", at_least=0)
     band_limit: int = option(16, "most documents the drift band adds per refresh", at_least=0)
+
+
+@dataclass
+class QueryConfig(TrainingConfig):
+    """Query side only: a query adapter trained against a documents adapter's frozen passage vectors
+    (InfoNCE of each query over the whole bank of the pairs' positives); indexes keep their vectors."""
+
+    steps: int = _inherited("steps", 150)
+    lr: float = _inherited("lr", 1e-4)
+    warmup: int = _inherited("warmup", 5)
+    save_every: int = _inherited("save_every", 20)
+    documents: str = option(DEFAULT_ADAPTER, "the adapter that reads documents: it embeds the bank once (frozen) "
+                                             "and users' indexes; 'default': the shipped one")
+    init: str | None = option(None, "start the query adapter from this adapter instead of the documents adapter")
+    batch_size: int = option(64, "queries per optimizer step", at_least=1)
+    pairs: int = option(0, "train on this many pairs drawn by the seed from the file (0: all); their positives "
+                           "make up the bank", at_least=0)
+    tau: float = option(0.05, "InfoNCE temperature", above=0)
+    filter_margin: float = option(0.0, "leave out of each query's negatives the bank passages the teacher scores "
+                                       "within this of its positive (likely false negatives; 0: keep all)", at_least=0)
+    teacher: str = option("minilm", "the teacher of that filter: 'minilm' (MiniLM L6 v2, from its wheel) or a folder "
+                                    "with a SentenceTransformer model")

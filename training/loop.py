@@ -56,6 +56,22 @@ class TrainingLoop:
     def train_step(self) -> dict:
         raise NotImplementedError
 
+    def optimize(self, model, cosine: bool = True) -> None:
+        """Set ``model``, ``optimizer`` (AdamW over the trainable parameters, ``config.lr``) and
+        ``scheduler`` (linear warm-up over ``config.warmup`` steps, then with ``cosine`` a cosine to 0
+        at the run's end, :attr:`total_steps`; else flat), prepared by the accelerator."""
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=self.config.lr, weight_decay=0.0)
+        warmup = max(self.config.warmup, 1)
+
+        def schedule(s: int) -> float:
+            total = self.total_steps
+            decay = 0.5 * (1 + math.cos(math.pi * min(s, total) / total)) if cosine else 1.0
+            return min(1.0, (s + 1) / warmup) * decay
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        self.model, self.optimizer, self.scheduler = self.accelerator.prepare(model, optimizer, scheduler)
+
     @property
     def peft_model(self):
         return self.accelerator.unwrap_model(self.model)

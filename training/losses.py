@@ -18,6 +18,21 @@ def info_nce(queries: torch.Tensor, docs: torch.Tensor, tau: float) -> torch.Ten
     return F.cross_entropy(logits, torch.arange(queries.shape[0], device=queries.device))
 
 
+def bank_info_nce(queries: torch.Tensor, bank: torch.Tensor, labels: torch.Tensor, tau: float,
+                  excluded: list[torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """InfoNCE of each query over a whole bank of passage vectors: ``queries`` ``[B, H]``,
+    ``bank`` ``[N, H]`` (unit vectors, no gradient needed), ``labels`` ``[B]`` the row of each
+    query's positive; ``excluded[i]``: bank rows left out of query i's negatives (likely false
+    negatives). Returns the loss and whether each query ranks its positive first."""
+    logits = queries.float() @ bank.float().T / tau
+    if excluded is not None:
+        for i, rows in enumerate(excluded):
+            if len(rows):
+                logits[i, rows.to(logits.device)] = float("-inf")
+    labels = labels.to(logits.device)
+    return F.cross_entropy(logits, labels), logits.argmax(dim=-1) == labels
+
+
 def triplet(queries: torch.Tensor, docs: torch.Tensor, margin: float) -> torch.Tensor:
     """Margin loss ``relu(margin - cos(q, pos) + cos(q, hardest negative))``, with the
     hardest negative taken over all non-positive rows of ``docs``."""

@@ -103,11 +103,7 @@ class RLTrainer(TrainingLoop):
         self.base_id, self.tokenizer, self.embed_id = base.base_id, base.tokenizer, base.embed_token_id
         policy = PeftModel.from_pretrained(base.model, init, is_trainable=True)
         policy.train()
-        params = [p for p in policy.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
-        warmup = max(config.warmup, 1)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup))
-        self.model, self.optimizer, self.scheduler = self.accelerator.prepare(policy, optimizer, scheduler)
+        self.optimize(policy, cosine=False)
         self.pad_id = (
             self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
         )

@@ -105,16 +105,7 @@ class SFTTrainer(TrainingLoop):
                               target_modules=LORA_TARGETS, trainable_token_indices=[self.embed_id])
             model = get_peft_model(base.model, lora)
         model.train()
-        params = [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
-        warmup = max(config.warmup, 1)
-
-        def schedule(s: int) -> float:  # linear warm-up, then cosine to 0 at the run's end (total_steps)
-            total = self.total_steps
-            return min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-        self.model, self.optimizer, self.scheduler = self.accelerator.prepare(model, optimizer, scheduler)
+        self.optimize(model)
         self.pad_id = self.tokenizer.pad_token_id
         self.queries = PromptEncoder(self.tokenizer, "query", config.max_query_tokens)
         self.docs = PromptEncoder(self.tokenizer, "document", config.max_document_tokens)

@@ -67,7 +67,9 @@ def choose_traces(embedder: Embedder, pairs: list[Pair], weights: TermWeights, s
                   negatives: int = 1, plain_share: float = 0.0, seed: int = 0, block: int = 32,
                   progress=None, opened: bool = False) -> list[Choice]:
     """One :class:`Choice` per pair (see the module docstring; ``opened``: the samples continue
-    :data:`OPENING`)."""
+    :data:`OPENING`). Plain queries are read by the model that writes and reads the traces (not a
+    query adapter): the gain is over that model's own plain search."""
+    embedder = embedder.document_side
     rng = random.Random(seed)
     plain = {i for i in range(len(pairs)) if rng.random() < plain_share}
     out: list[Choice] = []

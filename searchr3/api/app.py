@@ -61,7 +61,8 @@ def create_api(service: ChatService, api_key: str | None = None) -> FastAPI:
         """``searchr3`` (embeddings; chat answered from a collection) and ``searchr3-chat`` (the
         local model chatting without retrieval)."""
         card = {"id": MODEL_ID, "object": "model", "created": state.created, "owned_by": "searchr3",
-                "fingerprint": service.embedder.fingerprint, "dimensions": service.embedder.dim}
+                "fingerprint": service.embedder.fingerprint, "dimensions": service.embedder.dim,
+                "query_fingerprint": service.embedder.query_fingerprint}
         plain = {"id": CHAT_MODEL_ID, "object": "model", "created": state.created, "owned_by": "searchr3"}
         return {"object": "list", "data": [card, plain]}
 

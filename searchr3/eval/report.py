@@ -34,8 +34,15 @@ FOOTNOTES = (
     "line → DESCRIPTION of the manxl pages (never their German or French summaries), so its manxl figures "
     "are optimistic, and so are those of every adapter trained on from it (the shipped SFT default and the "
     "runs below it). `python -m training.data` now leaves those pages out in every language.",
-    "The shipped SFT default is SFT v1 continued for 58 CPU steps on the whole training mix "
+    "The shipped SFT adapter is SFT v1 continued for 58 CPU steps on the whole training mix "
     "(`docs/training/sft-all-cpu/`); v1 (144 H100 steps, `docs/training/sft/`) was the default before it.",
+    "Since 2026-12-01 the shipped default reads documents with the SFT adapter and plain queries with the "
+    "query adapter (`searchr3/adapters/query`: trained for 60 CPU minutes against the SFT adapter's frozen "
+    "passage vectors, `docs/training/query-side-probe/`), so indexes built with the SFT adapter are kept; "
+    "every other Search-R3 row reads queries with its own adapter, and reasoning always runs on the document "
+    "model. Both rows of the shipped pair (Search-R3 SFT, and with the query adapter) were measured in one "
+    "float32 run on a 2-core AMD EPYC (2026-12-01); the other rows ran earlier, in bfloat16 where the CPU had "
+    "it (the SFT row moved by at most 0.005 between the two).",
 )
 #: The dev sets, in table order: name → (folder, what it is).
 DEV_SETS = {
@@ -52,6 +59,7 @@ class Row:
     method: str
     adapter: str | None = None
     reasoning: bool = False
+    query_adapter: str | None = None  # rows read queries with the document model unless they say so
 
     @property
     def slug(self) -> str:
@@ -77,6 +85,10 @@ def default_rows() -> list[Row]:
         adapter = REPO / "searchr3" / "adapters" / folder
         if (adapter / "adapter_config.json").is_file():
             rows += [*stage_rows(stage, str(adapter)), Row(f"Search-R3 {stage} hybrid", "hybrid", str(adapter))]
+    query = REPO / "searchr3" / "adapters" / "query"
+    if (query / "adapter_config.json").is_file():
+        rows.append(Row("Search-R3 SFT, queries by the query adapter (shipped default)", "searchr3",
+                        str(REPO / "searchr3" / "adapters" / "sft"), query_adapter=str(query)))
     return rows
 
 
@@ -226,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 if not (args.reuse and path.is_file()) and named:
                     console.print(f"[bold]{row.label}[/bold] on {name}")
-                    config = ModelConfig(adapter=row.adapter)
+                    config = ModelConfig(adapter=row.adapter, query_adapter=row.query_adapter)
                     found = evaluate_to_dict(row.method, folder, config, row.reasoning, None, console)
                     path.write_text(json.dumps(found, indent=2))
                 results[name].append((row, json.loads(path.read_text())))

@@ -10,7 +10,9 @@ probes of traces that cannot invent facts: the plain search's top passage's dist
 (feedback: a trace built from the user's own documents), and the model's greedy continuation
 of a forced term-list opening. Plain and trace vectors mixed with a weight show what a
 combination would give. Each row has nDCG@10, Recall@10, MRR@10 and per-query wins/losses
-against the plain prompt.
+against the plain prompt. The plain prompt is read as search reads it: by the query adapter
+where the configuration has one (``--query-adapter none``: by the checkpoint itself); traces
+always by the checkpoint.
 """
 
 from __future__ import annotations
