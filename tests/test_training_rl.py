@@ -92,9 +92,10 @@ def test_grpo_loss_by_hand():
 
 
 def _plain(trained, trainer, positives):
-    """Independently: the plain (no-trace) query vectors of the pairs whose positives these are."""
+    """Independently: the plain (no-trace) query vectors of the pairs whose positives these are,
+    read by the policy's own weights (the document model, not the shipped query adapter)."""
     pairs = [trainer.corpus.pairs[trainer.corpus.positive.index(p)] for p in positives]
-    return trained.embed_queries([p.query for p in pairs])
+    return trained.document_side.embed_queries([p.query for p in pairs])
 
 
 def test_rewards_come_from_real_embeddings(trainer, trained):

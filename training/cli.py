@@ -1,8 +1,8 @@
 """Running a training stage from the command line: options, progress bar, export, summary.
 
 ``python -m training.sft``, ``python -m training.rl`` and ``python -m training.query`` are each
-one :class:`Stage` handed to :func:`run_stage`. Errors (a bad option value, a missing pairs file or adapter) are one
-line on stderr and exit status 2.
+one :class:`Stage` handed to :func:`run_stage`. Errors (a bad option value, a missing pairs file
+or adapter) are one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -31,11 +31,10 @@ class Stage:
 
     ``build(config, pairs, out)`` makes the trainer; ``info(row)`` is the progress bar's text
     for a log row; ``describe(trainer)`` adds to ``summary.json``; with ``eval_reasoning`` the
-    dev set (``--eval-data``) is searched with a reasoning trace before each query; ``documents(trainer)``
-    names the adapter that reads the dev set's passages when the run trains only the query side;
-    ``prepare(trainer, tick)`` runs once before training, under progress bars (``tick(phase, done,
-    total)``). The
-    command's description is the config class's docstring.
+    dev set (``--eval-data``) is searched with a reasoning trace before each query;
+    ``documents(trainer)`` names the adapter that reads the dev set's passages when the run trains
+    only the query side; ``prepare(trainer, tick)`` runs once before training, under progress bars
+    (``tick(phase, done, total)``). The command's description is the config class's docstring.
     """
 
     name: str  # "SFT" is run as ``python -m training.sft``

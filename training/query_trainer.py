@@ -89,8 +89,10 @@ class QueryTrainer(TrainingLoop):
                                               device=str(self.accelerator.device)))
         key = self.rows.key(documents.fingerprint, str(cfg.max_document_tokens))
         embed = lambda texts: torch.from_numpy(documents.embed_documents(texts))  # noqa: E731
-        self.bank = embed_bank(embed, self.rows.texts, self.out / "bank", key,
-                               lambda done, total: tick("bank", done, total)).to(self.accelerator.device)
+        with self.accelerator.main_process_first():  # the others then read the saved parts back
+            bank = embed_bank(embed, self.rows.texts, self.out / "bank", key,
+                              lambda done, total: tick("bank", done, total))
+        self.bank = bank.to(self.accelerator.device)
         if cfg.filter_margin > 0:
             teacher = load_teacher(cfg.teacher)
             encode = lambda texts: teacher.encode(texts, normalize_embeddings=True, convert_to_tensor=True,  # noqa: E731
