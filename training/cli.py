@@ -124,7 +124,8 @@ def run_stage(stage: Stage, argv: list[str] | None = None) -> int:
     if not main_process:
         return 0
     adapter = trainer.export()
-    summary = {"pairs": len(pairs), "steps": trainer.step, "total_steps": trainer.total_steps,
+    trained_on = getattr(trainer, "pairs", pairs)  # the pairs the trainer drew (training.query --pairs N)
+    summary = {"pairs": len(trained_on), "steps": trainer.step, "total_steps": trainer.total_steps,
                "seconds": time.perf_counter() - started,
                "processes": trainer.accelerator.num_processes, "adapter": str(adapter), **stage.describe(trainer)}
     if config.eval_data:
