@@ -17,10 +17,7 @@ def evaluate_adapter(adapter: Path, data: Path, device: str | None = None, reaso
     from searchr3.eval.metrics import evaluate
 
     dataset = load_beir(data)
-    if documents is None:
-        config = ModelConfig(model=model or DEFAULT_MODEL, adapter=str(adapter), query_adapter=None, device=device)
-    else:
-        config = ModelConfig(model=model or DEFAULT_MODEL, adapter=str(documents), query_adapter=str(adapter),
-                             device=device)
+    config = ModelConfig(model=model or DEFAULT_MODEL, adapter=str(documents or adapter),
+                         query_adapter=str(adapter) if documents else None, device=device)
     run = dense_searchr3(dataset, config, reasoning=reasoning)
     return {**evaluate(run.rankings, dataset.qrels), "model": run.model}

@@ -39,7 +39,7 @@ class BankRows:
         return h.hexdigest()[:16]
 
 
-def _load_or_clear(folder: Path, key: str) -> None:
+def _keep_parts_of(folder: Path, key: str) -> None:
     """Keep ``folder``'s parts only if they were made for ``key``."""
     folder.mkdir(parents=True, exist_ok=True)
     stamp = folder / "key.txt"
@@ -54,7 +54,7 @@ def embed_bank(embed: Callable[[list[str]], torch.Tensor], texts: list[str], fol
                tick: Callable[[int, int], None] = lambda done, total: None) -> torch.Tensor:
     """Vectors ``[len(texts), H]`` of ``texts`` by ``embed``, saved in ``folder`` part by part and
     read back from there when a run (with the same ``key``) is resumed."""
-    _load_or_clear(folder, key)
+    _keep_parts_of(folder, key)
     parts = []
     for n, start in enumerate(range(0, len(texts), PART_SIZE)):
         path = folder / f"part-{n:05d}.pt"
