@@ -9,6 +9,7 @@ import pytest
 from training import query, rl, sft
 from training.cli import parse_args
 from training.config import ConfigError, RLConfig, SFTConfig, TrainingConfig, option
+from training.inputs import adapter_option
 from training.options import config_from_args
 
 
@@ -99,3 +100,15 @@ def test_cli_bad_value_is_one_line_exit_2(capsys):
     assert sft.main(["--data", "missing.jsonl", "--out", "o", "--steps", "0"]) == 2
     err = capsys.readouterr().err
     assert err == "error: --steps must be at least 1, not 0\n"
+
+
+def test_adapter_options_resolve_or_fail_in_one_line(tmp_path):
+    from searchr3.config import BUNDLED_ADAPTERS, DEFAULT_MODEL
+
+    assert adapter_option(DEFAULT_MODEL, "--init", "default") == BUNDLED_ADAPTERS / "sft"
+    with pytest.raises(ConfigError, match=r"^--init 'default' names no adapter for /other/model; RL needs one$"):
+        adapter_option("/other/model", "--init", "default", "RL needs one")
+    with pytest.raises(ConfigError, match=r"^--init None names no adapter for "):
+        adapter_option(DEFAULT_MODEL, "--init", None)
+    with pytest.raises(ConfigError, match=f"^--documents '{tmp_path}': adapter not found: {tmp_path} has no "):
+        adapter_option(DEFAULT_MODEL, "--documents", str(tmp_path))

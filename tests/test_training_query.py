@@ -111,7 +111,8 @@ def test_filter_resume_and_cli(tmp_path):
 
     def train(*extra):
         args = ["--data", str(data), "--out", str(run), "--batch-size", "4", "--max-query-tokens", "16",
-                "--max-document-tokens", "24", "--save-every", "1", "--filter-margin", "0.2", *extra]
+                "--max-document-tokens", "24", "--save-every", "1", "--filter-margin", "0.2", "--w-distill", "0.5",
+                *extra]
         return subprocess.run([sys.executable, "-m", "training.query", *args], capture_output=True, text=True,
                               timeout=900)
 
@@ -131,9 +132,11 @@ def test_filter_resume_and_cli(tmp_path):
     assert (run / "bank" / "part-00000.pt").stat().st_mtime_ns == stamp  # the bank was read back, not embedded
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2, 2] and all(0 <= r["top1"] <= 1 for r in log)
+    assert all(r["distill"] > 0 and r["loss"] == pytest.approx(r["nce"] + 0.5 * r["distill"]) for r in log)
     assert log[2]["loss"] == pytest.approx(log[1]["loss"], abs=1e-4)  # the same step again, from the checkpoint
     bad = subprocess.run([sys.executable, "-m", "training.query", "--data", str(data), "--out", str(tmp_path / "x"),
                           "--documents", str(tmp_path / "none")], capture_output=True, text=True, timeout=300)
     missing = tmp_path / "none"
     assert bad.returncode == 2
-    assert bad.stderr.strip() == f"error: --documents '{missing}': {missing} has no adapter_config.json"
+    expected = f"error: --documents '{missing}': adapter not found: {missing} has no adapter_config.json"
+    assert bad.stderr.strip() == expected

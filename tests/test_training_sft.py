@@ -13,7 +13,8 @@ from searchr3 import Embedder, ModelConfig, SearchR3Retriever
 from training.config import ConfigError, SFTConfig
 from training.losses import info_nce, kl_to_base, lm_loss, score_distillation, teacher_agrees, triplet
 from training.pairs import Pair, batch_indices, load_pairs
-from training.sft_trainer import DOCUMENTS, QUERIES, Seqs, SFTTrainer
+from training.seqs import Seqs
+from training.sft_trainer import DOCUMENTS, QUERIES, SFTTrainer
 
 PAIRS = [
     Pair(
@@ -341,7 +342,7 @@ def test_accelerate_launch_two_cpu_processes_writes_the_same_results(tmp_path):
 
 
 def test_a_teacher_that_is_not_there_is_one_line(tmp_path):
-    from training.sft_trainer import load_teacher
+    from training.inputs import load_teacher
 
     with pytest.raises(ConfigError, match=r"^--teacher '.*nowhere': no such folder: .*nowhere$"):
         load_teacher(str(tmp_path / "nowhere"))

@@ -5,7 +5,8 @@ The documents adapter embeds the positives of the training pairs once (the *bank
 :mod:`training.query_bank`); a trainable copy of it (or of ``--init``) embeds batches of the
 pairs' queries, and InfoNCE asks each query to find its positive among the whole bank, with the
 bank passages a teacher scores as close as the positive left out of its negatives
-(``--filter-margin``). Documents are never re-embedded, so an index built with the documents
+(``--filter-margin``); with ``--w-distill``, each query's softmax over the bank is also pulled
+toward the teacher's (score distillation). Documents are never re-embedded, so an index built with the documents
 adapter is searched with the trained query adapter as it is (``ModelConfig.query_adapter``).
 """
 
@@ -22,14 +23,16 @@ from searchr3.encoding import PromptEncoder
 from searchr3.loading import load_model
 from searchr3.readout import vectors_from_hidden
 
-from .config import ConfigError, QueryConfig
+from .config import QueryConfig
+from .inputs import adapter_option, load_teacher
 from .loop import TrainingLoop, make_accelerator
-from .losses import bank_info_nce
+from .losses import bank_info_nce, score_distillation
 from .pairs import Pair, batch_indices
 from .query_bank import BankRows, embed_bank, near_positives
-from .sft_trainer import Seqs, load_teacher
+from .seqs import Seqs
 
-LOG_KEYS = ["loss", "top1", "grad_norm"]
+LOG_KEYS = ["loss", "nce", "distill", "top1", "grad_norm"]
+STARTS = "query side training starts from a trained adapter"
 
 
 def draw_pairs(pairs: list[Pair], n: int, seed: int) -> list[Pair]:
@@ -55,8 +58,8 @@ class QueryTrainer(TrainingLoop):
         self.pairs = draw_pairs(pairs, config.pairs, config.seed)
         self.accelerator = accelerator or make_accelerator(config.mixed_precision)
         torch.manual_seed(config.seed)
-        self.documents = self._adapter("--documents", config.documents)
-        init = self._adapter("--init", config.init) if config.init else self.documents
+        self.documents = adapter_option(config.model, "--documents", config.documents, STARTS)
+        init = adapter_option(config.model, "--init", config.init, STARTS) if config.init else self.documents
         base = load_model(ModelConfig(model=config.model, adapter=None, query_adapter=None,
                                       device=str(self.accelerator.device), precision="float32"))
         self.base_id, self.tokenizer, self.embed_id = base.base_id, base.tokenizer, base.embed_token_id
@@ -69,16 +72,9 @@ class QueryTrainer(TrainingLoop):
         self.rows = BankRows.of(self.pairs)
         self.bank: torch.Tensor | None = None
         self.excluded: list[torch.Tensor] | None = None
+        self.teacher_queries: torch.Tensor | None = None  # [pairs, H'] and [bank, H']: the teacher's vectors
+        self.teacher_bank: torch.Tensor | None = None
         self.step = 0
-
-    def _adapter(self, option: str, name: str) -> Path:
-        path = ModelConfig(model=self.config.model, adapter=name).adapter_path()
-        if path is None:
-            raise ConfigError(f"{option} {name!r} names no adapter for {self.config.model}; query side training "
-                              "starts from a trained adapter")
-        if not (path / "adapter_config.json").is_file():
-            raise ConfigError(f"{option} {name!r}: {path} has no adapter_config.json")
-        return path
 
     def prepare(self, tick=lambda phase, done, total: None) -> None:
         """Embed the bank with the documents adapter (parts already in ``OUT/bank`` are read back)
@@ -93,7 +89,7 @@ class QueryTrainer(TrainingLoop):
             bank = embed_bank(embed, self.rows.texts, self.out / "bank", key,
                               lambda done, total: tick("bank", done, total))
         self.bank = bank.to(self.accelerator.device)
-        if cfg.filter_margin > 0:
+        if cfg.filter_margin > 0 or cfg.w_distill > 0:
             teacher = load_teacher(cfg.teacher)
             encode = lambda texts: teacher.encode(texts, normalize_embeddings=True, convert_to_tensor=True,  # noqa: E731
                                                   show_progress_bar=False, batch_size=64).cpu()
@@ -102,7 +98,10 @@ class QueryTrainer(TrainingLoop):
             tick("teacher", 1, 2)
             queries = encode([p.query for p in self.pairs])
             tick("teacher", 2, 2)
-            self.excluded = near_positives(queries, passages, self.rows.labels, cfg.filter_margin)
+            if cfg.filter_margin > 0:
+                self.excluded = near_positives(queries, passages, self.rows.labels, cfg.filter_margin)
+            if cfg.w_distill > 0:
+                self.teacher_queries, self.teacher_bank = queries, passages
 
     def excluded_share(self) -> float:
         """Mean bank rows left out of a query's negatives, as a share of the bank."""
@@ -123,7 +122,13 @@ class QueryTrainer(TrainingLoop):
         queries = seqs.restore(vectors_from_hidden(out.hidden_states[-1], rows["input_ids"], self.embed_id))
         labels = torch.tensor([self.rows.labels[i] for i in mine])
         excluded = [self.excluded[i] for i in mine] if self.excluded is not None else None
-        loss, first = bank_info_nce(queries, self.bank, labels, cfg.tau, excluded)
+        nce, first = bank_info_nce(queries, self.bank, labels, cfg.tau, excluded)
+        loss, distill = nce, torch.zeros(())
+        if self.teacher_bank is not None:  # the teacher's graded order of the whole bank
+            scores = self.teacher_queries[mine] @ self.teacher_bank.T
+            agree = scores.argmax(dim=-1) == labels if cfg.teacher_must_agree else None
+            distill = score_distillation(queries.float(), self.bank.float(), scores, cfg.tau, cfg.teacher_tau, agree)
+            loss = nce + cfg.w_distill * distill
         acc.backward(loss)
         grad_norm = float(acc.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm))
         skipped = not (math.isfinite(loss.item()) and math.isfinite(grad_norm))
@@ -132,5 +137,6 @@ class QueryTrainer(TrainingLoop):
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
-        return {"step": self.step, "loss": loss.item(), "top1": float(first.float().mean()),
+        return {"step": self.step, "loss": loss.item(), "nce": nce.item(), "distill": distill.item(),
+                "top1": float(first.float().mean()),
                 "grad_norm": grad_norm, "skipped": skipped, "lr": self.scheduler.get_last_lr()[0]}

