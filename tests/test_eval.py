@@ -9,8 +9,10 @@ import pytest
 
 from searchr3.adapter import adapter_identity
 from searchr3.config import BUNDLED_ADAPTERS
+from searchr3.eval import compare
 from searchr3.eval.beir import Dataset, DatasetError, load_beir, write_beir
-from searchr3.eval.metrics import evaluate, mrr_at_k, ndcg_at_k, recall_at_k
+from searchr3.eval.metrics import evaluate, mrr_at_k, ndcg_at_k, per_query, recall_at_k
+from searchr3.eval.paired import paired_difference
 from searchr3.pydocs import python_doc_root
 
 
@@ -33,6 +35,42 @@ def test_evaluate_averages_and_counts_missing_rankings_as_zero():
     m = evaluate({"q1": ["a", "x"]}, qrels)
     assert m == {"ndcg@10": 0.5, "recall@10": 0.5, "recall@100": 0.5, "mrr@10": 0.5}
     assert list(m) == ["ndcg@10", "recall@10", "recall@100", "mrr@10"]
+    assert per_query({"q1": ["a", "x"]}, qrels)["mrr@10"] == {"q1": 1.0, "q2": 0.0}
+
+
+def test_paired_difference_by_hand():
+    a = {f"q{i}": 0.5 for i in range(20)}
+    same = paired_difference(a, dict(a))
+    assert (same.delta, same.wins, same.losses, same.ties, same.ci_low, same.ci_high) == (0, 0, 0, 20, 0, 0)
+    assert same.p == 1.0
+    better = paired_difference(a, {q: v + 0.1 for q, v in a.items()} | {"only-b": 1.0})
+    assert better.n == 20 and better.delta == pytest.approx(0.1) and (better.wins, better.losses) == (20, 0)
+    assert better.ci_low == pytest.approx(0.1) and better.p < 0.001  # 20 same-sign differences: 2 / 2**20 exactly
+    # one big win among 19 small losses: the mean moves up, but the interval holds 0
+    mixed = paired_difference(a, {q: v + (0.95 if q == "q0" else -0.05) for q, v in a.items()})
+    assert mixed.delta == pytest.approx(0.0) and (mixed.wins, mixed.losses) == (1, 19)
+    assert mixed.ci_low < 0 < mixed.ci_high and mixed.p > 0.5
+    with pytest.raises(ValueError, match="share no query"):
+        paired_difference(a, {"other": 1.0})
+
+
+def test_compare_cli_reads_per_query_scores(tmp_path, capsys):
+    def run(name, shift):
+        path = tmp_path / name
+        scores = {f"q{i}": min(1.0, 0.3 + 0.02 * i + shift) for i in range(30)}
+        path.write_text(json.dumps({"ndcg@10": 0, "per_query": {"ndcg@10": scores}}))
+        return str(path)
+
+    assert compare.main([run("a.json", 0), run("b.json", 0.05), "--samples", "2000"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "+0.0500" in out and "30/0/0" in out  # every query moved up by 0.05
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"ndcg@10": 0.5}))
+    assert compare.main([run("a.json", 0), str(old)]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: {old} has no per-query ndcg@10: write it with "
+                                               "python -m searchr3.eval --json")
+    assert compare.main([str(tmp_path / "gone.json"), run("b.json", 0)]) == 2
+    assert capsys.readouterr().err.strip() == f"error: no such file: {tmp_path / 'gone.json'}"
 
 
 TINY = Dataset(
@@ -92,6 +130,9 @@ def test_cli_methods_write_exact_metric_keys(tiny_dir, tmp_path, method):
     result = json.loads((tmp_path / "r.json").read_text())
     metric_keys = [k for k in result if "@" in k]
     assert metric_keys == ["ndcg@10", "recall@10", "recall@100", "mrr@10"]
+    per = result["per_query"]
+    assert set(per) == set(metric_keys) and all(set(per[k]) == {"q1", "q2", "q3"} for k in per)
+    assert all(sum(per[k].values()) / 3 == pytest.approx(result[k]) for k in per)
     assert result["recall@100"] == 1.0  # 5 documents: all retrieved
     assert result["timing"]["ms_per_query"] > 0
     if method in ("bm25", "minilm"):  # easy lexical/semantic matches

@@ -1,7 +1,8 @@
 """``python -m searchr3.eval --data DIR --method METHOD [--reasoning] [--json OUT]``
 
 Prints nDCG@10, Recall@10, Recall@100 and MRR@10 on a BEIR-layout folder, and writes them
-(keys ``ndcg@10``, ``recall@10``, ``recall@100``, ``mrr@10``) with timings to JSON.
+(keys ``ndcg@10``, ``recall@10``, ``recall@100``, ``mrr@10``) with timings and each query's
+scores (``per_query``, read by ``python -m searchr3.eval.compare``) to JSON.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ..errors import SearchR3Error
 from ..progress import phase_progress
 from .beir import load_beir
 from .methods import METHODS, run_method
-from .metrics import evaluate
+from .metrics import evaluate, per_query
 
 
 def evaluate_to_dict(
@@ -46,6 +47,7 @@ def evaluate_to_dict(
         "run": {"method": method, "reasoning": reasoning, "model": run.model, "data": str(data_dir),
                 "queries": n, "corpus": len(data.corpus)},
         "traces": dict(list(run.traces.items())[:5]),
+        "per_query": per_query(run.rankings, data.qrels),  # for paired comparisons (searchr3.eval.compare)
     }
 
 

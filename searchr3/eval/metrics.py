@@ -26,15 +26,24 @@ def mrr_at_k(ranking: Sequence[str], relevant: Mapping[str, int], k: int) -> flo
     return 0.0
 
 
+METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
+
+
+def per_query(rankings: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str, int]]) -> dict[str, dict]:
+    """Each metric of :data:`METRICS` for each query in ``qrels``: ``{metric: {query id: value}}``
+    (a query without a ranking scores zero)."""
+    scores: dict[str, dict] = {key: {} for key in METRICS}
+    for q, rel in qrels.items():
+        r = rankings.get(q, [])
+        scores["ndcg@10"][q] = ndcg_at_k(r, rel, 10)
+        scores["recall@10"][q] = recall_at_k(r, rel, 10)
+        scores["recall@100"][q] = recall_at_k(r, rel, 100)
+        scores["mrr@10"][q] = mrr_at_k(r, rel, 10)
+    return scores
+
+
 def evaluate(rankings: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str, int]]) -> dict[str, float]:
     """Mean ``ndcg@10``, ``recall@10``, ``recall@100``, ``mrr@10`` over the queries in ``qrels``
     (a query without a ranking counts as zero)."""
-    totals = {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0}
-    for q, rel in qrels.items():
-        r = rankings.get(q, [])
-        totals["ndcg@10"] += ndcg_at_k(r, rel, 10)
-        totals["recall@10"] += recall_at_k(r, rel, 10)
-        totals["recall@100"] += recall_at_k(r, rel, 100)
-        totals["mrr@10"] += mrr_at_k(r, rel, 10)
     n = max(len(qrels), 1)
-    return {key: value / n for key, value in totals.items()}
+    return {key: sum(values.values()) / n for key, values in per_query(rankings, qrels).items()}
