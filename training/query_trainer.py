@@ -6,8 +6,9 @@ The documents adapter embeds the positives of the training pairs once (the *bank
 pairs' queries, and InfoNCE asks each query to find its positive among the whole bank, with the
 bank passages a teacher scores as close as the positive left out of its negatives
 (``--filter-margin``); with ``--w-distill``, each query's softmax over the bank is also pulled
-toward the teacher's (score distillation). Documents are never re-embedded, so an index built with the documents
-adapter is searched with the trained query adapter as it is (``ModelConfig.query_adapter``).
+toward the teacher's (score distillation). Documents are never re-embedded, so an index built
+with the documents adapter is searched with the trained query adapter as it is
+(``ModelConfig.query_adapter``).
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class QueryTrainer(TrainingLoop):
 
     def prepare(self, tick=lambda phase, done, total: None) -> None:
         """Embed the bank with the documents adapter (parts already in ``OUT/bank`` are read back)
-        and, with a filter margin, find each query's likely false negatives with the teacher."""
+        and, with a filter margin or distillation, embed the pairs and the bank with the teacher."""
         cfg = self.config
         documents = Embedder.load(ModelConfig(model=cfg.model, adapter=str(self.documents), query_adapter=None,
                                               max_document_tokens=cfg.max_document_tokens,
