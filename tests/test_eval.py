@@ -71,6 +71,8 @@ def test_compare_cli_reads_per_query_scores(tmp_path, capsys):
                                                "python -m searchr3.eval --json")
     assert compare.main([str(tmp_path / "gone.json"), run("b.json", 0)]) == 2
     assert capsys.readouterr().err.strip() == f"error: no such file: {tmp_path / 'gone.json'}"
+    assert compare.main([run("a.json", 0), run("b.json", 0), "--samples", "5"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --samples must be at least 100, not 5"
 
 
 TINY = Dataset(

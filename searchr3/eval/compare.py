@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.runs) < 2:
         print_error(InvalidInputError("compare needs a baseline and at least one other run"))
         return 2
+    if args.samples < 100:
+        print_error(InvalidInputError(f"--samples must be at least 100, not {args.samples}"))
+        return 2
     try:
         base = read_scores(args.runs[0], args.metric)
         others = [(path, read_scores(path, args.metric)) for path in args.runs[1:]]
