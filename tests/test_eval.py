@@ -13,6 +13,7 @@ from searchr3.eval import compare
 from searchr3.eval.beir import Dataset, DatasetError, load_beir, write_beir
 from searchr3.eval.metrics import evaluate, mrr_at_k, ndcg_at_k, per_query, recall_at_k
 from searchr3.eval.paired import paired_difference
+from searchr3.eval.report import Row, paired_lines
 from searchr3.pydocs import python_doc_root
 
 
@@ -73,6 +74,23 @@ def test_compare_cli_reads_per_query_scores(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == f"error: no such file: {tmp_path / 'gone.json'}"
     assert compare.main([run("a.json", 0), run("b.json", 0), "--samples", "5"]) == 2
     assert capsys.readouterr().err.strip() == "error: --samples must be at least 100, not 5"
+
+
+def test_report_compares_rows_with_minilm_where_cells_hold_per_query_scores():
+    def cell(shift):
+        scores = {f"q{i}": 0.5 + (shift if i < 10 else 0.0) for i in range(40)}
+        return {"ndcg@10": sum(scores.values()) / 40, "per_query": {"ndcg@10": scores}}
+
+    minilm, new, old = Row("all-MiniLM-L6-v2", "minilm"), Row("new", "searchr3"), Row("old", "searchr3")
+    results = {"pyfaq": [(minilm, cell(0)), (new, cell(0.2)), (old, {"ndcg@10": 0.9})], "perlfaq": [(minilm, None)]}
+    lines = paired_lines(results)
+    (row,) = [line.split(" | ") for line in lines if line.startswith("| new")]  # 10 of 40 questions up by 0.2
+    assert row[1:3] == ["pyfaq", "+0.050"] and row[4] == "10 / 0 / 30"
+    low, high = (float(x) for x in row[3].strip("[]").split(", "))
+    assert 0.015 <= low < 0.05 < high <= 0.09
+    assert float(row[5].rstrip(" |")) == pytest.approx(2 / 2**10, abs=0.002)  # all 10 must flip together
+    assert not any(line.startswith("| old") for line in lines)  # stored before per-query scores
+    assert paired_lines({"pyfaq": [(minilm, {"ndcg@10": 0.9}), (new, cell(0.2))]}) == []
 
 
 TINY = Dataset(

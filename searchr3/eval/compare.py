@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         table.add_column(name, justify="left" if name == "run" else "right")
     for path, d in rows:
         table.add_row(str(path), str(d.n), f"{d.mean_a:.4f}", f"{d.mean_b:.4f}", f"{d.delta:+.4f}",
-                      f"[{d.ci_low:+.4f}, {d.ci_high:+.4f}]", f"{d.wins}/{d.losses}/{d.ties}", f"{d.p:.3f}")
+                      f"[{d.ci_low:+.4f}, {d.ci_high:+.4f}]", f"{d.wins}/{d.losses}/{d.ties}", d.p_text)
     Console(width=200).print(table)
     return 0
 

@@ -29,6 +29,11 @@ class Paired:
     def ties(self) -> int:
         return self.n - self.wins - self.losses
 
+    @property
+    def p_text(self) -> str:
+        """``p`` to three places, ``< 0.001`` below that."""
+        return f"{self.p:.3f}" if self.p >= 0.001 else "< 0.001"
+
 
 def paired_difference(a: Mapping[str, float], b: Mapping[str, float], samples: int = 10_000,
                       seed: int = 0) -> Paired:
