@@ -1,10 +1,12 @@
 """What a trainer starts from, named on its command line: a trained adapter (``--init``,
-``--documents``) and a teacher encoder (``--teacher``). Both fail as a one-line
+``--documents``) and a teacher encoder (``--teacher``) with the vectors it gives. Both fail as a one-line
 :class:`~training.config.ConfigError` that names the option."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import torch
 
 from searchr3.adapter import check_adapter
 from searchr3.config import ModelConfig
@@ -39,3 +41,9 @@ def load_teacher(name: str):
         return load_sentence_encoder(name)
     except ModelNotFoundError as e:
         raise ConfigError(f"--teacher {name!r}: {e}") from None
+
+
+def teacher_vectors(teacher, texts: list[str]) -> torch.Tensor:
+    """The teacher's unit vectors ``[len(texts), H']`` of ``texts``, on the CPU."""
+    return teacher.encode(texts, normalize_embeddings=True, convert_to_tensor=True, show_progress_bar=False,
+                          batch_size=64).cpu()

@@ -25,7 +25,7 @@ from searchr3.loading import load_model
 from searchr3.readout import vectors_from_hidden
 
 from .config import QueryConfig
-from .inputs import adapter_option, load_teacher
+from .inputs import adapter_option, load_teacher, teacher_vectors
 from .loop import TrainingLoop, make_accelerator
 from .losses import bank_info_nce, score_distillation
 from .pairs import Pair, batch_indices
@@ -92,12 +92,10 @@ class QueryTrainer(TrainingLoop):
         self.bank = bank.to(self.accelerator.device)
         if cfg.filter_margin > 0 or cfg.w_distill > 0:
             teacher = load_teacher(cfg.teacher)
-            encode = lambda texts: teacher.encode(texts, normalize_embeddings=True, convert_to_tensor=True,  # noqa: E731
-                                                  show_progress_bar=False, batch_size=64).cpu()
             tick("teacher", 0, 2)
-            passages = encode(self.rows.texts)
+            passages = teacher_vectors(teacher, self.rows.texts)
             tick("teacher", 1, 2)
-            queries = encode([p.query for p in self.pairs])
+            queries = teacher_vectors(teacher, [p.query for p in self.pairs])
             tick("teacher", 2, 2)
             if cfg.filter_margin > 0:
                 self.excluded = near_positives(queries, passages, self.rows.labels, cfg.filter_margin)

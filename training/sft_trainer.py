@@ -28,7 +28,7 @@ from searchr3.reasoning import TraceFrame
 
 from .config import SFTConfig
 from .grad_cache import GradientCache
-from .inputs import adapter_option, load_teacher
+from .inputs import adapter_option, load_teacher, teacher_vectors
 from .loop import TrainingLoop, make_accelerator
 from .losses import info_nce, kl_to_base, lm_loss, score_distillation, teacher_agrees, triplet
 from .pairs import Pair, batch_indices
@@ -123,9 +123,8 @@ class SFTTrainer(TrainingLoop):
 
     def teacher_scores(self, pairs: list[Pair], docs: list[str]) -> torch.Tensor:
         """The teacher's cosines ``[queries, passages]`` of :meth:`batch_texts`' pairs and passages."""
-        encode = lambda texts: self.teacher.encode(texts, normalize_embeddings=True, convert_to_tensor=True,  # noqa: E731
-                                                   show_progress_bar=False, batch_size=64)
-        return (encode([p.query for p in pairs]) @ encode(docs).T).float().cpu()
+        queries = teacher_vectors(self.teacher, [p.query for p in pairs])
+        return (queries @ teacher_vectors(self.teacher, docs).T).float()
 
     def train_step(self) -> dict:
         cfg = self.config

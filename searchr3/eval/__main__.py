@@ -21,7 +21,7 @@ from ..errors import SearchR3Error
 from ..progress import phase_progress
 from .beir import load_beir
 from .methods import METHODS, run_method
-from .metrics import evaluate, per_query
+from .metrics import averages, per_query
 
 
 def evaluate_to_dict(
@@ -35,10 +35,10 @@ def evaluate_to_dict(
         data.queries = {q: data.queries[q] for q in keep}
     with phase_progress(console) as tick:
         run = run_method(method, data, config, reasoning, tick)
-    metrics = evaluate(run.rankings, data.qrels)
+    scores = per_query(run.rankings, data.qrels)
     n = len(data.queries)
     return {
-        **metrics,
+        **averages(scores),
         "timing": {
             "index_seconds": run.seconds_index,
             "query_seconds": run.seconds_queries,
@@ -47,7 +47,7 @@ def evaluate_to_dict(
         "run": {"method": method, "reasoning": reasoning, "model": run.model, "data": str(data_dir),
                 "queries": n, "corpus": len(data.corpus)},
         "traces": dict(list(run.traces.items())[:5]),
-        "per_query": per_query(run.rankings, data.qrels),  # for paired comparisons (searchr3.eval.compare)
+        "per_query": scores,  # for paired comparisons (searchr3.eval.compare)
     }
 
 

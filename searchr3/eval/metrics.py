@@ -42,8 +42,12 @@ def per_query(rankings: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping
     return scores
 
 
+def averages(scores: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+    """The mean of each metric of :func:`per_query`'s ``scores`` over its queries."""
+    return {key: sum(values.values()) / max(len(values), 1) for key, values in scores.items()}
+
+
 def evaluate(rankings: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str, int]]) -> dict[str, float]:
     """Mean ``ndcg@10``, ``recall@10``, ``recall@100``, ``mrr@10`` over the queries in ``qrels``
     (a query without a ranking counts as zero)."""
-    n = max(len(qrels), 1)
-    return {key: sum(values.values()) / n for key, values in per_query(rankings, qrels).items()}
+    return averages(per_query(rankings, qrels))
