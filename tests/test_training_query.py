@@ -122,14 +122,16 @@ def test_filter_resume_and_cli(tmp_path):
     assert (summary["steps"], summary["bank"], summary["pairs"]) == (2, 5, 6)
     assert 0 < summary["excluded_share"] < 1  # MiniLM finds some passages as close as a query's positive
     for name in ("adapter/adapter_model.safetensors", "adapter/searchr3_adapter.json", "loss.png",
-                 "bank/part-00000.pt", "bank/key.txt"):
+                 "bank/part-00000.pt", "bank/key.txt", "teacher/passages/part-00000.pt", "teacher/queries/key.txt"):
         assert (run / name).is_file(), name
-    stamp = (run / "bank" / "part-00000.pt").stat().st_mtime_ns
+    saved = ("bank/part-00000.pt", "teacher/passages/part-00000.pt", "teacher/queries/part-00000.pt")
+    stamps = [(run / name).stat().st_mtime_ns for name in saved]
     shutil.rmtree(run / "checkpoints" / "step-000002")  # as if interrupted during step 2
     out = train("--steps", "2", "--resume")
     assert out.returncode == 0, out.stderr
     assert "resumed at step 1" in out.stderr
-    assert (run / "bank" / "part-00000.pt").stat().st_mtime_ns == stamp  # the bank was read back, not embedded
+    # the bank and the teacher's vectors were read back, not embedded again
+    assert [(run / name).stat().st_mtime_ns for name in saved] == stamps
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2, 2] and all(0 <= r["top1"] <= 1 for r in log)
     assert all(r["distill"] > 0 and r["loss"] == pytest.approx(r["nce"] + 0.5 * r["distill"]) for r in log)

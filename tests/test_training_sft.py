@@ -151,7 +151,7 @@ def test_every_loss_term_is_finite_and_kl_starts_at_zero(tmp_path):
 
 @pytest.mark.slow
 def test_distillation_reads_the_teachers_scores_of_the_batch(tmp_path):
-    from searchr3.eval.methods import load_sentence_encoder
+    from searchr3.sentence_encoders import load_sentence_encoder
 
     trainer = SFTTrainer(tiny(w_distill=1.0, steps=2), PAIRS, tmp_path)
     pairs, docs = trainer.batch_texts(0)

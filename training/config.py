@@ -118,8 +118,9 @@ class SFTConfig(TrainingConfig):
     w_triplet: float = option(0.5, "weight of the triplet margin loss", at_least=0)
     w_distill: float = option(0.0, "weight of score distillation: KL from a teacher encoder's softmax over "
                                    "the batch's passages to the model's (0: no teacher)", at_least=0)
-    teacher: str = option("minilm", "the teacher of score distillation: 'minilm' (MiniLM L6 v2, from its wheel) "
-                                    "or a folder with a SentenceTransformer model")
+    teacher: str = option("minilm", "the teacher of score distillation: 'minilm' (MiniLM L6 v2, from its wheel), "
+                                    "'mpnet' (MPNet base v2, from its five wheels) or a folder with a "
+                                    "SentenceTransformer model")
     teacher_tau: float = option(0.05, "temperature of the teacher's cosines in score distillation", above=0)
     teacher_must_agree: bool = option(False, "distil only the queries whose labelled positive the teacher "
                                              "also ranks first among the batch's passages")
@@ -201,7 +202,8 @@ class QueryConfig(TrainingConfig):
     filter_margin: float = option(0.0, "leave out of each query's negatives the bank passages the teacher scores "
                                        "within this of its positive (likely false negatives; 0: keep all)", at_least=0)
     teacher: str = option("minilm", "the teacher of that filter and of score distillation: 'minilm' (MiniLM L6 v2, "
-                                    "from its wheel) or a folder with a SentenceTransformer model")
+                                    "from its wheel), 'mpnet' (MPNet base v2, from its five wheels) or a folder "
+                                    "with a SentenceTransformer model")
     w_distill: float = option(0.0, "weight of score distillation: KL from the teacher's softmax over the bank "
                                    "to the query adapter's (0: InfoNCE only)", at_least=0)
     teacher_tau: float = option(0.05, "temperature of the teacher's cosines in score distillation", above=0)

@@ -203,7 +203,7 @@ def teacher_filter(queries: list[str], positives: list[str], negatives: list[lis
     import numpy as np
 
     if teacher is None:
-        from searchr3.eval.methods import load_sentence_encoder
+        from searchr3.sentence_encoders import load_sentence_encoder
 
         teacher = load_sentence_encoder()
     used = sorted({i for row in negatives for i in row} | set(range(len(positives))))

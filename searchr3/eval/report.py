@@ -83,6 +83,7 @@ def default_rows() -> list[Row]:
     rows = [
         Row("BM25", "bm25"),
         Row("all-MiniLM-L6-v2", "minilm"),
+        Row("all-mpnet-base-v2 (110 M, reference)", "mpnet"),
         Row("Search-R3 untrained", "searchr3"),
         Row("Search-R3 untrained + reasoning", "searchr3", reasoning=True),
     ]
