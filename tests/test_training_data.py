@@ -2,6 +2,8 @@
 
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,8 +61,10 @@ def test_hard_negatives_exclude_the_positive():
     assert negs[0][0] == 2  # the other "sort" passage is the hardest negative for "sort a list"
 
 
-def test_the_teacher_drops_false_negatives_and_keeps_true_ones():
+@pytest.mark.parametrize("teacher", ["minilm", "mpnet"])
+def test_the_teacher_drops_false_negatives_and_keeps_true_ones(teacher):
     from searchr3.manpages import read_page
+    from searchr3.sentence_encoders import load_sentence_encoder
     from training.data import teacher_filter
 
     pages = [read_page(next(Path("/usr/share/man").glob(f"man{s}/{n}.{s}*"), Path("/missing")))
@@ -73,11 +77,21 @@ def test_the_teacher_drops_false_negatives_and_keeps_true_ones():
     positives = [opening, listing, compressing, restated]
     queries = [pages[0].name, pages[1].name, pages[2].name, "unused"]
     mined = [[3, 1, 2], [2], [1], []]
-    kept = teacher_filter(queries, positives, mined, margin=0.05)
+    encoder = load_sentence_encoder(teacher)
+    kept = teacher_filter(queries, positives, mined, 0.05, encoder)
     assert kept[0] == [1, 2]  # the restatement of open(2) dropped, the other pages kept
     assert kept[1] == [2] and kept[2] == [1]
-    assert teacher_filter(queries, positives, mined, margin=2.0) == [[], [], [], []]  # every score is > -1
-    assert teacher_filter(queries, positives, mined, margin=-2.0) == mined  # and < +1
+    assert teacher_filter(queries, positives, mined, 2.0, encoder) == [[], [], [], []]  # every score is > -1
+    assert teacher_filter(queries, positives, mined, -2.0, encoder) == mined  # and < +1
+
+
+def test_a_missing_teacher_fails_in_one_line_before_the_build(tmp_path):
+    out = tmp_path / "pairs.jsonl"
+    run = subprocess.run([sys.executable, "-m", "training.data", str(out), "--filter-margin", "0.05",
+                          "--teacher", str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert run.stderr.strip().count("\n") == 0 and "no such folder" in run.stderr and "nowhere" in run.stderr
+    assert not out.exists()
 
 
 def test_project_faqs_give_real_questions_and_skip_generated_pages(tmp_path):

@@ -21,7 +21,7 @@ set's pages). Debian's FAQ, reference and handbook, ``fanoutqa`` and
 
 Each line is ``{"query", "positive", "negatives": [...], "source"}``; negatives are BM25
 neighbours of the query among all positives, never the positive itself. With
-``--filter-margin M`` twice as many are mined and a teacher (all-MiniLM-L6-v2) drops those it
+``--filter-margin M`` twice as many are mined and a teacher (all-MiniLM-L6-v2, or ``--teacher``) drops those it
 scores within ``M`` of the positive: likely false negatives (another page saying the same).
 """
 
@@ -41,6 +41,7 @@ from searchr3.cli import print_error
 from searchr3.errors import SearchR3Error
 from searchr3.manpages import clean, first_words, page_keys, read_page, training_page
 from searchr3.pydocs import python_doc_root
+from searchr3.sentence_encoders import encoder_path, load_sentence_encoder
 
 PYDOC_FOLDERS = ("library", "tutorial", "howto", "reference", "using", "extending")
 DJANGO_ROOT = Path("/usr/share/doc/python-django-doc/html")
@@ -203,8 +204,6 @@ def teacher_filter(queries: list[str], positives: list[str], negatives: list[lis
     import numpy as np
 
     if teacher is None:
-        from searchr3.sentence_encoders import load_sentence_encoder
-
         teacher = load_sentence_encoder()
     used = sorted({i for row in negatives for i in row} | set(range(len(positives))))
     passages = teacher.encode([positives[i] for i in used], batch_size=batch_size, normalize_embeddings=True,
@@ -219,7 +218,7 @@ def teacher_filter(queries: list[str], positives: list[str], negatives: list[lis
 
 
 def build(sources: list[str], max_pairs: int | None, negatives: int, seed: int,
-          filter_margin: float | None = None) -> list[dict]:
+          filter_margin: float | None = None, teacher: str = "minilm") -> list[dict]:
     raw: list[tuple[str, str, str]] = []
     if "pydoc" in sources:
         raw.extend(pydoc_pairs(python_doc_root()))
@@ -250,7 +249,8 @@ def build(sources: list[str], max_pairs: int | None, negatives: int, seed: int,
         hard = mine_hard_negatives(queries, positives, negatives)
     else:  # mine extra candidates, then let the teacher drop the false negatives
         mined = mine_hard_negatives(queries, positives, 2 * negatives)
-        hard = [row[:negatives] for row in teacher_filter(queries, positives, mined, filter_margin)]
+        encoder = load_sentence_encoder(teacher)
+        hard = [row[:negatives] for row in teacher_filter(queries, positives, mined, filter_margin, encoder)]
     return [
         {"query": q, "positive": p, "negatives": [pairs[j][1] for j in h], "source": src}
         for (q, p, src), h in zip(pairs, hard)
@@ -268,12 +268,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--negatives", type=int, default=3, help="hard negatives per pair")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--filter-margin", type=float, default=None, metavar="M",
-                    help="drop mined negatives that all-MiniLM-L6-v2 scores within M of the positive (e.g. 0.05)")
+                    help="drop mined negatives that the teacher scores within M of the positive (e.g. 0.05)")
+    ap.add_argument("--teacher", default="minilm",
+                    help="the encoder of --filter-margin: minilm (all-MiniLM-L6-v2), mpnet (all-mpnet-base-v2, "
+                         "the teacher extra) or a sentence-transformers folder")
     args = ap.parse_args(argv)
     try:
+        if args.filter_margin is not None:
+            encoder_path(args.teacher)  # a teacher that is not there fails now, not after the build
         rows = build(
             [s.strip() for s in args.sources.split(",") if s.strip()], args.max_pairs, args.negatives, args.seed,
-            args.filter_margin,
+            args.filter_margin, args.teacher,
         )
     except SearchR3Error as exc:
         print_error(exc)
