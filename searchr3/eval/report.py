@@ -191,20 +191,22 @@ def write_chart(out: Path, results: Results) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
+    import textwrap
+
     import matplotlib.pyplot as plt
     import numpy as np
 
     sets = list(results)
-    labels = [row.label for row, _ in results[sets[0]]]
+    labels = [textwrap.fill(row.label, 38) for row, _ in results[sets[0]]]  # long labels would squeeze the bars
     y = np.arange(len(labels))
     height = 0.8 / len(sets)
-    fig, ax = plt.subplots(figsize=(9, 0.45 * len(labels) * len(sets) + 1.5))
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(labels) * len(sets) + 1.5))
     for k, name in enumerate(sets):
         values = [r["ndcg@10"] if r else 0.0 for _, r in results[name]]
         bars = ax.barh(y - 0.4 + height * (k + 0.5), values, height=height, label=name)
         ax.bar_label(bars, labels=[f"{v:.3f}" if r else "—" for v, (_, r) in zip(values, results[name])],
                      fontsize=7, padding=2)
-    ax.set_yticks(y, labels)
+    ax.set_yticks(y, labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, 1.08)
     ax.set_xlabel("nDCG@10")
