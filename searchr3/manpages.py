@@ -58,13 +58,8 @@ def first_words(text: str, limit: int = MAX_WORDS) -> str:
 
 def roff_text(line: str) -> str:
     """Text of one roff line: font escapes dropped, common escapes resolved, macros unwrapped."""
-    line = _FONT.sub("", line)
-    for a, b in _ESCAPES.items():
-        line = line.replace(a, b)
-    line = _UNICODE.sub(lambda m: chr(int(m.group(1), 16)), line)
-    line = _STRING.sub(lambda m: _STRINGS.get(m.group(1), ""), line)
-    line = _ARGUMENTS.sub("", line)
-    line = _NAMED.sub("", line)
+    if "\\" in line:  # every escape starts with a backslash
+        line = _unescaped(line)
     if line.startswith((".", "'")):
         macro, _, rest = line.partition(" ")
         if macro in (".B", ".I", ".SM", ".SB"):
@@ -75,7 +70,18 @@ def roff_text(line: str) -> str:
     return line
 
 
+def _unescaped(line: str) -> str:
+    line = _FONT.sub("", line)
+    for a, b in _ESCAPES.items():
+        line = line.replace(a, b)
+    line = _UNICODE.sub(lambda m: chr(int(m.group(1), 16)), line)
+    line = _STRING.sub(lambda m: _STRINGS.get(m.group(1), ""), line)
+    line = _ARGUMENTS.sub("", line)
+    return _NAMED.sub("", line)
+
+
 def _sections(raw: str) -> dict[str, list[str]]:
+    """The roff lines of each section (``.SH`` title, upper-cased), in page order."""
     sections: dict[str, list[str]] = {}
     current = None
     for line in raw.splitlines():
@@ -83,12 +89,21 @@ def _sections(raw: str) -> dict[str, list[str]]:
             current = line[3:].strip().strip('"').upper()
             sections.setdefault(current, [])
         elif current is not None:
-            if line.startswith((".PP", ".P", ".LP", ".TP", ".IP")):
-                sections[current].append("\n")
-            text = roff_text(line)
-            if text:
-                sections[current].append(text)
+            sections[current].append(line)
     return sections
+
+
+def _section_text(lines: list[str]) -> str:
+    """A section's text, a line break where a paragraph macro starts one (read only for the
+    sections used: most of a page is never converted)."""
+    parts = []
+    for line in lines:
+        if line.startswith((".PP", ".P", ".LP", ".TP", ".IP")):
+            parts.append("\n")
+        text = roff_text(line)
+        if text:
+            parts.append(text)
+    return " ".join(parts)
 
 
 def read_page(path: Path, key: str | None = None) -> ManPage | None:
@@ -114,8 +129,8 @@ def read_page(path: Path, key: str | None = None) -> ManPage | None:
     else:
         after = titles.index(name_title) + 2  # NAME, SYNOPSIS, then the description
         desc_title = titles[after] if after < len(titles) else None
-    name = clean(" ".join(sections.get(name_title, [])))
-    desc = first_words(clean(" ".join(sections.get(desc_title, [])))) if desc_title else ""
+    name = clean(_section_text(sections.get(name_title, [])))
+    desc = first_words(clean(_section_text(sections.get(desc_title, [])))) if desc_title else ""
     if " - " not in name or len(desc.split()) < 12:
         return None
     return ManPage(key or f"{path.parent.name}/{path.name}", name, desc)

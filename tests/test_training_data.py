@@ -138,3 +138,42 @@ def test_project_docs_missing_is_one_clear_error(tmp_path):
     assert not [p for p in PROJECT_DOCS if any(r in p for r in reserved) or "perl" in p or p.startswith("python3")]
     setup = (Path(__file__).parent.parent / "scripts" / "setup.sh").read_text()
     assert not set(PROJECT_DOCS) - set(re.split(r"[\s;\\]+", setup))  # the set-up installs each
+
+
+
+TRICKY_HTML = """<?xml version="1.0" encoding="utf-8"?>
+<html><head><style>p { color: red }</style><script>var x = "<p>no</p>";</script></head><body>
+<section id="s"><h2><span class="section-number">2.3. </span>Caf&eacute; &amp; <em>tea</em><!-- hidden -->?
+<a class="headerlink" href="#s">¶</a></h2>
+<p>  One <b>bold</b><!-- c -->word, <code>x&lt;y</code> and then enough more words to make a long body here.  </p>
+<template><p>not shown</p></template>
+<dl class="py function"><dt><span>f</span>(<em>a</em>, <em>b=1</em>)<a class="viewcode-link">[source]</a>tail</dt>
+<dd><p>Returns the sum of a and b as an integer.</p></dd></dl></section></body></html>"""
+
+
+@pytest.mark.filterwarnings("ignore::bs4.XMLParsedAsHTMLWarning")
+def test_the_fast_reader_gives_beautifulsoups_text(tmp_path):
+    """The builder's lxml reader yields the strings BeautifulSoup's get_text yields, so the pairs
+    are the same: comments, scripts, styles and templates left out, skipped elements' tails kept."""
+    from bs4 import BeautifulSoup
+
+    from training import sphinx_html as html
+
+    page = tmp_path / "page.html"
+    page.write_text(TRICKY_HTML)
+    tree, soup = html.parse(page), BeautifulSoup(TRICKY_HTML, "lxml")
+    for tag in ("h2", "p", "dt", "dl", "section", "body"):
+        ours, theirs = tree.find(f".//{tag}"), soup.find(tag)
+        assert html.text(ours) == theirs.get_text(), tag
+        assert html.text(ours, " ", strip=True) == theirs.get_text(" ", strip=True), tag
+    assert "not shown" not in html.text(tree) and "hidden" not in html.text(tree) and "<p>" not in html.text(tree)
+    body = "One bold word, x<y and then enough more words to make a long body here."
+    expected = [("f(a, b=1)tail", "Returns the sum of a and b as an integer.", "t:page.html#sig"),
+                ("Café & tea ?", body, "t:page.html#question")]
+    assert list(sphinx_pairs(tmp_path, (".",), "t")) == expected
+    # a page with nothing in it is skipped; bytes that are not UTF-8 are read as U+FFFD
+    (tmp_path / "empty.html").write_bytes(b"")
+    (tmp_path / "latin.html").write_bytes(TRICKY_HTML.replace("Caf&eacute;", "Caf\xe9").encode("latin-1"))
+    pairs = list(sphinx_pairs(tmp_path, (".",), "t"))
+    assert pairs[2:] == expected
+    assert pairs[:2] == [(q.replace("é", "\ufffd"), p, s.replace("page", "latin")) for q, p, s in expected]

@@ -344,5 +344,6 @@ def test_accelerate_launch_two_cpu_processes_writes_the_same_results(tmp_path):
 def test_a_teacher_that_is_not_there_is_one_line(tmp_path):
     from training.inputs import load_teacher
 
-    with pytest.raises(ConfigError, match=r"^--teacher '.*nowhere': no such folder: .*nowhere \(or name one of minilm, mpnet\)$"):
+    missing = r"^--teacher '.*nowhere': no such folder: .*nowhere \(or name one of minilm, mpnet\)$"
+    with pytest.raises(ConfigError, match=missing):
         load_teacher(str(tmp_path / "nowhere"))

@@ -31,7 +31,6 @@ import argparse
 import json
 import random
 import sys
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +41,8 @@ from searchr3.errors import SearchR3Error
 from searchr3.manpages import clean, first_words, page_keys, read_page, training_page
 from searchr3.pydocs import python_doc_root
 from searchr3.sentence_encoders import encoder_path, load_sentence_encoder
+
+from . import sphinx_html as html
 
 PYDOC_FOLDERS = ("library", "tutorial", "howto", "reference", "using", "extending")
 DJANGO_ROOT = Path("/usr/share/doc/python-django-doc/html")
@@ -62,29 +63,30 @@ VAGUE_QUESTIONS = 4  # a question heading of fewer words ("Why lxml?", "What is 
 
 def _body(element, min_words: int) -> str | None:
     """The element's own paragraphs as one text of at most 160 words, if long enough."""
-    paras = [clean(p.get_text(" ", strip=True)) for p in element.find_all("p", recursive=False)]
+    paras = [clean(html.text(p, " ", strip=True)) for p in element.findall("p")]
     body = first_words(" ".join(p for p in paras if p))
     return body if len(body.split()) >= min_words else None
 
 
 def _signature(dt) -> str:
     """An API signature as Sphinx renders it (``json.dumps(obj, *, skipkeys=False, ...)``): the
-    markup's own whitespace kept, its ``[source]`` link and permalink dropped."""
-    for link in dt.select(".viewcode-link, a.headerlink"):
-        link.decompose()
-    return clean(dt.get_text())
+    markup's own whitespace kept, its ``[source]`` link and permalink left out."""
+    links = html.descendants(dt, css_class="viewcode-link") + html.descendants(dt, ("a",), "headerlink")
+    return clean(html.text(dt, skip=links))
 
 
 def _heading(heading) -> str:
     """A section title without Sphinx's section number (``2.3.4. ``) or permalink."""
-    for mark in heading.select(".section-number, a.headerlink"):
-        mark.decompose()
-    return clean(heading.get_text(" ", strip=True))
+    marks = html.descendants(heading, css_class="section-number") + html.descendants(heading, ("a",), "headerlink")
+    return clean(html.text(heading, " ", strip=True, skip=marks))
 
 
-def _sections(soup):
+def _sections(root) -> list:
     """Sphinx sections: ``<section>`` (HTML5 builds) or ``<div class="section">`` (older ones)."""
-    return soup.find_all(lambda t: t.name == "section" or (t.name == "div" and "section" in (t.get("class") or [])))
+    return [e for e in root.iter("section", "div") if e.tag == "section" or "section" in html.classes(e)]
+
+
+HEADINGS = ("h1", "h2", "h3", "h4")
 
 
 def sphinx_pairs(root: Path, folders: tuple[str, ...], name: str, skip: tuple[str, ...] = (),
@@ -93,24 +95,22 @@ def sphinx_pairs(root: Path, folders: tuple[str, ...], name: str, skip: tuple[st
     description (``dl.py``), section heading → section text (``#question`` when the heading
     is a question of at least ``VAGUE_QUESTIONS`` words; shorter ones are skipped). Pages
     with a ``skip`` folder in their path are never opened."""
-    from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
-
     pages = [p for folder in folders for p in sorted((root / folder).rglob("*.html"))
              if not set(skip) & set(p.relative_to(root).parts)]
     for page in track(pages, description=label, transient=True):
-        with warnings.catch_warnings():  # XHTML pages (lxml's docs) parse fine as HTML
-            warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
-            soup = BeautifulSoup(page.read_text(encoding="utf-8", errors="replace"), "lxml")
+        tree = html.parse(page)
+        if tree is None:
+            continue
         rel = str(page.relative_to(root))
-        for dl in soup.select("dl.py"):
-            dt, dd = dl.find("dt", recursive=False), dl.find("dd", recursive=False)
+        for dl in html.descendants(tree, ("dl",), "py"):
+            dt, dd = dl.find("dt"), dl.find("dd")
             if dt is None or dd is None:
                 continue
             sig, body = _signature(dt), _body(dd, 8)
             if len(sig) >= 4 and body:
                 yield sig, body, f"{name}:{rel}#sig"
-        for section in _sections(soup):
-            heading = section.find(["h1", "h2", "h3", "h4"], recursive=False)
+        for section in _sections(tree):
+            heading = next((c for c in section if c.tag in HEADINGS), None)
             if heading is None:
                 continue
             title, body = _heading(heading), _body(section, 15)
