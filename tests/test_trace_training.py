@@ -73,15 +73,15 @@ def test_the_gain_filter_keeps_only_traces_that_help(trained, tmp_path):
 def test_stage_one_teaches_the_trace_and_reads_the_vector_after_it(tmp_path):
     traced = [Pair(p.query, p.positive, p.negatives, f"Looking for {p.positive.split()[0]}") for p in PAIRS[:2]]
     pairs = traced + PAIRS[2:]  # two reasoning queries with traces, two plain ones
-    trainer = SFTTrainer(tiny(steps=30, w_lm=1.0, w_kl=0.0, lr=3e-3), pairs, tmp_path)
+    trainer = SFTTrainer(tiny(steps=14, w_lm=1.0, w_kl=0.0, lr=3e-3, chunk_size=8), pairs, tmp_path)
     ids, assistant = trainer.query_ids(traced[0])
     tail = trainer.tokenizer.decode(ids[-assistant:])
     assert tail.startswith("Looking for list.reverse()") and tail.endswith("The embedding is <|embed_token|>")
     assert trainer.query_ids(PAIRS[2])[1] == len(trainer.assistant_ids)
     first = trainer.train_step()
-    for _ in range(29):
+    for _ in range(13):
         last = trainer.train_step()
-    assert last["lm"] < 0.2 * first["lm"], (first["lm"], last["lm"])
+    assert last["lm"] < 0.05 * first["lm"], (first["lm"], last["lm"])
     # the trained model writes the taught trace for that query, and its vector is read after it
     trainer.peft_model.eval()
     embedder = Embedder.from_model(trainer.peft_model, trainer.tokenizer, base_id=trainer.base_id, adapter_id="t")
