@@ -1,0 +1,54 @@
+"""Vectors of the shipped default (document adapter; queries by the query adapter) for the probes:
+1,500 training pairs (a seeded sample of data/pairs-all.jsonl) and the three dev sets."""
+
+import json
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from searchr3.config import ModelConfig
+from searchr3.embedder import Embedder
+from searchr3.eval.beir import load_beir
+
+OUT = Path("runs/inference-probes")
+DEV_SETS = ("pyfaq", "perlfaq", "manxl")
+
+
+def main(n: int = 1500) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    emb = Embedder.load(ModelConfig(adapter="default", query_adapter="default", precision="float32"))
+    if not (OUT / "train.npz").exists():
+        rows = [json.loads(line) for line in open("data/pairs-all.jsonl")]
+        random.Random(0).shuffle(rows)
+        rows = rows[:n]
+        q = emb.embed_queries([r["query"] for r in rows])
+        np.savez(OUT / "train.npz", q=q, d=emb.embed_documents([r["positive"] for r in rows]))
+    for name in DEV_SETS:
+        if (OUT / f"{name}.npz").exists():
+            continue
+        data = load_beir(Path("data") / name)
+        dids, qids = list(data.corpus), list(data.queries)
+        texts = [data.queries[i] for i in qids]
+        np.savez(OUT / f"{name}.npz", d=emb.embed_documents([data.doc_text(i) for i in dids]),
+                 q=emb.embed_queries(texts), docside=emb.document_side.embed_queries(texts),
+                 dids=np.array(dids), qids=np.array(qids))
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def ndcg(name: str, queries: np.ndarray, docs: np.ndarray) -> dict:
+    """nDCG@10, Recall@10, MRR@10 of one dev set ranked by cosine."""
+    from searchr3.eval.metrics import averages, per_query
+
+    z, data = np.load(OUT / f"{name}.npz"), load_beir(Path("data") / name)
+    dids, qids = list(z["dids"]), list(z["qids"])
+    order = np.argsort(-(unit(queries) @ unit(docs).T), axis=1)[:, :100]
+    return averages(per_query({q: [dids[j] for j in order[i]] for i, q in enumerate(qids)}, data.qrels))
+
+
+if __name__ == "__main__":
+    main(*(int(a) for a in sys.argv[1:]))
