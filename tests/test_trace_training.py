@@ -73,7 +73,7 @@ def test_the_gain_filter_keeps_only_traces_that_help(trained, tmp_path):
 def test_stage_one_teaches_the_trace_and_reads_the_vector_after_it(tmp_path):
     traced = [Pair(p.query, p.positive, p.negatives, f"Looking for {p.positive.split()[0]}") for p in PAIRS[:2]]
     pairs = traced + PAIRS[2:]  # two reasoning queries with traces, two plain ones
-    trainer = SFTTrainer(tiny(steps=14, w_lm=1.0, w_kl=0.0, lr=3e-3, chunk_size=8), pairs, tmp_path)
+    trainer = SFTTrainer(tiny(steps=14, w_lm=1.0, w_kl=0.0, lr=3e-3), pairs, tmp_path)
     ids, assistant = trainer.query_ids(traced[0])
     tail = trainer.tokenizer.decode(ids[-assistant:])
     assert tail.startswith("Looking for list.reverse()") and tail.endswith("The embedding is <|embed_token|>")

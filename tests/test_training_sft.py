@@ -41,7 +41,7 @@ PAIRS = [
 
 
 def tiny(**changes) -> SFTConfig:
-    base = dict(steps=4, batch_size=4, chunk_size=2, negatives=1, lr=1e-3, warmup=1, lora_r=4, lora_alpha=8,
+    base = dict(steps=4, batch_size=4, chunk_size=8, negatives=1, lr=1e-3, warmup=1, lora_r=4, lora_alpha=8,
                 max_query_tokens=16, max_document_tokens=24, save_every=2, seed=3, mixed_precision="no")
     base.update(changes)
     return SFTConfig(**base)
@@ -317,7 +317,7 @@ def test_accelerate_launch_two_cpu_processes_writes_the_same_results(tmp_path):
     data.write_text("\n".join(
         json.dumps({"query": p.query, "positive": p.positive, "negatives": list(p.negatives)}) for p in PAIRS
     ))
-    args = ["--data", str(data), "--steps", "6", "--batch-size", "4", "--chunk-size", "2",
+    args = ["--data", str(data), "--steps", "6", "--batch-size", "4", "--chunk-size", "8",
             "--max-query-tokens", "16", "--max-document-tokens", "24", "--lora-r", "4",
             "--max-minutes", "30", "--fit-schedule"]  # fitted after 5 steps, by both processes alike
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
