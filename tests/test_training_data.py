@@ -140,7 +140,6 @@ def test_project_docs_missing_is_one_clear_error(tmp_path):
     assert not set(PROJECT_DOCS) - set(re.split(r"[\s;\\]+", setup))  # the set-up installs each
 
 
-
 TRICKY_HTML = """<?xml version="1.0" encoding="utf-8"?>
 <html><head><style>p { color: red }</style><script>var x = "<p>no</p>";</script></head><body>
 <section id="s"><h2><span class="section-number">2.3. </span>Caf&eacute; &amp; <em>tea</em><!-- hidden -->?

@@ -58,6 +58,7 @@ PROJECT_DOCS = (
 HTML_HOME = {"python-lxml-doc": "python-lxml"}  # the packages that put their HTML under another folder
 DOC_ROOT = Path("/usr/share/doc")
 SPHINX_NOISE = ("_modules", "_sources", "_static", "_images")  # generated source listings, assets
+HEADINGS = ("h1", "h2", "h3", "h4")  # a Sphinx section's own title is one of these
 VAGUE_QUESTIONS = 4  # a question heading of fewer words ("Why lxml?", "What is it?") is no query
 
 
@@ -68,25 +69,26 @@ def _body(element, min_words: int) -> str | None:
     return body if len(body.split()) >= min_words else None
 
 
+def _marks(element, css_class: str) -> list:
+    """Elements under ``element`` with the class ``css_class``, and its permalinks (``a.headerlink``)."""
+    return [e for e in html.descendants(element)
+            if css_class in html.classes(e) or (e.tag == "a" and "headerlink" in html.classes(e))]
+
+
 def _signature(dt) -> str:
     """An API signature as Sphinx renders it (``json.dumps(obj, *, skipkeys=False, ...)``): the
     markup's own whitespace kept, its ``[source]`` link and permalink left out."""
-    links = html.descendants(dt, css_class="viewcode-link") + html.descendants(dt, ("a",), "headerlink")
-    return clean(html.text(dt, skip=links))
+    return clean(html.text(dt, skip=_marks(dt, "viewcode-link")))
 
 
 def _heading(heading) -> str:
     """A section title without Sphinx's section number (``2.3.4. ``) or permalink."""
-    marks = html.descendants(heading, css_class="section-number") + html.descendants(heading, ("a",), "headerlink")
-    return clean(html.text(heading, " ", strip=True, skip=marks))
+    return clean(html.text(heading, " ", strip=True, skip=_marks(heading, "section-number")))
 
 
 def _sections(root) -> list:
     """Sphinx sections: ``<section>`` (HTML5 builds) or ``<div class="section">`` (older ones)."""
     return [e for e in root.iter("section", "div") if e.tag == "section" or "section" in html.classes(e)]
-
-
-HEADINGS = ("h1", "h2", "h3", "h4")
 
 
 def sphinx_pairs(root: Path, folders: tuple[str, ...], name: str, skip: tuple[str, ...] = (),

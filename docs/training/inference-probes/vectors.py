@@ -11,6 +11,8 @@ import numpy as np
 from searchr3.config import ModelConfig
 from searchr3.embedder import Embedder
 from searchr3.eval.beir import load_beir
+from searchr3.eval.metrics import averages, per_query
+from searchr3.topk import top_k
 
 OUT = Path("runs/inference-probes")
 DEV_SETS = ("pyfaq", "perlfaq", "manxl")
@@ -42,11 +44,9 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 def ndcg(name: str, queries: np.ndarray, docs: np.ndarray) -> dict:
     """nDCG@10, Recall@10, MRR@10 of one dev set ranked by cosine."""
-    from searchr3.eval.metrics import averages, per_query
-
     z, data = np.load(OUT / f"{name}.npz"), load_beir(Path("data") / name)
     dids, qids = list(z["dids"]), list(z["qids"])
-    order = np.argsort(-(unit(queries) @ unit(docs).T), axis=1)[:, :100]
+    order = top_k(unit(queries) @ unit(docs).T, 100)
     return averages(per_query({q: [dids[j] for j in order[i]] for i, q in enumerate(qids)}, data.qrels))
 
 
