@@ -51,7 +51,8 @@ FOOTNOTES = (
     "all-mpnet-base-v2 (a 110 M-parameter encoder, `--method mpnet`, added 2026-12-02) is a reference and a "
     "teacher (`docs/training/query-mpnet-cpu/`), not the bar issue #13 sets (MiniLM is).",
     "Search-time changes to the shipped vectors (document token cap, centering, mixing the two query readers, a "
-    "linear query map) were probed on 2026-12-02 and none lifts every dev set (`docs/training/inference-probes/`).",
+    "linear query map, subtracting passage hub scores) were probed on 2026-12-02 and none lifts every dev set "
+    "(`docs/training/inference-probes/`, which also shows where the gap to MiniLM sits).",
 )
 #: The dev sets, in table order: name → (folder, what it is).
 DEV_SETS = {
