@@ -85,6 +85,30 @@ def test_the_teacher_drops_false_negatives_and_keeps_true_ones(teacher):
     assert teacher_filter(queries, positives, mined, -2.0, encoder) == mined  # and < +1
 
 
+def test_the_teacher_mines_negatives_on_the_same_topic_and_its_filter_drops_restatements():
+    from searchr3.manpages import read_page
+    from training.data import hard_negatives
+
+    pages = [read_page(next(Path("/usr/share/man").glob(f"man1/{n}.1*"), Path("/missing")))
+             for n in ("gzip", "bzip2", "ls", "cp", "mv")]
+    if not all(pages):
+        pytest.skip("the man pages of gzip, bzip2 and coreutils are not installed")
+    gzip, bzip2, ls, cp, mv = (p.description for p in pages)
+    sentences = gzip.split(". ")
+    restated = ". ".join(sentences[1:] + sentences[:1])  # gzip(1) again, in another order
+    positives = [gzip, bzip2, ls, cp, mv, restated, gzip]  # the last: an exact copy of the first
+    queries = [p.name for p in pages] + ["gzip again", "gzip copied"]
+    mined = hard_negatives(queries, positives, 2, None, "minilm", "teacher")
+    assert all(i not in row for i, row in enumerate(mined))  # never its own positive
+    assert 6 not in mined[0] and 0 not in mined[6]  # nor a copy of its text
+    assert mined[0] == [5, 1]  # gzip: its restatement, then the other compressor, before ls/cp/mv
+    assert mined[3][0] == 4 and mined[4][0] == 3  # cp and mv find each other
+    kept = hard_negatives(queries, positives, 2, 0.05, "minilm", "teacher")
+    assert kept[0][0] == 1 and 5 not in kept[0]  # the teacher drops the restatement, a false negative
+    with pytest.raises(SearchR3Error, match="unknown miner 'dense'"):
+        hard_negatives(queries, positives, 2, None, "minilm", "dense")
+
+
 def test_a_missing_teacher_fails_in_one_line_before_the_build(tmp_path):
     out = tmp_path / "pairs.jsonl"
     run = subprocess.run([sys.executable, "-m", "training.data", str(out), "--filter-margin", "0.05",

@@ -34,6 +34,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 from rich.progress import track
 
 from searchr3.cli import print_error
@@ -41,6 +42,7 @@ from searchr3.errors import SearchR3Error
 from searchr3.manpages import clean, first_words, page_keys, read_page, training_page
 from searchr3.pydocs import python_doc_root
 from searchr3.sentence_encoders import encoder_path, load_sentence_encoder
+from searchr3.topk import top_k
 
 from . import sphinx_html as html
 
@@ -192,9 +194,41 @@ def mine_hard_negatives(queries: list[str], positives: list[str], k: int) -> lis
     docs, _ = retriever.retrieve(
         bm25s.tokenize(queries, stopwords="en", show_progress=False), k=min(k + 4, len(positives)), show_progress=False
     )
+    return [_others(i, row, positives, k) for i, row in enumerate(docs)]
+
+
+def _others(i: int, ranked, positives: list[str], k: int) -> list[int]:
+    """The first ``k`` of ``ranked`` that are neither pair ``i``'s positive nor a copy of its text."""
+    return [int(j) for j in ranked if int(j) != i and positives[int(j)] != positives[i]][:k]
+
+
+def teacher_vectors(teacher, queries: list[str], positives: list[str],
+                    batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors of ``queries`` and ``positives`` by a sentence encoder."""
+    def encode(texts: list[str]) -> np.ndarray:
+        return teacher.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
+
+    return encode(queries), encode(positives)
+
+
+def dense_negatives(q: np.ndarray, p: np.ndarray, positives: list[str], k: int,
+                    chunk: int = 1024) -> list[list[int]]:
+    """For each query vector, the indices of the ``k`` positives nearest to it by cosine (unit
+    vectors ``q`` ``[N, H]``, ``p`` ``[N, H]``; row ``i`` of each is pair ``i``), its own positive
+    and copies of its text never."""
+    out: list[list[int]] = []
+    for start in range(0, len(q), chunk):
+        ranked = top_k(q[start : start + chunk] @ p.T, k + 4)
+        out += [_others(start + n, row, positives, k) for n, row in enumerate(ranked)]
+    return out
+
+
+def drop_near(q: np.ndarray, p: np.ndarray, negatives: list[list[int]], margin: float) -> list[list[int]]:
+    """``negatives`` without those the vectors score at least the positive's cosine minus ``margin``."""
     out = []
-    for i, row in enumerate(docs):
-        out.append([int(j) for j in row if int(j) != i and positives[int(j)] != positives[i]][:k])
+    for k, row in enumerate(negatives):
+        positive = float(q[k] @ p[k])
+        out.append([j for j in row if float(q[k] @ p[j]) < positive - margin])
     return out
 
 
@@ -203,24 +237,37 @@ def teacher_filter(queries: list[str], positives: list[str], negatives: list[lis
     """Drop mined negatives that look like false negatives to a teacher encoder
     (all-MiniLM-L6-v2 unless ``teacher`` is given): those whose cosine to the query is at
     least the positive's minus ``margin``. Indices refer to ``positives``."""
-    import numpy as np
-
     if teacher is None:
         teacher = load_sentence_encoder()
-    used = sorted({i for row in negatives for i in row} | set(range(len(positives))))
-    passages = teacher.encode([positives[i] for i in used], batch_size=batch_size, normalize_embeddings=True,
-                              show_progress_bar=False)
-    row_of = {i: n for n, i in enumerate(used)}
-    q = teacher.encode(queries, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
-    out = []
-    for k, row in enumerate(negatives):
-        positive = float(np.dot(q[k], passages[row_of[k]]))
-        out.append([j for j in row if float(np.dot(q[k], passages[row_of[j]])) < positive - margin])
-    return out
+    return drop_near(*teacher_vectors(teacher, queries, positives, batch_size), negatives, margin)
+
+
+MINERS = ("bm25", "teacher")
+
+
+def hard_negatives(queries: list[str], positives: list[str], negatives: int, filter_margin: float | None,
+                   teacher: str, mine: str) -> list[list[int]]:
+    """``negatives`` indices into ``positives`` per query, mined by BM25 or by the teacher's cosine;
+    with ``filter_margin``, twice as many are mined and the teacher drops the false negatives."""
+    if mine not in MINERS:
+        raise SearchR3Error(f"unknown miner {mine!r}: choose {' or '.join(MINERS)}")
+    if not negatives:
+        return [[] for _ in queries]
+    wanted = negatives if filter_margin is None else 2 * negatives
+    if mine == "bm25" and filter_margin is None:
+        return mine_hard_negatives(queries, positives, negatives)
+    q, p = teacher_vectors(load_sentence_encoder(teacher), queries, positives)
+    if mine == "bm25":
+        mined = mine_hard_negatives(queries, positives, wanted)
+    else:
+        mined = dense_negatives(q, p, positives, wanted)
+    if filter_margin is not None:
+        mined = drop_near(q, p, mined, filter_margin)
+    return [row[:negatives] for row in mined]
 
 
 def build(sources: list[str], max_pairs: int | None, negatives: int, seed: int,
-          filter_margin: float | None = None, teacher: str = "minilm") -> list[dict]:
+          filter_margin: float | None = None, teacher: str = "minilm", mine: str = "bm25") -> list[dict]:
     raw: list[tuple[str, str, str]] = []
     if "pydoc" in sources:
         raw.extend(pydoc_pairs(python_doc_root()))
@@ -245,14 +292,7 @@ def build(sources: list[str], max_pairs: int | None, negatives: int, seed: int,
     random.Random(seed).shuffle(pairs)
     pairs = pairs[:max_pairs] if max_pairs else pairs
     queries, positives = [q for q, _, _ in pairs], [p for _, p, _ in pairs]
-    if not negatives:
-        hard: list[list[int]] = [[] for _ in pairs]
-    elif filter_margin is None:
-        hard = mine_hard_negatives(queries, positives, negatives)
-    else:  # mine extra candidates, then let the teacher drop the false negatives
-        mined = mine_hard_negatives(queries, positives, 2 * negatives)
-        encoder = load_sentence_encoder(teacher)
-        hard = [row[:negatives] for row in teacher_filter(queries, positives, mined, filter_margin, encoder)]
+    hard = hard_negatives(queries, positives, negatives, filter_margin, teacher, mine)
     return [
         {"query": q, "positive": p, "negatives": [pairs[j][1] for j in h], "source": src}
         for (q, p, src), h in zip(pairs, hard)
@@ -272,15 +312,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--filter-margin", type=float, default=None, metavar="M",
                     help="drop mined negatives that the teacher scores within M of the positive (e.g. 0.05)")
     ap.add_argument("--teacher", default="minilm",
-                    help="the encoder of --filter-margin: minilm (all-MiniLM-L6-v2), mpnet (all-mpnet-base-v2, "
-                         "the teacher extra) or a sentence-transformers folder")
+                    help="the encoder of --filter-margin and --mine teacher: minilm (all-MiniLM-L6-v2), "
+                         "mpnet (all-mpnet-base-v2, the teacher extra) or a sentence-transformers folder")
+    ap.add_argument("--mine", default="bm25", choices=MINERS,
+                    help="how hard negatives are found: bm25 (lexical) or teacher (the nearest passages by the "
+                         "--teacher encoder's cosine, which finds passages on the same topic in other words)")
     args = ap.parse_args(argv)
     try:
-        if args.filter_margin is not None:
+        if args.filter_margin is not None or args.mine == "teacher":
             encoder_path(args.teacher)  # a teacher that is not there fails now, not after the build
         rows = build(
             [s.strip() for s in args.sources.split(",") if s.strip()], args.max_pairs, args.negatives, args.seed,
-            args.filter_margin, args.teacher,
+            args.filter_margin, args.teacher, args.mine,
         )
     except SearchR3Error as exc:
         print_error(exc)
