@@ -11,13 +11,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from vectors import DEV_SETS, OUT, unit
+from vectors import DEV_SETS, OUT, scored, unit
 
 from searchr3.config import ModelConfig
 from searchr3.embedder import Embedder
 from searchr3.eval.beir import load_beir
-from searchr3.eval.metrics import per_query
-from searchr3.topk import top_k
 
 SYNTHETIC = Path("docs/training/query-mpnet-cpu/D/questions.jsonl")
 RESULTS = Path("docs/results")
@@ -34,12 +32,8 @@ def synthetic_bank() -> np.ndarray:
     return unit(np.load(path))
 
 
-def ndcg_of(name: str, scores: np.ndarray) -> np.ndarray:
-    z, data = np.load(OUT / f"{name}.npz"), load_beir(Path("data") / name)
-    dids, qids = list(z["dids"]), list(z["qids"])
-    order = top_k(scores, 100)
-    got = per_query({q: [dids[j] for j in order[i]] for i, q in enumerate(qids)}, data.qrels)["ndcg@10"]
-    return np.array([got[q] for q in qids])
+def ndcg_of(name: str, scores: np.ndarray) -> float:
+    return float(np.mean(list(scored(name, scores)["ndcg@10"].values())))
 
 
 def hub(bank_scores: np.ndarray, k: int) -> np.ndarray:
@@ -90,11 +84,11 @@ def main() -> None:
         s = q @ d.T
         words = np.log([len(load_beir(Path("data") / name).doc_text(i).split()) + 1 for i in z["dids"]])
         print(f"{name}: corr(log passage words, mean similarity to the set's queries) "
-              f"{np.corrcoef(words, s.mean(0))[0, 1]:+.2f}; plain {ndcg_of(name, s).mean():.4f}")
+              f"{np.corrcoef(words, s.mean(0))[0, 1]:+.2f}; plain {ndcg_of(name, s):.4f}")
         for k in K:
             for w in WEIGHTS:
-                cells = [ndcg_of(name, s - w * hub(bank @ d.T, k)[None]).mean() for bank in (train, synth)]
-                cells.append(ndcg_of(name, s - w * leave_one_out_hub(s, k)).mean())
+                cells = [ndcg_of(name, s - w * hub(bank @ d.T, k)[None]) for bank in (train, synth)]
+                cells.append(ndcg_of(name, s - w * leave_one_out_hub(s, k)))
                 print(f"| {name} | k={k}, w={w} | " + " | ".join(f"{c:.4f}" for c in cells) + " |")
 
 

@@ -44,10 +44,15 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 def ndcg(name: str, queries: np.ndarray, docs: np.ndarray) -> dict:
     """nDCG@10, Recall@10, MRR@10 of one dev set ranked by cosine."""
+    return averages(scored(name, unit(queries) @ unit(docs).T))
+
+
+def scored(name: str, scores: np.ndarray) -> dict:
+    """Per-query metrics of one dev set ranked by ``scores`` ``[queries, passages]``."""
     z, data = np.load(OUT / f"{name}.npz"), load_beir(Path("data") / name)
     dids, qids = list(z["dids"]), list(z["qids"])
-    order = top_k(unit(queries) @ unit(docs).T, 100)
-    return averages(per_query({q: [dids[j] for j in order[i]] for i, q in enumerate(qids)}, data.qrels))
+    order = top_k(scores, 100)
+    return per_query({q: [dids[j] for j in order[i]] for i, q in enumerate(qids)}, data.qrels)
 
 
 if __name__ == "__main__":
