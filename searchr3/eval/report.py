@@ -50,8 +50,9 @@ FOOTNOTES = (
     "(nDCG@10 0.6291 → 0.6278, MRR@10 0.5791 → 0.5775; the stored cell came from an earlier lexical index).",
     "all-mpnet-base-v2 (a 110 M-parameter encoder, `--method mpnet`, added 2026-12-02) is a reference and a "
     "teacher (`docs/training/query-mpnet-cpu/`), not the bar issue #13 sets (MiniLM is).",
-    "Search-time changes to the shipped vectors (document token cap, centering, mixing the two query readers, a "
-    "linear query map, subtracting passage hub scores) were probed on 2026-12-02 and none lifts every dev set "
+    "Search- and index-time changes to the shipped vectors (document token cap, centering, mixing the two query "
+    "readers, a linear query map, subtracting passage hub scores, pseudo-relevance feedback, passages expanded "
+    "with a question the model writes for them) were probed on 2026-12-02 and none lifts every dev set "
     "(`docs/training/inference-probes/`, which also shows where the gap to MiniLM sits).",
 )
 #: The dev sets, in table order: name → (folder, what it is).

@@ -1,0 +1,125 @@
+"""Passages expanded with a question the model writes for them (doc2query), scored on the dev sets.
+
+    ./run python docs/training/inference-probes/doc2query.py [generate|score]
+
+``generate`` writes one greedy question per dev-set passage (SmolLM2-135M-Instruct, no adapter, the
+prompt of ``query-mpnet-cpu/synthetic_questions.py``) to ``runs/inference-probes/questions-SET.jsonl``
+(resumable), then embeds them with the shipped default; ``score`` prints nDCG@10 of the variants.
+The questions are made from passages only (never from the dev queries), as an index would make them.
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from vectors import DEV_SETS, OUT, scored, unit
+
+from searchr3.config import ModelConfig
+from searchr3.embedder import Embedder
+from searchr3.eval.beir import load_beir
+from searchr3.eval.metrics import averages
+from searchr3.loading import load_model
+
+ASK = ("Write one question that a user might ask and that this passage answers. "
+       "Reply with the question only.")
+
+
+def passages(name: str) -> list[str]:
+    data = load_beir(Path("data") / name)
+    return [data.doc_text(i) for i in data.corpus]
+
+
+def generate(name: str, loaded) -> None:
+    out = OUT / f"questions-{name}.jsonl"
+    texts = passages(name)
+    done = {json.loads(line)["row"] for line in out.read_text().splitlines()} if out.is_file() else set()
+    tok, model = loaded.tokenizer, loaded.model.eval()
+    tok.padding_side = "left"
+
+    def prompt(passage: str) -> str:
+        words = passage.split()
+        text = " ".join(words[:80]) + (" …" if len(words) > 80 else "")
+        content = f"Here is a passage from software documentation:\n\n{text}\n\n{ASK}"
+        return tok.apply_chat_template([{"role": "user", "content": content}], tokenize=False,
+                                       add_generation_prompt=True)
+
+    todo, t0 = [i for i in range(len(texts)) if i not in done], time.time()
+    with out.open("a") as f:
+        for start in range(0, len(todo), 16):
+            rows = todo[start : start + 16]
+            enc = tok([prompt(texts[i]) for i in rows], return_tensors="pt", padding=True, add_special_tokens=False)
+            with torch.inference_mode():
+                ids = model.generate(**enc, max_new_tokens=32, do_sample=False, pad_token_id=tok.pad_token_id)
+            for i, new in zip(rows, ids[:, enc["input_ids"].shape[1] :]):
+                question = tok.decode(new, skip_special_tokens=True).strip().split("\n")[0].strip()
+                f.write(json.dumps({"row": i, "question": question}) + "\n")
+            f.flush()
+            print(f"{name} {start + len(rows)}/{len(todo)} {time.time() - t0:.0f}s", flush=True)
+
+
+def questions(name: str) -> list[str]:
+    rows = sorted((json.loads(line) for line in (OUT / f"questions-{name}.jsonl").open()), key=lambda r: r["row"])
+    return [r["question"] for r in rows]
+
+
+def well_formed(question: str) -> bool:
+    """A question that ends as one and is not about "this passage" or "this question"."""
+    low = question.lower()
+    return question.endswith("?") and not any(k in low for k in ("answer to", "this passage", "this question"))
+
+
+def embed(name: str, emb: Embedder) -> None:
+    target = OUT / f"{name}-d2q.npz"
+    if target.exists():
+        return
+    qs, texts = questions(name), passages(name)
+    np.savez(target, as_query=emb.embed_queries(qs), as_doc=emb.embed_documents(qs),
+             expanded=emb.embed_documents([f"{q}\n{t}" for q, t in zip(qs, texts)]))
+
+
+def score() -> None:
+    print("| variant | " + " | ".join(DEV_SETS) + " |")
+    print("| --- |" + " ---: |" * len(DEV_SETS))
+    rows: dict[str, list[float]] = {}
+    for name in DEV_SETS:
+        z, x = np.load(OUT / f"{name}.npz"), np.load(OUT / f"{name}-d2q.npz")
+        q, d = unit(z["q"]), unit(z["d"])
+        base = q @ d.T
+        variants = {
+            "passage (shipped)": base,
+            "question + passage, one vector": q @ unit(x["expanded"]).T,
+            "question alone (document side)": q @ unit(x["as_doc"]).T,
+            "question alone (query side)": q @ unit(x["as_query"]).T,
+        }
+        for w in (0.25, 0.5):
+            variants[f"passage + {w} × question (query side)"] = base + w * (q @ unit(x["as_query"]).T)
+            variants[f"passage + {w} × question + passage"] = base + w * (q @ unit(x["expanded"]).T)
+        kept = np.array([well_formed(t) for t in questions(name)])
+        mixed = np.where(kept[:, None], unit(x["expanded"]), d)
+        print(f"{name}: {kept.sum()} of {len(kept)} questions well-formed")
+        variants["question + passage where the question is well-formed, else passage"] = q @ mixed.T
+        variants["max(passage, question (query side))"] = np.maximum(base, q @ unit(x["as_query"]).T)
+        for label, s in variants.items():
+            rows.setdefault(label, []).append(averages(scored(name, s))["ndcg@10"])
+    for label, vals in rows.items():
+        print(f"| {label} | " + " | ".join(f"{v:.4f}" for v in vals) + " |")
+
+
+def main(step: str) -> None:
+    if step == "generate":
+        loaded = load_model(ModelConfig(adapter=None, query_adapter=None, precision="float32"))
+        for name in DEV_SETS:
+            generate(name, loaded)
+        del loaded
+        emb = Embedder.load(ModelConfig(adapter="default", query_adapter="default", precision="float32"))
+        for name in DEV_SETS:
+            embed(name, emb)
+    else:
+        score()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "score")
