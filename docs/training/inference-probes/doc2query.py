@@ -10,11 +10,9 @@ The questions are made from passages only (never from the dev queries), as an in
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from vectors import DEV_SETS, OUT, scored, unit
 
 from searchr3.config import ModelConfig
@@ -23,41 +21,13 @@ from searchr3.eval.beir import load_beir
 from searchr3.eval.metrics import averages
 from searchr3.loading import load_model
 
-ASK = ("Write one question that a user might ask and that this passage answers. "
-       "Reply with the question only.")
+sys.path.insert(0, str(Path(__file__).parent.parent / "query-mpnet-cpu"))
+from synthetic_questions import write_questions  # noqa: E402
 
 
 def passages(name: str) -> list[str]:
     data = load_beir(Path("data") / name)
     return [data.doc_text(i) for i in data.corpus]
-
-
-def generate(name: str, loaded) -> None:
-    out = OUT / f"questions-{name}.jsonl"
-    texts = passages(name)
-    done = {json.loads(line)["row"] for line in out.read_text().splitlines()} if out.is_file() else set()
-    tok, model = loaded.tokenizer, loaded.model.eval()
-    tok.padding_side = "left"
-
-    def prompt(passage: str) -> str:
-        words = passage.split()
-        text = " ".join(words[:80]) + (" …" if len(words) > 80 else "")
-        content = f"Here is a passage from software documentation:\n\n{text}\n\n{ASK}"
-        return tok.apply_chat_template([{"role": "user", "content": content}], tokenize=False,
-                                       add_generation_prompt=True)
-
-    todo, t0 = [i for i in range(len(texts)) if i not in done], time.time()
-    with out.open("a") as f:
-        for start in range(0, len(todo), 16):
-            rows = todo[start : start + 16]
-            enc = tok([prompt(texts[i]) for i in rows], return_tensors="pt", padding=True, add_special_tokens=False)
-            with torch.inference_mode():
-                ids = model.generate(**enc, max_new_tokens=32, do_sample=False, pad_token_id=tok.pad_token_id)
-            for i, new in zip(rows, ids[:, enc["input_ids"].shape[1] :]):
-                question = tok.decode(new, skip_special_tokens=True).strip().split("\n")[0].strip()
-                f.write(json.dumps({"row": i, "question": question}) + "\n")
-            f.flush()
-            print(f"{name} {start + len(rows)}/{len(todo)} {time.time() - t0:.0f}s", flush=True)
 
 
 def questions(name: str) -> list[str]:
@@ -112,7 +82,7 @@ def main(step: str) -> None:
     if step == "generate":
         loaded = load_model(ModelConfig(adapter=None, query_adapter=None, precision="float32"))
         for name in DEV_SETS:
-            generate(name, loaded)
+            write_questions(passages(name), OUT / f"questions-{name}.jsonl", loaded, f"{name} ")
         del loaded
         emb = Embedder.load(ModelConfig(adapter="default", query_adapter="default", precision="float32"))
         for name in DEV_SETS:

@@ -23,10 +23,10 @@ ASK = ("Write one question that a user might ask and that this passage answers. 
        "Reply with the question only.")
 
 
-def main(out: Path, limit: int | None) -> None:
-    texts = BankRows.of(draw_pairs(load_pairs("data/pairs-all.jsonl"), 2000, 0)).texts[:limit]
+def write_questions(texts: list[str], out: Path, loaded, label: str = "") -> None:
+    """One greedy question per text appended to ``out`` as ``{"row", "question"}``, 16 texts a batch,
+    after the rows ``out`` already holds; ``loaded``: a ``LoadedModel``."""
     done = {json.loads(line)["row"] for line in out.read_text().splitlines()} if out.is_file() else set()
-    loaded = load_model(ModelConfig(adapter=None, query_adapter=None, precision="float32"))
     tok, model = loaded.tokenizer, loaded.model.eval()
     tok.padding_side = "left"
 
@@ -48,7 +48,12 @@ def main(out: Path, limit: int | None) -> None:
                 question = tok.decode(new, skip_special_tokens=True).strip().split("\n")[0].strip()
                 f.write(json.dumps({"row": i, "question": question}) + "\n")
             f.flush()
-            print(f"{start + len(rows)}/{len(todo)} {time.time() - t0:.0f}s", flush=True)
+            print(f"{label}{start + len(rows)}/{len(todo)} {time.time() - t0:.0f}s", flush=True)
+
+
+def main(out: Path, limit: int | None) -> None:
+    texts = BankRows.of(draw_pairs(load_pairs("data/pairs-all.jsonl"), 2000, 0)).texts[:limit]
+    write_questions(texts, out, load_model(ModelConfig(adapter=None, query_adapter=None, precision="float32")))
 
 
 if __name__ == "__main__":
