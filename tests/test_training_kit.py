@@ -1,5 +1,6 @@
 """training.kit: a run's model, pairs and dev set carried in parts, unpacked and trained in."""
 
+import io
 import json
 import os
 import shutil
@@ -45,6 +46,11 @@ def test_parts_fit_the_carry_limit_and_arrive_in_any_order(kit, tmp_path):
     assert all((d / "parts" / n / "kit.part").stat().st_size <= 40 * MiB for n in names)
     assert sum(p["bytes"] for p in manifest["parts"]) == manifest["bytes"]
     assert manifest["contents"]["gguf_sha256"] == sha256_file(default_gguf_path())
+    joined = b"".join((d / "parts" / n / "kit.part").read_bytes() for n in names)
+    with tarfile.open(fileobj=io.BytesIO(joined)) as tar:  # the pairs travel xz-compressed, the rest as is
+        members = {m.name: m.size for m in tar.getmembers()}
+    assert "pairs.jsonl" not in members and "pairs.jsonl.xz" in members
+    assert members[f"{DEFAULT_PACKAGE}/{DEFAULT_GGUF}"] == default_gguf_path().stat().st_size
 
     home = tmp_path / "home"
     assert receive(d / "parts" / "p3", home)[1] == ["p1", "p2"]
@@ -63,7 +69,8 @@ def test_parts_fit_the_carry_limit_and_arrive_in_any_order(kit, tmp_path):
 
     root = unpack(home)
     assert sha256_file(root / DEFAULT_PACKAGE / DEFAULT_GGUF) == sha256_file(default_gguf_path())
-    assert [json.loads(line) for line in (root / "pairs.jsonl").read_text().splitlines()] == PAIRS
+    assert (root / "pairs.jsonl").read_bytes() == (d / "pairs.jsonl").read_bytes()
+    assert not (root / "pairs.jsonl.xz").exists()
     assert (root / "dev" / "tinydev" / "qrels" / "test.tsv").is_file()
     stamp = (root / ".unpacked").stat().st_mtime_ns
     assert unpack(home) == root and (root / ".unpacked").stat().st_mtime_ns == stamp  # unpacked once
