@@ -52,7 +52,8 @@ FOOTNOTES = (
     "teacher (`docs/training/query-mpnet-cpu/`), not the bar issue #13 sets (MiniLM is).",
     "Search- and index-time changes to the shipped vectors (document token cap, centering, mixing the two query "
     "readers, a linear query map, subtracting passage hub scores, pseudo-relevance feedback, passages expanded "
-    "with a question the model writes for them) were probed on 2026-12-02 and none lifts every dev set "
+    "with a question the model writes for them, reading earlier layers or a mix of the last ones) were probed on "
+    "2026-12-02 and none lifts every dev set "
     "(`docs/training/inference-probes/`, which also shows where the gap to MiniLM sits).",
 )
 #: The dev sets, in table order: name → (folder, what it is).
