@@ -1,0 +1,89 @@
+"""A weighting of the last layers' states learned on training pairs (never on the dev sets), then
+scored on the dev sets: does ``layers.py``'s mix hold when the dev sets do not choose it?
+
+    ./run python docs/training/inference-probes/layer_weights.py [PAIRS]   # 1,000 pairs: ~20 min once
+
+The first PAIRS of ``vectors.py``'s seeded sample of ``data/pairs-all.jsonl`` (the last 20% held out
+to watch the fit); per side, a softmax over the last 8 layers' unit states, fitted with InfoNCE
+(temperature 0.05, every training passage a candidate, 300 Adam steps).
+"""
+
+import json
+import random
+import sys
+
+import numpy as np
+import torch
+from layers import LAST, states
+from vectors import DEV_SETS, OUT, scored, unit
+
+from searchr3.config import ModelConfig
+from searchr3.embedder import Embedder
+from searchr3.eval.metrics import averages
+from searchr3.eval.paired import paired_difference
+
+
+def training_states(n: int) -> dict:
+    target = OUT / f"train-layers-{n}.npz"
+    if not target.exists():
+        rows = [json.loads(line) for line in open("data/pairs-all.jsonl")]
+        random.Random(0).shuffle(rows)
+        rows = rows[:n]
+        emb = Embedder.load(ModelConfig(adapter="default", query_adapter="default", precision="float32"))
+        np.savez(target, q=states(emb.query_embedder, "query", [r["query"] for r in rows]),
+                 d=states(emb, "document", [r["positive"] for r in rows]))
+    z = np.load(target)
+    return {k: torch.tensor(np.stack([unit(x) for x in z[k]])) for k in ("q", "d")}
+
+
+def mix(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.normalize((torch.softmax(w, 0)[:, None, None] * x).sum(0), dim=-1)
+
+
+def fit(train: dict, steps: int = 300) -> tuple[torch.Tensor, torch.Tensor]:
+    n = train["q"].shape[1]
+    cut = int(0.8 * n)
+    wq = torch.zeros(LAST)
+    wq[-1] = 4.0  # start near the shipped read-out (softmax ≈ 0.89 on the last layer)
+    wd = wq.clone()
+    wq.requires_grad_(True)
+    wd.requires_grad_(True)
+    opt = torch.optim.Adam([wq, wd], lr=0.05)
+
+    def loss_and_acc(lo: int, hi: int) -> tuple[torch.Tensor, float]:
+        q, d = mix(train["q"][:, lo:hi], wq), mix(train["d"][:, lo:hi], wd)
+        logits = q @ d.T / 0.05
+        labels = torch.arange(hi - lo)
+        return torch.nn.functional.cross_entropy(logits, labels), float((logits.argmax(1) == labels).float().mean())
+
+    for step in range(steps + 1):
+        loss, _ = loss_and_acc(0, cut)
+        if step % 100 == 0:
+            with torch.no_grad():
+                _, held = loss_and_acc(cut, n)
+            print(f"step {step}: train InfoNCE {loss.item():.4f}, held-out top-1 {held:.3f}")
+        if step < steps:
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return wq.detach(), wd.detach()
+
+
+def main(n: int = 1000) -> None:
+    wq, wd = fit(training_states(n))
+    print("query weights (L−7 … last):", " ".join(f"{v:.2f}" for v in torch.softmax(wq, 0)))
+    print("passage weights:", " ".join(f"{v:.2f}" for v in torch.softmax(wd, 0)))
+    print("\n| set | shipped | learned weighting | − shipped | 95% interval | wins / losses | p |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name in DEV_SETS:
+        z = np.load(OUT / f"{name}-layers.npz")
+        q, d = [torch.tensor(np.stack([unit(x) for x in z[k]])) for k in ("q", "d")]
+        base = scored(name, (q[-1] @ d[-1].T).numpy())
+        learned = scored(name, (mix(q, wq) @ mix(d, wd).T).numpy())
+        p = paired_difference(base["ndcg@10"], learned["ndcg@10"])
+        print(f"| {name} | {averages(base)['ndcg@10']:.4f} | {averages(learned)['ndcg@10']:.4f} | {p.delta:+.4f} | "
+              f"[{p.ci_low:+.4f}, {p.ci_high:+.4f}] | {p.wins} / {p.losses} | {p.p_text} |")
+
+
+if __name__ == "__main__":
+    main(*(int(a) for a in sys.argv[1:]))
