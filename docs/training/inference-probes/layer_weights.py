@@ -1,16 +1,20 @@
 """A weighting of the last layers' states learned on training pairs (never on the dev sets), then
 scored on the dev sets: does ``layers.py``'s mix hold when the dev sets do not choose it?
 
-    ./run python docs/training/inference-probes/layer_weights.py [PAIRS]   # 1,000 pairs: ~20 min once
+    ./run python docs/training/inference-probes/layer_weights.py [PAIRS]   # 1,000 pairs: 8 min once
+    ./run python docs/training/inference-probes/layer_weights.py synthetic  # 814 questions: 6 min once
 
-The first PAIRS of ``vectors.py``'s seeded sample of ``data/pairs-all.jsonl`` (the last 20% held out
-to watch the fit); per side, a softmax over the last 8 layers' unit states, fitted with InfoNCE
-(temperature 0.05, every training passage a candidate, 300 Adam steps).
+The first PAIRS of ``vectors.py``'s seeded sample of ``data/pairs-all.jsonl``, or (``synthetic``) the
+well-formed questions of ``query-mpnet-cpu/D/questions.jsonl`` that the 135 M model wrote for training
+passages, each with its passage (the last 20% held out to watch the fit); per side, a softmax over
+the last 8 layers' unit states, fitted with InfoNCE (temperature 0.05, every training passage a
+candidate, 300 Adam steps).
 """
 
 import json
 import random
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,14 +25,30 @@ from searchr3.config import ModelConfig
 from searchr3.embedder import Embedder
 from searchr3.eval.metrics import averages
 from searchr3.eval.paired import paired_difference
+from training.pairs import load_pairs
+from training.query_bank import BankRows
+from training.query_trainer import draw_pairs
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "query-mpnet-cpu"))
+from keep_by_mpnet import clean  # noqa: E402
 
 
-def training_states(n: int) -> dict:
-    target = OUT / f"train-layers-{n}.npz"
-    if not target.exists():
+def training_rows(source: str) -> list[dict]:
+    """``{"query", "positive"}`` rows: the first N of the seeded sample, or the synthetic questions."""
+    if source != "synthetic":
         rows = [json.loads(line) for line in open("data/pairs-all.jsonl")]
         random.Random(0).shuffle(rows)
-        rows = rows[:n]
+        return rows[: int(source)]
+    texts = BankRows.of(draw_pairs(load_pairs("data/pairs-all.jsonl"), 2000, 0)).texts
+    written = Path(__file__).parent.parent / "query-mpnet-cpu" / "D" / "questions.jsonl"
+    asked = [(r["row"], clean(r["question"])) for r in map(json.loads, written.read_text().splitlines())]
+    return [{"query": q, "positive": texts[row]} for row, q in asked if q]
+
+
+def training_states(source: str) -> dict:
+    target = OUT / f"train-layers-{source}.npz"
+    if not target.exists():
+        rows = training_rows(source)
         emb = Embedder.load(ModelConfig(adapter="default", query_adapter="default", precision="float32"))
         np.savez(target, q=states(emb.query_embedder, "query", [r["query"] for r in rows]),
                  d=states(emb, "document", [r["positive"] for r in rows]))
@@ -69,8 +89,8 @@ def fit(train: dict, steps: int = 300) -> tuple[torch.Tensor, torch.Tensor]:
     return wq.detach(), wd.detach()
 
 
-def main(n: int = 1000) -> None:
-    wq, wd = fit(training_states(n))
+def main(source: str = "1000") -> None:
+    wq, wd = fit(training_states(source))
     print("query weights (L−7 … last):", " ".join(f"{v:.2f}" for v in torch.softmax(wq, 0)))
     print("passage weights:", " ".join(f"{v:.2f}" for v in torch.softmax(wd, 0)))
     print("\n| set | shipped | learned weighting | − shipped | 95% interval | wins / losses | p |")
@@ -86,4 +106,4 @@ def main(n: int = 1000) -> None:
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:]))
+    main(*sys.argv[1:])
