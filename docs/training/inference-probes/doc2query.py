@@ -13,21 +13,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from vectors import DEV_SETS, OUT, scored, unit
+from vectors import DEV_SETS, OUT, passages, scored, unit
 
 from searchr3.config import ModelConfig
 from searchr3.embedder import Embedder
-from searchr3.eval.beir import load_beir
 from searchr3.eval.metrics import averages
 from searchr3.loading import load_model
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "query-mpnet-cpu"))
 from synthetic_questions import write_questions  # noqa: E402
-
-
-def passages(name: str) -> list[str]:
-    data = load_beir(Path("data") / name)
-    return [data.doc_text(i) for i in data.corpus]
 
 
 def questions(name: str) -> list[str]:
@@ -56,22 +50,22 @@ def score() -> None:
     rows: dict[str, list[float]] = {}
     for name in DEV_SETS:
         z, x = np.load(OUT / f"{name}.npz"), np.load(OUT / f"{name}-d2q.npz")
-        q, d = unit(z["q"]), unit(z["d"])
-        base = q @ d.T
+        q, d, expanded = unit(z["q"]), unit(z["d"]), unit(x["expanded"])
+        base, with_question, asked = q @ d.T, q @ expanded.T, q @ unit(x["as_query"]).T
         variants = {
             "passage (shipped)": base,
-            "question + passage, one vector": q @ unit(x["expanded"]).T,
+            "question + passage, one vector": with_question,
             "question alone (document side)": q @ unit(x["as_doc"]).T,
-            "question alone (query side)": q @ unit(x["as_query"]).T,
+            "question alone (query side)": asked,
         }
         for w in (0.25, 0.5):
-            variants[f"passage + {w} × question (query side)"] = base + w * (q @ unit(x["as_query"]).T)
-            variants[f"passage + {w} × question + passage"] = base + w * (q @ unit(x["expanded"]).T)
+            variants[f"passage + {w} × question (query side)"] = base + w * asked
+            variants[f"passage + {w} × question + passage"] = base + w * with_question
         kept = np.array([well_formed(t) for t in questions(name)])
-        mixed = np.where(kept[:, None], unit(x["expanded"]), d)
         print(f"{name}: {kept.sum()} of {len(kept)} questions well-formed")
-        variants["question + passage where the question is well-formed, else passage"] = q @ mixed.T
-        variants["max(passage, question (query side))"] = np.maximum(base, q @ unit(x["as_query"]).T)
+        well = "question + passage where the question is well-formed, else passage"
+        variants[well] = np.where(kept, with_question, base)  # kept: per passage, so per column
+        variants["max(passage, question (query side))"] = np.maximum(base, asked)
         for label, s in variants.items():
             rows.setdefault(label, []).append(averages(scored(name, s))["ndcg@10"])
     for label, vals in rows.items():

@@ -12,17 +12,14 @@ candidate, 300 Adam steps).
 """
 
 import json
-import random
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
-from layers import LAST, states
-from vectors import DEV_SETS, OUT, scored, unit
+from layers import LAST, dev_states, shipped, states, unit_states
+from vectors import DEV_SETS, OUT, scored, training_sample
 
-from searchr3.config import ModelConfig
-from searchr3.embedder import Embedder
 from searchr3.eval.metrics import averages
 from searchr3.eval.paired import paired_difference
 from training.pairs import load_pairs
@@ -36,9 +33,7 @@ from keep_by_mpnet import clean  # noqa: E402
 def training_rows(source: str) -> list[dict]:
     """``{"query", "positive"}`` rows: the first N of the seeded sample, or the synthetic questions."""
     if source != "synthetic":
-        rows = [json.loads(line) for line in open("data/pairs-all.jsonl")]
-        random.Random(0).shuffle(rows)
-        return rows[: int(source)]
+        return training_sample(int(source))
     texts = BankRows.of(draw_pairs(load_pairs("data/pairs-all.jsonl"), 2000, 0)).texts
     written = Path(__file__).parent.parent / "query-mpnet-cpu" / "D" / "questions.jsonl"
     asked = [(r["row"], clean(r["question"])) for r in map(json.loads, written.read_text().splitlines())]
@@ -48,12 +43,10 @@ def training_rows(source: str) -> list[dict]:
 def training_states(source: str) -> dict:
     target = OUT / f"train-layers-{source}.npz"
     if not target.exists():
-        rows = training_rows(source)
-        emb = Embedder.load(ModelConfig(adapter="default", query_adapter="default", precision="float32"))
+        rows, emb = training_rows(source), shipped()
         np.savez(target, q=states(emb.query_embedder, "query", [r["query"] for r in rows]),
                  d=states(emb, "document", [r["positive"] for r in rows]))
-    z = np.load(target)
-    return {k: torch.tensor(np.stack([unit(x) for x in z[k]])) for k in ("q", "d")}
+    return dict(zip(("q", "d"), map(torch.tensor, unit_states(target))))
 
 
 def mix(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -96,8 +89,7 @@ def main(source: str = "1000") -> None:
     print("\n| set | shipped | learned weighting | − shipped | 95% interval | wins / losses | p |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in DEV_SETS:
-        z = np.load(OUT / f"{name}-layers.npz")
-        q, d = [torch.tensor(np.stack([unit(x) for x in z[k]])) for k in ("q", "d")]
+        q, d = map(torch.tensor, dev_states(name))
         base = scored(name, (q[-1] @ d[-1].T).numpy())
         learned = scored(name, (mix(q, wq) @ mix(d, wd).T).numpy())
         p = paired_difference(base["ndcg@10"], learned["ndcg@10"])

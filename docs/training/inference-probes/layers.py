@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from vectors import DEV_SETS, OUT, scored, unit
+from vectors import DEV_SETS, OUT, passages, scored, unit
 
 from searchr3.config import ModelConfig
 from searchr3.embedder import Embedder
@@ -38,18 +38,31 @@ def states(emb: Embedder, role: str, texts: list[str]) -> np.ndarray:
     return np.stack(out, axis=1)
 
 
+def shipped() -> Embedder:
+    return Embedder.load(ModelConfig(adapter="default", query_adapter="default", precision="float32"))
+
+
+def unit_states(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The ``q`` and ``d`` states saved at ``path``, each layer's rows unit length."""
+    z = np.load(path)
+    return tuple(np.stack([unit(x) for x in z[k]]) for k in ("q", "d"))
+
+
+def dev_states(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A dev set's query and passage states ``[LAST, N, H]`` (unit rows), read once and saved."""
+    target = OUT / f"{name}-layers.npz"
+    if not target.exists():
+        data, emb = load_beir(Path("data") / name), shipped()
+        np.savez(target, d=states(emb, "document", passages(name)),
+                 q=states(emb.query_embedder, "query", [data.queries[i] for i in data.queries]))
+    return unit_states(target)
+
+
 def main() -> None:
-    emb = Embedder.load(ModelConfig(adapter="default", query_adapter="default", precision="float32"))
     table: dict[str, list[float]] = {}
     paired: list[str] = []
     for name in DEV_SETS:
-        target = OUT / f"{name}-layers.npz"
-        if not target.exists():
-            data = load_beir(Path("data") / name)
-            np.savez(target, d=states(emb, "document", [data.doc_text(i) for i in data.corpus]),
-                     q=states(emb.query_embedder, "query", [data.queries[i] for i in data.queries]))
-        z = np.load(target)
-        q, d = [np.stack([unit(x) for x in z[k]]) for k in ("q", "d")]
+        q, d = dev_states(name)
         shipped = np.load(OUT / f"{name}.npz")
         assert np.abs(unit(shipped["d"]) - d[-1]).max() < 1e-3, "the last layer is the shipped vector"
         variants = {f"layer L−{LAST - 1 - i}": (q[i], d[i]) for i in range(LAST)}

@@ -18,13 +18,24 @@ OUT = Path("runs/inference-probes")
 DEV_SETS = ("pyfaq", "perlfaq", "manxl")
 
 
+def training_sample(n: int) -> list[dict]:
+    """The first ``n`` pairs of ``data/pairs-all.jsonl`` shuffled with seed 0 (the probes' training pairs)."""
+    rows = [json.loads(line) for line in open("data/pairs-all.jsonl")]
+    random.Random(0).shuffle(rows)
+    return rows[:n]
+
+
+def passages(name: str) -> list[str]:
+    """A dev set's passages (title and text), in corpus order: the order of the saved ``d`` rows."""
+    data = load_beir(Path("data") / name)
+    return [data.doc_text(i) for i in data.corpus]
+
+
 def main(n: int = 1500) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     emb = Embedder.load(ModelConfig(adapter="default", query_adapter="default", precision="float32"))
     if not (OUT / "train.npz").exists():
-        rows = [json.loads(line) for line in open("data/pairs-all.jsonl")]
-        random.Random(0).shuffle(rows)
-        rows = rows[:n]
+        rows = training_sample(n)
         q = emb.embed_queries([r["query"] for r in rows])
         np.savez(OUT / "train.npz", q=q, d=emb.embed_documents([r["positive"] for r in rows]))
     for name in DEV_SETS:
