@@ -23,7 +23,8 @@ for pkg in python-celery-doc python-click-doc python-cryptography-doc python-fla
     [[ -d /usr/share/doc/$pkg ]] || missing+=("$pkg")
 done
 # other tools' FAQs (training text: training.faqs's FAQ_PAGES); zsh-doc and ffmpeg-doc use other folder names
-for pkg in r-doc-html fetchmail xterm sqlite3-doc git-doc mypy-doc nut-doc nano valgrind; do
+for pkg in r-doc-html fetchmail xterm sqlite3-doc git-doc mypy-doc nut-doc nano valgrind fontforge-doc weechat-doc \
+    sylpheed-doc bogofilter-common docutils-doc w3m python-dask-doc; do
     [[ -d /usr/share/doc/$pkg ]] || missing+=("$pkg")
 done
 compgen -G "/usr/share/doc/zsh-common/html/FAQ0*.html" >/dev/null || missing+=(zsh-doc)

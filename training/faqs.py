@@ -2,12 +2,12 @@
 
 Each FAQ is one or a few HTML pages whose question headings are followed by their answers:
 the R FAQ (``r-doc-html``), the zsh FAQ (``zsh-doc``), fetchmail's, xterm's, SQLite's
-(``sqlite3-doc``), Git's (``git-doc``), FFmpeg's (``ffmpeg-doc``), mypy's (``mypy-doc``), Network UPS
-Tools' (``nut-doc``), nano's and Valgrind's.
+(``sqlite3-doc``), Git's (``git-doc``), FFmpeg's, mypy's, Network UPS Tools' (``nut-doc``), nano's,
+Valgrind's, FontForge's, WeeChat's, Sylpheed's, bogofilter's, Docutils', w3m's and Dask's (``FAQ_PAGES``).
 They are made by different tools (texinfo, yodl, asciidoc, DocBook, Sphinx, by hand), so a page
 is read as one stream of text cut at its headings (``h1``–``h6``, a paragraph or table cell that
 is one bold phrase, a ``<dt>`` that asks a question): a heading that asks a question of at least
-``VAGUE_QUESTIONS`` words, without its number ("3.1:", "G1.", "(2)") or a trailing aside in
+``VAGUE_QUESTIONS`` words, without its numbers ("3.1:", "G1.", "(2)", "1.1 Q01") or a trailing aside in
 brackets, is the query; the text up to the next heading is its answer (tables of contents and
 navigation left out). None of these packages
 is a dev set's or reserved for independent evaluation.
@@ -40,6 +40,13 @@ FAQ_PAGES = {
     "nut-doc": ("nut-doc/html/FAQ.html",),
     "nano": ("nano/faq.html",),
     "valgrind": ("valgrind/html/faq.html",),
+    "fontforge-doc": ("fontforge/faq.html",),
+    "weechat-doc": ("weechat-doc/html/weechat_faq.en.html",),  # the English one of its eight languages
+    "sylpheed-doc": ("sylpheed-doc/FAQ/en/sylpheed-faq-[0-9].html",),
+    "bogofilter-common": ("bogofilter-common/bogofilter-faq.html",),
+    "docutils-doc": ("docutils-doc/FAQ.html",),
+    "w3m": ("w3m/FAQ.html",),
+    "python-dask-doc": ("python-dask-doc/html/faq.html",),
 }
 VAGUE_QUESTIONS = 4  # a question of fewer words ("What is it?", "Is mypy free?") is no query
 MIN_ANSWER_WORDS = 8
@@ -50,7 +57,7 @@ _CHROME = frozenset({"header", "nav-panel", "navigation", "navheader", "navfoote
 # elements that start a new line: their text is never glued to the text around them
 _BLOCKS = frozenset({"p", "div", "br", "dl", "dt", "dd", "ul", "ol", "li", "pre", "blockquote", "table", "tr",
                      "td", "th", "section"})
-_NUMBER = re.compile(r"^(\(\d+\)|[A-Z]?\d+(\.\d+)*[.:)]?)\s+")  # "3.1:", "2.1", "G1.", "(2)"
+_NUMBER = re.compile(r"^((\(\d+\)|[A-Z]?\d+(\.\d+)*[.:)]?)\s+)+")  # "3.1:", "2.1", "G1.", "(2)", "1.1 Q01"
 _ASIDE = re.compile(r"\s*\([^()]*\)$")  # "Why do my csh aliases not work? (Plus other alias pitfalls.)"
 
 
