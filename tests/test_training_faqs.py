@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from searchr3.errors import SearchR3Error
-from training.faqs import FAQ_PAGES, faq_pages, faq_pairs, sections
+from training.faqs import (
+    FAQ_PAGES,
+    TRANSLATED_FAQS,
+    faq_pages,
+    faq_pairs,
+    sections,
+    translated_faq_pages,
+    translated_faq_pairs,
+)
 from training.sphinx_html import parse
 
 REPO = Path(__file__).parent.parent
@@ -73,7 +81,7 @@ so in one line before it exits.</dd></dl>
 def test_a_page_is_cut_at_its_headings_and_only_questions_become_queries(tmp_path):
     page = tmp_path / "faq.html"
     page.write_text(PAGE)
-    assert [h for h, _ in sections(parse(page))] == [
+    assert [s.heading for s in sections(parse(page))] == [
         "General questions", "How do I install the frobnicator?", "Can the frobnicator run as root, by any chance?",
         "The frobnicator is slow!", "Why?", "Where is the manual of this program?"]
     pairs = list(faq_pairs({"demo": [page]}, tmp_path))
@@ -109,3 +117,45 @@ def test_the_builder_takes_the_faqs_as_a_source(tmp_path):
     assert all(r["source"].startswith("faqs:") and r["query"].endswith("?") for r in rows)
     assert all(len(r["negatives"]) == 2 and r["positive"] not in r["negatives"] for r in rows)
     assert len({r["query"].lower() for r in rows}) == len(rows)
+
+
+def test_translated_questions_get_the_english_answer_under_the_same_anchor():
+    english = {q: a for q, a, _ in faq_pairs(_installed())}
+    try:
+        pages = translated_faq_pages()
+    except SearchR3Error:
+        pages = {}
+    if len(pages) != sum(len(langs) for langs in TRANSLATED_FAQS.values()):
+        pytest.skip("a translated FAQ is not installed")
+    pairs = list(translated_faq_pairs(pages))
+    by_source = {}
+    for _, _, src in pairs:
+        key = ":".join(src.split(":")[:2])
+        by_source[key] = by_source.get(key, 0) + 1
+    assert by_source["faqs-de:weechat-doc"] >= 55 and by_source["faqs-fr:weechat-doc"] >= 55, by_source
+    assert by_source["faqs-de:sylpheed-doc"] >= 40 and by_source["faqs-fr:bogofilter-common"] >= 30, by_source
+    asked = {q: a for q, a, _ in pairs}
+    assert asked["Wie kann ich 256 Farben in WeeChat nutzen?"] == english["How can I use 256 colors in WeeChat?"]
+    assert asked["Comment puis-je utiliser SpamAssassin pour l'apprentissage de Bogofilter?"] == (  # a Latin-1 page
+        english["How can I use SpamAssassin to train Bogofilter?"])
+    assert asked["Wie speichert Sylpheed Nachrichten?"] == english["How does Sylpheed store mails?"]  # "Frage 06:"
+    assert all(a in english.values() and q not in english for q, a in asked.items())
+    assert all(q.endswith("?") and len(q.split()) >= 4 for q in asked)
+
+
+def test_a_translation_is_matched_by_anchor_and_an_untranslated_question_is_skipped(tmp_path):
+    answer = "Run the installer and then restart the program, as the manual explains in full."
+    (tmp_path / "en.html").write_text(
+        f'<h2 id="install">How do I install the frobnicator?</h2><p>{answer}</p>'
+        '<h2 id="root">Can it run as root, by any chance?</h2><p>No: it refuses to, and says so as it exits.</p>'
+        '<h2 id="same">Is this question left untranslated?</h2><p>Yes, a translation may leave one as it is.</p>')
+    (tmp_path / "de.html").write_bytes(  # in another order, one anchor unknown to the English page, one untranslated
+        '<h2 id="same">Is this question left untranslated?</h2><p>Ja.</p>'
+        '<h2 id="other">Was ist das für eine Frage hier?</h2><p>Keine Antwort im Englischen.</p>'
+        '<h2><a name="install">Frage 01: Wie installiere ich den Frobnikator?</a></h2><p>Das geht so.</p>'
+        .encode("latin-1"))
+    pages = {("demo", "de"): ([tmp_path / "de.html"], [tmp_path / "en.html"])}
+    assert list(translated_faq_pairs(pages, tmp_path)) == [
+        ("Wie installiere ich den Frobnikator?", answer, "faqs-de:demo:de.html#question")]
+    with pytest.raises(SearchR3Error, match="no translated FAQ is installed"):
+        translated_faq_pages(tmp_path)

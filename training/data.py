@@ -9,8 +9,10 @@ Sources (Debian packages, no downloads):
 - ``projects``: the Sphinx documentation of other Python projects (``PROJECT_DOCS``: Celery,
   SQLAlchemy, Scrapy, lxml, Flask, …, each a Debian ``python-*-doc`` package), the same way:
   their FAQ pages and question headings give real questions → answers.
-- ``faqs``: the FAQs other tools ship (R, zsh, fetchmail, xterm, SQLite, Git, FFmpeg, mypy;
+- ``faqs``: the FAQs of 18 other tools (R, zsh, fetchmail, xterm, SQLite, Git, FFmpeg, …;
   ``training.faqs.FAQ_PAGES``): real questions → their answers.
+- ``faqs-translated``: the German and French questions of the FAQs that ship translations (WeeChat,
+  Sylpheed, bogofilter) → the English answer (cross-lingual pairs).
 - ``man``: man pages (``manpages``, ``manpages-dev``): NAME line → DESCRIPTION.
 - ``man-translated``: German and French man pages (``manpages-de``, ``manpages-fr``): the
   translated NAME summary → the English page's DESCRIPTION (cross-lingual pairs).
@@ -47,7 +49,7 @@ from searchr3.sentence_encoders import encoder_path, load_sentence_encoder
 from searchr3.topk import top_k
 
 from . import sphinx_html as html
-from .faqs import faq_pages, faq_pairs
+from .faqs import faq_pages, faq_pairs, translated_faq_pages, translated_faq_pairs
 
 PYDOC_FOLDERS = ("library", "tutorial", "howto", "reference", "using", "extending")
 DJANGO_ROOT = Path("/usr/share/doc/python-django-doc/html")
@@ -280,6 +282,8 @@ def build(sources: list[str], max_pairs: int | None, negatives: int, seed: int,
         raw.extend(project_pairs(project_roots()))
     if "faqs" in sources:
         raw.extend(faq_pairs(faq_pages()))
+    if "faqs-translated" in sources:
+        raw.extend(translated_faq_pairs(translated_faq_pages()))
     if "man" in sources:
         raw.extend(man_pairs())
     if "man-translated" in sources:
@@ -310,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("out", type=Path)
     ap.add_argument("--sources", default="pydoc,man",
-                    help="comma-separated: pydoc, django, projects, faqs, man, man-translated")
+                    help="comma-separated: pydoc, django, projects, faqs, faqs-translated, man, man-translated")
     ap.add_argument("--max-pairs", type=int, default=None)
     ap.add_argument("--negatives", type=int, default=3, help="hard negatives per pair")
     ap.add_argument("--seed", type=int, default=0)

@@ -9,7 +9,9 @@ is read as one stream of text cut at its headings (``h1``–``h6``, a paragraph 
 is one bold phrase, a ``<dt>`` that asks a question): a heading that asks a question of at least
 ``VAGUE_QUESTIONS`` words, without its numbers ("3.1:", "G1.", "(2)", "1.1 Q01") or a trailing aside in
 brackets, is the query; the text up to the next heading is its answer (tables of contents and
-navigation left out). None of these packages
+navigation left out). Source ``faqs-translated``: the German and French questions of the FAQs that ship
+translations (``TRANSLATED_FAQS``: WeeChat, Sylpheed, bogofilter) → the English answer under the same
+anchor, cross-lingual pairs of real questions. None of these packages
 is a dev set's or reserved for independent evaluation.
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from rich.progress import track
 
@@ -48,6 +51,13 @@ FAQ_PAGES = {
     "w3m": ("w3m/FAQ.html",),
     "python-dask-doc": ("python-dask-doc/html/faq.html",),
 }
+# package → language → its translated pages (globs under /usr/share/doc), the English ones being FAQ_PAGES's:
+# each translated question is paired with the English answer under the same anchor (cross-lingual pairs)
+TRANSLATED_FAQS = {
+    "weechat-doc": {"de": "weechat-doc/html/weechat_faq.de.html", "fr": "weechat-doc/html/weechat_faq.fr.html"},
+    "sylpheed-doc": {"de": "sylpheed-doc/FAQ/de/sylpheed-faq-[0-9].html"},  # its French one is numbered otherwise
+    "bogofilter-common": {"fr": "bogofilter-common/bogofilter-faq-fr.html"},
+}
 VAGUE_QUESTIONS = 4  # a question of fewer words ("What is it?", "Is mypy free?") is no query
 MIN_ANSWER_WORDS = 8
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
@@ -57,7 +67,8 @@ _CHROME = frozenset({"header", "nav-panel", "navigation", "navheader", "navfoote
 # elements that start a new line: their text is never glued to the text around them
 _BLOCKS = frozenset({"p", "div", "br", "dl", "dt", "dd", "ul", "ol", "li", "pre", "blockquote", "table", "tr",
                      "td", "th", "section"})
-_NUMBER = re.compile(r"^((\(\d+\)|[A-Z]?\d+(\.\d+)*[.:)]?)\s+)+")  # "3.1:", "2.1", "G1.", "(2)", "1.1 Q01"
+# "3.1:", "2.1", "G1.", "(2)", "1.1 Q01", "Frage 01:"
+_NUMBER = re.compile(r"^((\(\d+\)|(Frage )?[A-Z]?\d+(\.\d+)*[.:)]?)\s+)+")
 _ASIDE = re.compile(r"\s*\([^()]*\)$")  # "Why do my csh aliases not work? (Plus other alias pitfalls.)"
 
 
@@ -93,9 +104,33 @@ def _is_heading(element) -> bool:
     return element.tag == "dt" and heading_text(element).endswith("?")
 
 
-def sections(root) -> Iterator[tuple[str, str]]:
-    """``(heading, text up to the next heading)`` of one page, in order."""
-    heading, parts = None, []
+class Section(NamedTuple):
+    """One heading of a FAQ page and the text up to the next."""
+
+    heading: str
+    anchor: str | None  # the heading's id or name (its own, an inner link's, or the anchor just before it)
+    text: str
+
+    def pair(self) -> tuple[str, str] | None:
+        """``(question, answer cut to 160 words)`` when the heading asks a question that is no vaguer than
+        ``VAGUE_QUESTIONS`` words and the answer has at least ``MIN_ANSWER_WORDS``."""
+        if (self.heading.endswith("?") and len(self.heading.split()) >= VAGUE_QUESTIONS
+                and len(self.text.split()) >= MIN_ANSWER_WORDS):
+            return self.heading, first_words(self.text)
+        return None
+
+
+def _anchor(element) -> str | None:
+    for e in element.iter():
+        if key := e.get("id") or e.get("name"):
+            return key
+    before = element.getprevious()
+    return None if before is None or before.tag != "a" else before.get("name") or before.get("id")
+
+
+def sections(root) -> Iterator[Section]:
+    """The page's sections, in order."""
+    heading, anchor, parts = None, None, []
     stack = [(root, True)]
     while stack:
         node, opening = stack.pop()
@@ -109,8 +144,8 @@ def sections(root) -> Iterator[tuple[str, str]]:
             continue
         if node is not root and _is_heading(node):
             if heading is not None:
-                yield heading, clean("".join(parts))
-            heading, parts = heading_text(node), []
+                yield Section(heading, anchor, clean("".join(parts)))
+            heading, anchor, parts = heading_text(node), _anchor(node), []
             continue
         if node.tag in _BLOCKS:
             parts.append(" ")
@@ -121,7 +156,16 @@ def sections(root) -> Iterator[tuple[str, str]]:
             if isinstance(child.tag, str):  # an element, not a comment
                 stack.append((child, True))
     if heading is not None:
-        yield heading, clean("".join(parts))
+        yield Section(heading, anchor, clean("".join(parts)))
+
+
+def _page_sections(page: Path) -> list[Section]:
+    root = html.parse(page, fallback="latin-1")
+    return [] if root is None else list(sections(root))
+
+
+def _relative(page: Path, base: Path) -> Path:
+    return page.relative_to(base) if page.is_relative_to(base) else Path(page.name)
 
 
 def faq_pairs(pages: dict[str, list[Path]], base: Path = DOC_ROOT) -> Iterator[tuple[str, str, str]]:
@@ -129,11 +173,33 @@ def faq_pairs(pages: dict[str, list[Path]], base: Path = DOC_ROOT) -> Iterator[t
     (``faqs:git-doc:git-doc/gitfaq.html#question``). Answers are cut to their first 160 words."""
     for pkg, files in pages.items():
         for page in track(files, description=pkg, transient=True):
-            root = html.parse(page)
-            if root is None:
-                continue
-            rel = page.relative_to(base) if page.is_relative_to(base) else Path(page.name)
-            for question, answer in sections(root):
-                if (question.endswith("?") and len(question.split()) >= VAGUE_QUESTIONS
-                        and len(answer.split()) >= MIN_ANSWER_WORDS):
-                    yield question, first_words(answer), f"faqs:{pkg}:{rel}#question"
+            for pair in filter(None, (s.pair() for s in _page_sections(page))):
+                yield *pair, f"faqs:{pkg}:{_relative(page, base)}#question"
+
+
+def translated_faq_pages(base: Path = DOC_ROOT) -> dict[tuple[str, str], tuple[list[Path], list[Path]]]:
+    """``(package, language)`` → (the translated pages, the English pages) of ``TRANSLATED_FAQS`` installed."""
+    found = {}
+    for pkg, languages in TRANSLATED_FAQS.items():
+        english = sorted(base.glob(FAQ_PAGES[pkg][0]))
+        for lang, pattern in languages.items():
+            if english and (translated := sorted(base.glob(pattern))):
+                found[pkg, lang] = translated, english
+    if not found:
+        raise SearchR3Error(f"no translated FAQ is installed (apt-get install {' '.join(TRANSLATED_FAQS)})")
+    return found
+
+
+def translated_faq_pairs(pages: dict[tuple[str, str], tuple[list[Path], list[Path]]],
+                         base: Path = DOC_ROOT) -> Iterator[tuple[str, str, str]]:
+    """``(German or French question, the English answer, source)``: each translated question is matched to
+    the English section with the same anchor (``faqs-de:weechat-doc:…#question``); a question left in
+    English, or whose English section has no answer, is skipped."""
+    for (pkg, lang), (translated, english) in pages.items():
+        answers = {s.anchor: pair for page in english for s in _page_sections(page) if (pair := s.pair())}
+        for page in translated:
+            for s in _page_sections(page):
+                question, answer = answers.get(s.anchor, (None, None))
+                if (s.anchor and answer and s.heading.endswith("?") and len(s.heading.split()) >= VAGUE_QUESTIONS
+                        and s.heading != question):
+                    yield s.heading, answer, f"faqs-{lang}:{pkg}:{_relative(page, base)}#question"

@@ -17,10 +17,16 @@ _NOT_TEXT = frozenset({"script", "style", "template"})
 _PARSER = html.HTMLParser(encoding="utf-8")
 
 
-def parse(page: Path):
+def parse(page: Path, fallback: str | None = None):
     """The root element of an HTML (or XHTML) page, or None for a page with nothing in it.
-    Bytes that are not UTF-8 are read as U+FFFD."""
-    data = page.read_text(encoding="utf-8", errors="replace").encode("utf-8")
+    A page that is not UTF-8 is read in the ``fallback`` encoding when given (``"latin-1"`` for
+    older pages), else its bytes that are not UTF-8 are read as U+FFFD."""
+    raw = page.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode(fallback) if fallback else raw.decode("utf-8", errors="replace")
+    data = text.encode("utf-8")
     return etree.fromstring(data, _PARSER) if data.strip() else None
 
 
