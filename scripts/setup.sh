@@ -22,13 +22,14 @@ for pkg in python-celery-doc python-click-doc python-cryptography-doc python-fla
     python-setuptools-doc python-sqlalchemy-doc python-werkzeug-doc python-xarray-doc sphinx-doc; do
     [[ -d /usr/share/doc/$pkg ]] || missing+=("$pkg")
 done
-# other tools' FAQs (training text: training.faqs's FAQ_PAGES); zsh-doc and ffmpeg-doc use other folder names
+# other tools' FAQs (training text: training.faqs's FAQ_PAGES); zsh-doc, ffmpeg-doc and mplayer-doc use other folders
 for pkg in r-doc-html fetchmail xterm sqlite3-doc git-doc mypy-doc nut-doc nano valgrind fontforge-doc weechat-doc \
     sylpheed-doc bogofilter-common docutils-doc w3m python-dask-doc; do
     [[ -d /usr/share/doc/$pkg ]] || missing+=("$pkg")
 done
 compgen -G "/usr/share/doc/zsh-common/html/FAQ0*.html" >/dev/null || missing+=(zsh-doc)
 [[ -e /usr/share/doc/ffmpeg/manual/faq.html ]] || missing+=(ffmpeg-doc)
+[[ -e /usr/share/doc/mplayer/HTML/en/faq.html ]] || missing+=(mplayer-doc)
 command -v chromium >/dev/null || missing+=(chromium)
 if ((${#missing[@]})); then
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then

@@ -3,16 +3,19 @@
 Each FAQ is one or a few HTML pages whose question headings are followed by their answers:
 the R FAQ (``r-doc-html``), the zsh FAQ (``zsh-doc``), fetchmail's, xterm's, SQLite's
 (``sqlite3-doc``), Git's (``git-doc``), FFmpeg's, mypy's, Network UPS Tools' (``nut-doc``), nano's,
-Valgrind's, FontForge's, WeeChat's, Sylpheed's, bogofilter's, Docutils', w3m's and Dask's (``FAQ_PAGES``).
-They are made by different tools (texinfo, yodl, asciidoc, DocBook, Sphinx, by hand), so a page
-is read as one stream of text cut at its headings (``h1``–``h6``, a paragraph or table cell that
-is one bold phrase, a ``<dt>`` that asks a question): a heading that asks a question of at least
-``VAGUE_QUESTIONS`` words, without its numbers ("3.1:", "G1.", "(2)", "1.1 Q01") or a trailing aside in
-brackets, is the query; the text up to the next heading is its answer (tables of contents and
-navigation left out). Source ``faqs-translated``: the German and French questions of the FAQs that ship
-translations (``TRANSLATED_FAQS``: WeeChat, Sylpheed, bogofilter) → the English answer under the same
-anchor, cross-lingual pairs of real questions. None of these packages
-is a dev set's or reserved for independent evaluation.
+Valgrind's, FontForge's, WeeChat's, Sylpheed's, bogofilter's, Docutils', w3m's, Dask's and MPlayer's
+(``mplayer-doc``) (``FAQ_PAGES``). They are made by different tools (texinfo, yodl, asciidoc, DocBook,
+Sphinx, by hand), so a page is read as one stream of text cut at its headings (``h1``–``h6``, a
+paragraph or table cell that is one bold phrase, a ``<dt>`` that asks a question, the question row of a
+DocBook Q&A table): a heading that asks a question of at least ``VAGUE_QUESTIONS`` words (a Q&A row
+asks one without "?": "Audio goes out of sync playing an AVI file."), without its numbers ("3.1:",
+"G1.", "(2)", "1.1 Q01"), label ("Q:", "Frage:") or a trailing aside in brackets, is the query; the text
+up to the next heading is its answer (tables of contents and navigation left out). Source
+``faqs-translated``: the questions of the FAQs that ship translations (``TRANSLATED_FAQS``: WeeChat,
+Sylpheed and bogofilter in German or French; MPlayer in eight languages) → the English answer, found
+under the same anchor or, where the anchors are made up per language, by content
+(``training.faq_align``): cross-lingual pairs of real questions. None of these packages is a dev set's
+or reserved for independent evaluation.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from searchr3.errors import SearchR3Error
 from searchr3.manpages import clean, first_words
 
 from . import sphinx_html as html
+from .faq_align import align
 
 DOC_ROOT = Path("/usr/share/doc")
 # Debian package → its FAQ pages (globs under /usr/share/doc)
@@ -50,13 +54,19 @@ FAQ_PAGES = {
     "docutils-doc": ("docutils-doc/FAQ.html",),
     "w3m": ("w3m/FAQ.html",),
     "python-dask-doc": ("python-dask-doc/html/faq.html",),
+    "mplayer-doc": ("mplayer/HTML/en/faq.html",),  # the English one of its ten languages
 }
 # package → language → its translated pages (globs under /usr/share/doc), the English ones being FAQ_PAGES's:
-# each translated question is paired with the English answer under the same anchor (cross-lingual pairs)
+# each translated question is paired with the English answer under the same anchor, or matched by content where
+# the anchors are made up (cross-lingual pairs)
 TRANSLATED_FAQS = {
     "weechat-doc": {"de": "weechat-doc/html/weechat_faq.de.html", "fr": "weechat-doc/html/weechat_faq.fr.html"},
     "sylpheed-doc": {"de": "sylpheed-doc/FAQ/de/sylpheed-faq-[0-9].html"},  # its French one is numbered otherwise
     "bogofilter-common": {"fr": "bogofilter-common/bogofilter-faq-fr.html"},
+    # DocBook makes up its anchors per language: matched by content (training.faq_align); the Chinese FAQ leaves
+    # its questions in English
+    "mplayer-doc": {lang: f"mplayer/HTML/{lang}/faq.html" for lang in ("de", "fr", "es", "it", "pl", "cs", "hu",
+                                                                        "ru")},
 }
 VAGUE_QUESTIONS = 4  # a question of fewer words ("What is it?", "Is mypy free?") is no query
 MIN_ANSWER_WORDS = 8
@@ -69,6 +79,8 @@ _BLOCKS = frozenset({"p", "div", "br", "dl", "dt", "dd", "ul", "ol", "li", "pre"
                      "td", "th", "section"})
 # "3.1:", "2.1", "G1.", "(2)", "1.1 Q01", "Frage 01:"
 _NUMBER = re.compile(r"^((\(\d+\)|(Frage )?[A-Z]?\d+(\.\d+)*[.:)]?)\s+)+")
+_GENERATED_ID = re.compile(r"^idm?\d+$")  # DocBook's made-up anchors ("idm5705"): another in every language
+_QANDA_ROWS = frozenset({"question", "answer"})  # DocBook Q&A tables: a label cell ("Q:", "Frage", "4.1.") first
 _ASIDE = re.compile(r"\s*\([^()]*\)$")  # "Why do my csh aliases not work? (Plus other alias pitfalls.)"
 
 
@@ -81,13 +93,23 @@ def faq_pages(base: Path = DOC_ROOT) -> dict[str, list[Path]]:
     return found
 
 
+def _label(element) -> bool:
+    row = element.getparent()
+    return (element.tag == "td" and row is not None and row.tag == "tr" and bool(_QANDA_ROWS & set(html.classes(row)))
+            and row.index(element) == 0)
+
+
 def _chrome(element) -> bool:
-    return bool(_CHROME & set(html.classes(element)))
+    if element.tag == "dl" and (box := element.getparent()) is not None and "qandaset" in html.classes(box):
+        return True  # the list of a DocBook Q&A set's questions, each a link to the real one below
+    return bool(_CHROME & set(html.classes(element))) or _label(element)
 
 
 def heading_text(element) -> str:
     """A heading's words without its number, permalink or trailing aside in brackets."""
-    title = clean(html.text(element, skip=[e for e in html.descendants(element) if _chrome(e)]))
+    skip = [e for e in html.descendants(element) if _chrome(e)]
+    # a Q&A row holds blocks (a question, then the message it quotes): never glued
+    title = clean(html.text(element, separator=" " if _question_row(element) else "", skip=skip))
     title = re.sub(r"\s+([?.,;:!])", r"\1", _NUMBER.sub("", title))
     bare = _ASIDE.sub("", title)
     return bare if bare.endswith("?") else title
@@ -98,8 +120,12 @@ def _one_bold_phrase(element) -> bool:
             and not (element.text or "").strip() and not (element[0].tail or "").strip())
 
 
+def _question_row(element) -> bool:
+    return element.tag == "tr" and "question" in html.classes(element)
+
+
 def _is_heading(element) -> bool:
-    if element.tag in _HEADINGS or _one_bold_phrase(element):
+    if element.tag in _HEADINGS or _question_row(element) or _one_bold_phrase(element):
         return True
     return element.tag == "dt" and heading_text(element).endswith("?")
 
@@ -110,12 +136,16 @@ class Section(NamedTuple):
     heading: str
     anchor: str | None  # the heading's id or name (its own, an inner link's, or the anchor just before it)
     text: str
+    asked: bool = False  # the markup says the heading is a question (a DocBook Q&A row), "?" or not
+
+    def asks(self) -> bool:
+        """The heading is a question (it ends in "?" or the markup says so) of at least ``VAGUE_QUESTIONS`` words."""
+        return (self.asked or self.heading.endswith("?")) and len(self.heading.split()) >= VAGUE_QUESTIONS
 
     def pair(self) -> tuple[str, str] | None:
-        """``(question, answer cut to 160 words)`` when the heading asks a question that is no vaguer than
-        ``VAGUE_QUESTIONS`` words and the answer has at least ``MIN_ANSWER_WORDS``."""
-        if (self.heading.endswith("?") and len(self.heading.split()) >= VAGUE_QUESTIONS
-                and len(self.text.split()) >= MIN_ANSWER_WORDS):
+        """``(question, answer cut to 160 words)`` when the heading asks a question (``asks``) and the answer
+        has at least ``MIN_ANSWER_WORDS``."""
+        if self.asks() and len(self.text.split()) >= MIN_ANSWER_WORDS:
             return self.heading, first_words(self.text)
         return None
 
@@ -123,14 +153,15 @@ class Section(NamedTuple):
 def _anchor(element) -> str | None:
     for e in element.iter():
         if key := e.get("id") or e.get("name"):
-            return key
+            return None if _GENERATED_ID.match(key) else key
     before = element.getprevious()
-    return None if before is None or before.tag != "a" else before.get("name") or before.get("id")
+    key = None if before is None or before.tag != "a" else before.get("name") or before.get("id")
+    return None if key is None or _GENERATED_ID.match(key) else key
 
 
 def sections(root) -> Iterator[Section]:
     """The page's sections, in order."""
-    heading, anchor, parts = None, None, []
+    heading, anchor, asked, parts = None, None, False, []
     stack = [(root, True)]
     while stack:
         node, opening = stack.pop()
@@ -144,8 +175,8 @@ def sections(root) -> Iterator[Section]:
             continue
         if node is not root and _is_heading(node):
             if heading is not None:
-                yield Section(heading, anchor, clean("".join(parts)))
-            heading, anchor, parts = heading_text(node), _anchor(node), []
+                yield Section(heading, anchor, clean("".join(parts)), asked)
+            heading, anchor, asked, parts = heading_text(node), _anchor(node), _question_row(node), []
             continue
         if node.tag in _BLOCKS:
             parts.append(" ")
@@ -156,7 +187,7 @@ def sections(root) -> Iterator[Section]:
             if isinstance(child.tag, str):  # an element, not a comment
                 stack.append((child, True))
     if heading is not None:
-        yield Section(heading, anchor, clean("".join(parts)))
+        yield Section(heading, anchor, clean("".join(parts)), asked)
 
 
 def _page_sections(page: Path) -> list[Section]:
@@ -190,16 +221,24 @@ def translated_faq_pages(base: Path = DOC_ROOT) -> dict[tuple[str, str], tuple[l
     return found
 
 
+def _matched(english: list[Section], translated: list[Section]) -> Iterator[tuple[Section, Section]]:
+    """``(English section, translated section)``: by anchor; sections without one (DocBook's made-up anchors are
+    none) by content (``training.faq_align``), among those that hold text."""
+    by_anchor = {s.anchor: s for s in english if s.anchor}
+    yield from ((by_anchor[s.anchor], s) for s in translated if s.anchor in by_anchor)
+    english, translated = ([s for s in side if s.anchor is None and s.text] for side in (english, translated))
+    for i, j in align([f"{s.heading} {s.text}" for s in english], [f"{s.heading} {s.text}" for s in translated]):
+        yield english[i], translated[j]
+
+
 def translated_faq_pairs(pages: dict[tuple[str, str], tuple[list[Path], list[Path]]],
                          base: Path = DOC_ROOT) -> Iterator[tuple[str, str, str]]:
-    """``(German or French question, the English answer, source)``: each translated question is matched to
-    the English section with the same anchor (``faqs-de:weechat-doc:…#question``); a question left in
-    English, or whose English section has no answer, is skipped."""
+    """``(translated question, the English answer, source)`` (``faqs-de:weechat-doc:…#question``): each
+    translated question is matched to an English section (``_matched``); a question left in English, or
+    whose English section has no answer, is skipped."""
     for (pkg, lang), (translated, english) in pages.items():
-        answers = {s.anchor: pair for page in english for s in _page_sections(page) if (pair := s.pair())}
+        english_sections = [s for page in english for s in _page_sections(page)]
         for page in translated:
-            for s in _page_sections(page):
-                question, answer = answers.get(s.anchor, (None, None))
-                if (s.anchor and answer and s.heading.endswith("?") and len(s.heading.split()) >= VAGUE_QUESTIONS
-                        and s.heading != question):
-                    yield s.heading, answer, f"faqs-{lang}:{pkg}:{_relative(page, base)}#question"
+            for original, s in _matched(english_sections, _page_sections(page)):
+                if (pair := original.pair()) and s.asks() and s.heading != pair[0]:
+                    yield s.heading, pair[1], f"faqs-{lang}:{pkg}:{_relative(page, base)}#question"
