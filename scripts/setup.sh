@@ -22,21 +22,29 @@ for pkg in python-celery-doc python-click-doc python-cryptography-doc python-fla
     python-setuptools-doc python-sqlalchemy-doc python-werkzeug-doc python-xarray-doc sphinx-doc; do
     [[ -d /usr/share/doc/$pkg ]] || missing+=("$pkg")
 done
-# other tools' FAQs (training text: training.faqs's FAQ_PAGES); zsh-doc, ffmpeg-doc and mplayer-doc use other folders
+# other tools' FAQs (training text: training.faqs's FAQ_PAGES); zsh-doc and ffmpeg-doc use other folder names
 for pkg in r-doc-html fetchmail xterm sqlite3-doc git-doc mypy-doc nut-doc nano valgrind fontforge-doc weechat-doc \
     sylpheed-doc bogofilter-common docutils-doc w3m python-dask-doc; do
     [[ -d /usr/share/doc/$pkg ]] || missing+=("$pkg")
 done
 compgen -G "/usr/share/doc/zsh-common/html/FAQ0*.html" >/dev/null || missing+=(zsh-doc)
 [[ -e /usr/share/doc/ffmpeg/manual/faq.html ]] || missing+=(ffmpeg-doc)
-[[ -e /usr/share/doc/mplayer/HTML/en/faq.html ]] || missing+=(mplayer-doc)
 command -v chromium >/dev/null || missing+=(chromium)
-if ((${#missing[@]})); then
+# more FAQs, without what they recommend (MPlayer, Apache, TeX Live): only their documentation is read
+docs=()
+for pkg in mplayer-doc mhonarc flex-doc apache2-doc libfftw3-doc partimage-doc asymptote-doc gammu-doc openvswitch-doc; do
+    [[ -d /usr/share/doc/$pkg ]] || docs+=("$pkg")
+done
+if ((${#missing[@]} + ${#docs[@]})); then
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-        echo "[setup] installing ${missing[*]} (apt) ..." >&2
-        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        echo "[setup] installing ${missing[*]} ${docs[*]} (apt) ..." >&2
+        apt-get update -qq >/dev/null
+        export DEBIAN_FRONTEND=noninteractive
+        if ((${#missing[@]})); then apt-get install -y -qq "${missing[@]}" >/dev/null; fi
+        if ((${#docs[@]})); then apt-get install -y -qq --no-install-recommends "${docs[@]}" >/dev/null; fi
     else
-        echo "[setup] note: 'apt-get install ${missing[*]}' is needed for the evaluation sets, training text and browser test" >&2
+        echo "[setup] note: 'apt-get install ${missing[*]} ${docs[*]}' is needed for the evaluation sets, training text" \
+             "and browser test" >&2
     fi
 fi
 

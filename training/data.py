@@ -9,10 +9,10 @@ Sources (Debian packages, no downloads):
 - ``projects``: the Sphinx documentation of other Python projects (``PROJECT_DOCS``: Celery,
   SQLAlchemy, Scrapy, lxml, Flask, …, each a Debian ``python-*-doc`` package), the same way:
   their FAQ pages and question headings give real questions → answers.
-- ``faqs``: the FAQs of 19 other tools (R, zsh, fetchmail, xterm, SQLite, Git, FFmpeg, MPlayer, …;
+- ``faqs``: the FAQs of 27 other tools (R, zsh, fetchmail, xterm, SQLite, Git, FFmpeg, MPlayer, …;
   ``training.faqs.FAQ_PAGES``): real questions → their answers.
-- ``faqs-translated``: the questions of the FAQs that ship translations (WeeChat, Sylpheed and
-  bogofilter in German or French, MPlayer in eight languages) → the English answer (cross-lingual pairs).
+- ``faqs-translated``: the questions of the FAQs that ship translations (WeeChat, Sylpheed, bogofilter
+  and mod_ssl in German or French, MPlayer in eight languages) → the English answer (cross-lingual pairs).
 - ``man``: man pages (``manpages``, ``manpages-dev``): NAME line → DESCRIPTION.
 - ``man-translated``: German and French man pages (``manpages-de``, ``manpages-fr``): the
   translated NAME summary → the English page's DESCRIPTION (cross-lingual pairs).

@@ -3,19 +3,21 @@
 Each FAQ is one or a few HTML pages whose question headings are followed by their answers:
 the R FAQ (``r-doc-html``), the zsh FAQ (``zsh-doc``), fetchmail's, xterm's, SQLite's
 (``sqlite3-doc``), Git's (``git-doc``), FFmpeg's, mypy's, Network UPS Tools' (``nut-doc``), nano's,
-Valgrind's, FontForge's, WeeChat's, Sylpheed's, bogofilter's, Docutils', w3m's, Dask's and MPlayer's
-(``mplayer-doc``) (``FAQ_PAGES``). They are made by different tools (texinfo, yodl, asciidoc, DocBook,
-Sphinx, by hand), so a page is read as one stream of text cut at its headings (``h1``–``h6``, a
-paragraph or table cell that is one bold phrase, a ``<dt>`` that asks a question, the question row of a
-DocBook Q&A table): a heading that asks a question of at least ``VAGUE_QUESTIONS`` words (a Q&A row
-asks one without "?": "Audio goes out of sync playing an AVI file."), without its numbers ("3.1:",
-"G1.", "(2)", "1.1 Q01"), label ("Q:", "Frage:") or a trailing aside in brackets, is the query; the text
-up to the next heading is its answer (tables of contents and navigation left out). Source
-``faqs-translated``: the questions of the FAQs that ship translations (``TRANSLATED_FAQS``: WeeChat,
-Sylpheed and bogofilter in German or French; MPlayer in eight languages) → the English answer, found
-under the same anchor or, where the anchors are made up per language, by content
-(``training.faq_align``): cross-lingual pairs of real questions. None of these packages is a dev set's
-or reserved for independent evaluation.
+Valgrind's, FontForge's, WeeChat's, Sylpheed's, bogofilter's, Docutils', w3m's, Dask's, MPlayer's
+(``mplayer-doc``), MHonArc's, flex's, mod_ssl's (``apache2-doc``), FFTW's (``libfftw3-doc``),
+Partition Image's (``partimage-doc``), Asymptote's, Gammu's and Open vSwitch's (``FAQ_PAGES``). They
+are made by different tools (texinfo, yodl, asciidoc, DocBook, Sphinx, by hand), so a page is read as
+one stream of text cut at its headings (``h1``–``h6``, a paragraph or table cell that is one bold
+phrase, a ``<dt>`` that asks a question, the question row of a DocBook Q&A table, a paragraph that
+starts "Q: "): a heading that asks a question of at least ``VAGUE_QUESTIONS`` words (one the markup
+marks asks without "?": "Audio goes out of sync playing an AVI file."), without its numbers ("3.1:",
+"G1.", "(2)", "1.1 Q01", "Question 4.2."), label ("Q:", "Frage:") or a trailing aside in brackets, is
+the query; the text up to the next heading, without an "A: " label, is its answer (tables of contents
+and navigation left out). Source ``faqs-translated``: the questions of the FAQs that ship translations
+(``TRANSLATED_FAQS``: WeeChat, Sylpheed, bogofilter and mod_ssl in German or French; MPlayer in eight
+languages) → the English answer, found under the same anchor or, where the anchors are made up per
+language, by content (``training.faq_align``): cross-lingual pairs of real questions. None of these
+packages is a dev set's or reserved for independent evaluation.
 """
 
 from __future__ import annotations
@@ -55,6 +57,14 @@ FAQ_PAGES = {
     "w3m": ("w3m/FAQ.html",),
     "python-dask-doc": ("python-dask-doc/html/faq.html",),
     "mplayer-doc": ("mplayer/HTML/en/faq.html",),  # the English one of its ten languages
+    "mhonarc": ("mhonarc/faq/*.html",),
+    "flex-doc": ("flex-doc/html/*_003f.html",),  # a page per question, named after it ("_003f" is texinfo's "?")
+    "apache2-doc": ("apache2-doc/manual/en/ssl/ssl_faq.html",),  # mod_ssl's FAQ; the manual has no other
+    "libfftw3-doc": ("libfftw3-dev/fftw-faq.html/section*.html",),
+    "partimage-doc": ("partimage-doc/html/faq-*.html",),
+    "asymptote-doc": ("asymptote/faq/section*.html",),
+    "gammu-doc": ("gammu/html/faq/*.html",),
+    "openvswitch-doc": ("openvswitch-doc/html/faq/*.html",),  # "Q: …" paragraphs, each answer "A: …"
 }
 # package → language → its translated pages (globs under /usr/share/doc), the English ones being FAQ_PAGES's:
 # each translated question is paired with the English answer under the same anchor, or matched by content where
@@ -63,6 +73,7 @@ TRANSLATED_FAQS = {
     "weechat-doc": {"de": "weechat-doc/html/weechat_faq.de.html", "fr": "weechat-doc/html/weechat_faq.fr.html"},
     "sylpheed-doc": {"de": "sylpheed-doc/FAQ/de/sylpheed-faq-[0-9].html"},  # its French one is numbered otherwise
     "bogofilter-common": {"fr": "bogofilter-common/bogofilter-faq-fr.html"},
+    "apache2-doc": {"fr": "apache2-doc/manual/fr/ssl/ssl_faq.html"},  # its other languages' pages are the English one
     # DocBook makes up its anchors per language: matched by content (training.faq_align); the Chinese FAQ leaves
     # its questions in English
     "mplayer-doc": {lang: f"mplayer/HTML/{lang}/faq.html" for lang in ("de", "fr", "es", "it", "pl", "cs", "hu",
@@ -77,8 +88,9 @@ _CHROME = frozenset({"header", "nav-panel", "navigation", "navheader", "navfoote
 # elements that start a new line: their text is never glued to the text around them
 _BLOCKS = frozenset({"p", "div", "br", "dl", "dt", "dd", "ul", "ol", "li", "pre", "blockquote", "table", "tr",
                      "td", "th", "section"})
-# "3.1:", "2.1", "G1.", "(2)", "1.1 Q01", "Frage 01:"
-_NUMBER = re.compile(r"^((\(\d+\)|(Frage )?[A-Z]?\d+(\.\d+)*[.:)]?)\s+)+")
+# "3.1:", "2.1", "G1.", "(2)", "1.1 Q01", "Frage 01:", "Question 4.2.", "Q:"
+_NUMBER = re.compile(r"^((\(\d+\)|(Frage |Question )?[A-Z]?\d+(\.\d+)*[.:)]?|Q:)\s+)+")
+_ANSWER_LABEL = re.compile(r"^A:\s+")
 _GENERATED_ID = re.compile(r"^idm?\d+$")  # DocBook's made-up anchors ("idm5705"): another in every language
 _QANDA_ROWS = frozenset({"question", "answer"})  # DocBook Q&A tables: a label cell ("Q:", "Frage", "4.1.") first
 _ASIDE = re.compile(r"\s*\([^()]*\)$")  # "Why do my csh aliases not work? (Plus other alias pitfalls.)"
@@ -124,8 +136,13 @@ def _question_row(element) -> bool:
     return element.tag == "tr" and "question" in html.classes(element)
 
 
+def _asked(element) -> bool:
+    """The markup marks a question: a DocBook Q&A row, or a paragraph that starts "Q: " (Open vSwitch)."""
+    return _question_row(element) or (element.tag == "p" and (element.text or "").startswith("Q: "))
+
+
 def _is_heading(element) -> bool:
-    if element.tag in _HEADINGS or _question_row(element) or _one_bold_phrase(element):
+    if element.tag in _HEADINGS or _asked(element) or _one_bold_phrase(element):
         return True
     return element.tag == "dt" and heading_text(element).endswith("?")
 
@@ -136,7 +153,7 @@ class Section(NamedTuple):
     heading: str
     anchor: str | None  # the heading's id or name (its own, an inner link's, or the anchor just before it)
     text: str
-    asked: bool = False  # the markup says the heading is a question (a DocBook Q&A row), "?" or not
+    asked: bool = False  # the markup says the heading is a question ("Q: ", a DocBook Q&A row), "?" or not
 
     def asks(self) -> bool:
         """The heading is a question (it ends in "?" or the markup says so) of at least ``VAGUE_QUESTIONS`` words."""
@@ -146,7 +163,7 @@ class Section(NamedTuple):
         """``(question, answer cut to 160 words)`` when the heading asks a question (``asks``) and the answer
         has at least ``MIN_ANSWER_WORDS``."""
         if self.asks() and len(self.text.split()) >= MIN_ANSWER_WORDS:
-            return self.heading, first_words(self.text)
+            return self.heading, first_words(_ANSWER_LABEL.sub("", self.text))
         return None
 
 
@@ -176,7 +193,7 @@ def sections(root) -> Iterator[Section]:
         if node is not root and _is_heading(node):
             if heading is not None:
                 yield Section(heading, anchor, clean("".join(parts)), asked)
-            heading, anchor, asked, parts = heading_text(node), _anchor(node), _question_row(node), []
+            heading, anchor, asked, parts = heading_text(node), _anchor(node), _asked(node), []
             continue
         if node.tag in _BLOCKS:
             parts.append(" ")
