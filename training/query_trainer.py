@@ -81,9 +81,11 @@ class QueryTrainer(TrainingLoop):
         """Embed the bank with the documents adapter (parts already in ``OUT/bank`` are read back)
         and, with a filter margin or distillation, embed the pairs and the bank with the teacher."""
         cfg = self.config
+        # the bank in the training's own precision, not the machine's default (bfloat16 on CPUs that have it)
+        precision = "bfloat16" if self.accelerator.mixed_precision == "bf16" else "float32"
         documents = Embedder.load(ModelConfig(model=cfg.model, adapter=str(self.documents), query_adapter=None,
                                               max_document_tokens=cfg.max_document_tokens,
-                                              device=str(self.accelerator.device)))
+                                              device=str(self.accelerator.device), precision=precision))
         key = self.rows.key(documents.fingerprint, str(cfg.max_document_tokens))
         embed = lambda texts: torch.from_numpy(documents.embed_documents(texts))  # noqa: E731
         with self.accelerator.main_process_first():  # the others then read the saved parts back
