@@ -168,11 +168,9 @@ class Section(NamedTuple):
 
 
 def _anchor(element) -> str | None:
-    for e in element.iter():
-        if key := e.get("id") or e.get("name"):
-            return None if _GENERATED_ID.match(key) else key
-    before = element.getprevious()
-    key = None if before is None or before.tag != "a" else before.get("name") or before.get("id")
+    key = next((k for e in element.iter() if (k := e.get("id") or e.get("name"))), None)
+    if key is None and (before := element.getprevious()) is not None and before.tag == "a":
+        key = before.get("name") or before.get("id")
     return None if key is None or _GENERATED_ID.match(key) else key
 
 
@@ -253,9 +251,11 @@ def translated_faq_pairs(pages: dict[tuple[str, str], tuple[list[Path], list[Pat
     """``(translated question, the English answer, source)`` (``faqs-de:weechat-doc:…#question``): each
     translated question is matched to an English section (``_matched``); a question left in English, or
     whose English section has no answer, is skipped."""
+    english_sections = {}  # the English pages of a package, read once for all its languages
     for (pkg, lang), (translated, english) in pages.items():
-        english_sections = [s for page in english for s in _page_sections(page)]
+        if pkg not in english_sections:
+            english_sections[pkg] = [s for page in english for s in _page_sections(page)]
         for page in translated:
-            for original, s in _matched(english_sections, _page_sections(page)):
+            for original, s in _matched(english_sections[pkg], _page_sections(page)):
                 if (pair := original.pair()) and s.asks() and s.heading != pair[0]:
                     yield s.heading, pair[1], f"faqs-{lang}:{pkg}:{_relative(page, base)}#question"
