@@ -12,10 +12,22 @@ Only for frozen weights: a model being trained would change under the stored sta
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Sequence
 
 import torch
+
+
+def _cache_keyword(decoder: torch.nn.Module) -> str:
+    """The decoder's name for a key/value cache argument: ``cache`` in recent transformers,
+    ``past_key_values`` before (deprecated since, and due to go in 5.40)."""
+    return "cache" if "cache" in inspect.signature(decoder.forward).parameters else "past_key_values"
+
+
+def _returned_cache(out):
+    cache = getattr(out, "cache", None)
+    return out.past_key_values if cache is None else cache
 
 
 class PromptPrefixes:
@@ -42,7 +54,7 @@ class PromptPrefixes:
                 device = next(self.model.parameters()).device
                 with torch.inference_mode():
                     out = self.model.get_decoder()(input_ids=torch.tensor([head], device=device), use_cache=True)
-                self._states[head] = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+                self._states[head] = [(layer.keys, layer.values) for layer in _returned_cache(out).layers]
             return self._states[head]
 
     def final_hidden(self, head: tuple[int, ...], input_ids: torch.Tensor,
@@ -57,5 +69,6 @@ class PromptPrefixes:
             cache.update(keys.expand(batch, -1, -1, -1), values.expand(batch, -1, -1, -1), i)
         seen = torch.ones(batch, len(head), dtype=attention_mask.dtype, device=attention_mask.device)
         mask = torch.cat([seen, attention_mask], 1)
-        out = self.model.get_decoder()(input_ids=input_ids, attention_mask=mask, past_key_values=cache, use_cache=True)
+        decoder = self.model.get_decoder()
+        out = decoder(input_ids=input_ids, attention_mask=mask, use_cache=True, **{_cache_keyword(decoder): cache})
         return out.last_hidden_state

@@ -1,5 +1,7 @@
 """Prompt heads read once (``searchr3.prefix_cache``): the same vectors as the whole prompt."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -40,7 +42,9 @@ def test_float32_vectors_equal_the_whole_prompts(trained):
     sequences = prompts(trained)
     (reasoned,) = trained.traces(QUERIES[:1], max_new_tokens=8)
     sequences.append(reasoned.final_ids)
-    mixed = trained.vectors_for_ids(sequences)  # documents, queries and a trace in one call
+    with warnings.catch_warnings():  # the cache goes by the name this transformers takes, not a deprecated one
+        warnings.filterwarnings("error", message=".*past_key_values", category=FutureWarning)
+        mixed = trained.vectors_for_ids(sequences)  # documents, queries and a trace in one call
     np.testing.assert_allclose(mixed, whole_prompt_vectors(trained, sequences), atol=2e-5)
     # each prompt started from its own role's head, and a text's vector ignores its batch mates
     assert {len(trained._prefixes.head_of([s])) for s in sequences} == {
