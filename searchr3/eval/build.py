@@ -8,7 +8,9 @@
   the translated NAME summary (``ls - Verzeichnisinhalte auflisten`` → ``Verzeichnisinhalte
   auflisten``) is the query, the English page's DESCRIPTION its passage; the corpus is the
   English descriptions of every held-out page with a translation (one page in five,
-  ``searchr3.manpages.held_out``, which the training builders skip in every language).
+  ``searchr3.manpages.held_out``, which the training builders skip in every language). Its
+  queries are the fixed list in ``manxl_queries.txt``: the set does not grow with the packages
+  a machine happens to have (nano translates its own pages, and the set-up installs it).
 
 No training builder reads the FAQ pages or ``perl-doc``.
 """
@@ -117,13 +119,26 @@ def build_perlfaq(root: Path | None = None) -> Dataset:
     return one_passage_each(items(), "no perlfaq questions found")
 
 
-def build_manxl(root: Path = MAN_ROOT, languages: tuple[str, ...] = ("de", "fr")) -> Dataset:
+MANXL_QUERIES = Path(__file__).with_name("manxl_queries.txt")
+
+
+def manxl_query_keys(path: Path = MANXL_QUERIES) -> frozenset[str]:
+    """The manxl queries' ``language:page`` keys (``de:man1/ls.1.gz``), as first measured."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def build_manxl(root: Path = MAN_ROOT, languages: tuple[str, ...] = ("de", "fr"),
+                keys: frozenset[str] | None = None) -> Dataset:
+    """The cross-lingual set: of ``keys`` (default: ``manxl_query_keys()``), the pages found
+    translated under ``root``."""
+    keys = manxl_query_keys() if keys is None else keys
     english = {key: path for key, path in page_keys(root=root) if held_out(key)}
 
     def items():
         for lang in languages:
             for key, path in page_keys(lang, root):
-                if key not in english:
+                if key not in english or f"{lang}:{key}" not in keys:
                     continue
                 page, original = read_page(path, key), read_page(english[key], key)
                 if page and original and page.summary.lower() != original.summary.lower():  # translated
