@@ -39,6 +39,7 @@ class PromptPrefixes:
         self.heads = sorted({tuple(h) for h in heads if h}, key=len, reverse=True)
         self._states: dict[tuple[int, ...], list[tuple[torch.Tensor, torch.Tensor]]] = {}
         self._lock = threading.Lock()
+        self._cache_keyword = _cache_keyword(model.get_decoder())
 
     def head_of(self, sequences: Sequence[Sequence[int]]) -> tuple[int, ...]:
         """The longest known head that every sequence starts with and outlasts, else ``()``."""
@@ -69,6 +70,6 @@ class PromptPrefixes:
             cache.update(keys.expand(batch, -1, -1, -1), values.expand(batch, -1, -1, -1), i)
         seen = torch.ones(batch, len(head), dtype=attention_mask.dtype, device=attention_mask.device)
         mask = torch.cat([seen, attention_mask], 1)
-        decoder = self.model.get_decoder()
-        out = decoder(input_ids=input_ids, attention_mask=mask, use_cache=True, **{_cache_keyword(decoder): cache})
+        out = self.model.get_decoder()(input_ids=input_ids, attention_mask=mask, use_cache=True,
+                                       **{self._cache_keyword: cache})
         return out.last_hidden_state
