@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from searchr3 import Embedder, ModelConfig
+from searchr3.errors import SearchR3Error
 from searchr3.trace_targets import OPENING, TermWeights
 from tests.test_training_sft import PAIRS, tiny
 from training.pairs import Pair, load_pairs
@@ -56,6 +57,20 @@ def test_the_gain_filter_keeps_only_traces_that_help(trained, tmp_path):
             assert choice.trace.removeprefix(OPENING).strip(" .") not in {"", "the", "a"}
             traced = margins(trained.embed_with_traces([pair.query], [choice.trace]), docs, [i])[0]
             assert traced - plain[i] == pytest.approx(choice.gain, abs=1e-4)
+
+    # without the oracle only the model's own samples compete: every target is a trace it wrote
+    own = choose_traces(trained, PAIRS, weights, samples=2, block=4, opened=True, oracle=False)
+    assert len(own) == len(PAIRS)
+    for i, (pair, choice) in enumerate(zip(PAIRS, own)):
+        assert choice.source in {"opened sample", "no gain", "no candidate"}
+        assert opened[i].gain >= choice.gain - 1e-3  # the same samples, with the oracle beside them
+        if choice.trace is not None:
+            assert choice.gain > 0 and choice.trace.startswith(OPENING)
+            assert not about_the_prompt(choice.trace, pair.query)
+            traced = margins(trained.embed_with_traces([pair.query], [choice.trace]), docs, [i])[0]
+            assert traced - plain[i] == pytest.approx(choice.gain, abs=1e-4)
+    with pytest.raises(SearchR3Error, match="need samples"):
+        choose_traces(trained, PAIRS, weights, oracle=False)
 
     # the command writes the same pairs back, a trace where one helps, and they load as pairs
     src = tmp_path / "pairs.jsonl"

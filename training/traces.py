@@ -65,10 +65,13 @@ def about_the_prompt(trace: str, query: str) -> bool:
 
 def choose_traces(embedder: Embedder, pairs: list[Pair], weights: TermWeights, samples: int = 0,
                   negatives: int = 1, plain_share: float = 0.0, seed: int = 0, block: int = 32,
-                  progress=None, opened: bool = False) -> list[Choice]:
+                  progress=None, opened: bool = False, oracle: bool = True) -> list[Choice]:
     """One :class:`Choice` per pair (see the module docstring; ``opened``: the samples continue
-    :data:`OPENING`). Plain queries are read by the model that writes and reads the traces (not a
-    query adapter): the gain is over that model's own plain search."""
+    :data:`OPENING`; ``oracle=False``: the samples are the only candidates). Plain queries are
+    read by the model that writes and reads the traces (not a query adapter): the gain is over
+    that model's own plain search."""
+    if not oracle and not samples:
+        raise SearchR3Error("without the oracle, traces need samples (--samples N)")
     embedder = embedder.document_side
     rng = random.Random(seed)
     plain = {i for i in range(len(pairs)) if rng.random() < plain_share}
@@ -81,7 +84,7 @@ def choose_traces(embedder: Embedder, pairs: list[Pair], weights: TermWeights, s
         queries = [p.query for p in part]
         base = margins(embedder.embed_queries(queries), doc_vectors, own)
         candidates: list[list[tuple[str, str]]] = [
-            [("oracle", passage_trace(p.query, p.positive, weights))] for p in part
+            [("oracle", passage_trace(p.query, p.positive, weights))] if oracle else [] for p in part
         ]
         if samples:
             sampling = Sampling(do_sample=True, temperature=0.8, top_p=0.95, num_samples=samples, seed=seed + start)
@@ -94,20 +97,22 @@ def choose_traces(embedder: Embedder, pairs: list[Pair], weights: TermWeights, s
                     if trace.text.strip() and not about_the_prompt(trace.text, queries[trace.query_index]):
                         candidates[trace.query_index].append(("sample", trace.text))
         flat = [(i, kind, text) for i, row in enumerate(candidates) for kind, text in row]
-        vectors = embedder.embed_with_traces([part[i].query for i, _, _ in flat], [t for _, _, t in flat])
-        gains = margins(vectors, doc_vectors, [i for i, _, _ in flat]) - base[[i for i, _, _ in flat]]
-        best: dict[int, tuple[float, str, str]] = {}
+        gains = np.zeros(0)
+        if flat:
+            vectors = embedder.embed_with_traces([part[i].query for i, _, _ in flat], [t for _, _, t in flat])
+            gains = margins(vectors, doc_vectors, [i for i, _, _ in flat]) - base[[i for i, _, _ in flat]]
+        best: dict[int, tuple[float, str, str | None]] = {}
         for (i, kind, text), gain in zip(flat, gains):
             if i not in best or gain > best[i][0]:
                 best[i] = (float(gain), kind, text)
         for i in own:
-            gain, kind, text = best[i]
+            gain, kind, text = best.get(i, (0.0, "no candidate", None))
             if start + i in plain:
                 out.append(Choice(None, gain, "plain share"))
             elif gain > 0:
                 out.append(Choice(text, gain, kind))
             else:
-                out.append(Choice(None, gain, "no gain"))
+                out.append(Choice(None, gain, "no gain" if text is not None else "no candidate"))
         if progress is not None:
             progress(len(part))
     return out
@@ -121,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--samples", type=int, default=0, help="model-sampled traces per query besides the oracle")
     ap.add_argument("--opened", action="store_true",
                     help="the samples continue the oracle's opening (its term-list format) instead of free text")
+    ap.add_argument("--no-oracle", dest="oracle", action="store_false",
+                    help="only the model's own samples are candidates, not the positive passage's terms")
     ap.add_argument("--negatives", type=int, default=1, help="hard negatives per pair in each block's passages")
     ap.add_argument("--plain-share", type=float, default=0.3, help="share of pairs kept plain whatever the gain")
     ap.add_argument("--block", type=int, default=32, help="pairs whose passages are ranked together")
@@ -137,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         with phase_progress() as tick:
             choices = choose_traces(embedder, pairs, weights, args.samples, args.negatives, args.plain_share,
                                     args.seed, args.block, counting(tick, "judging traces", len(pairs)),
-                                    opened=args.opened)
+                                    opened=args.opened, oracle=args.oracle)
     except SearchR3Error as exc:
         print_error(exc)
         return 2
