@@ -112,7 +112,7 @@ def choose_traces(embedder: Embedder, pairs: list[Pair], weights: TermWeights, s
             elif gain > 0:
                 out.append(Choice(text, gain, kind))
             else:
-                out.append(Choice(None, gain, "no gain" if text is not None else "no candidate"))
+                out.append(Choice(None, gain, "no gain" if text is not None else kind))
         if progress is not None:
             progress(len(part))
     return out
@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("pairs", type=Path, help="a pairs file (python -m training.data)")
     ap.add_argument("out", type=Path, help="the same pairs, with a 'trace' where one helps")
     ap.add_argument("--adapter", default="default", help="the adapter that judges the traces (and samples them)")
-    ap.add_argument("--samples", type=int, default=0, help="model-sampled traces per query besides the oracle")
+    ap.add_argument("--samples", type=int, default=0,
+                    help="model-sampled traces per query (besides the oracle unless --no-oracle)")
     ap.add_argument("--opened", action="store_true",
                     help="the samples continue the oracle's opening (its term-list format) instead of free text")
     ap.add_argument("--no-oracle", dest="oracle", action="store_false",

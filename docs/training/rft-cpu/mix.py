@@ -35,8 +35,12 @@ def questions(src: str, all_pairs: str, out_q: str, out_mix: str) -> None:
 
 def train(traced_path: str, mix_path: str, dest: str) -> None:
     rows = [json.loads(line) for line in lines(traced_path)]
-    kept = [r for r in rows if "trace" in r and r["trace_gain"] > MIN_GAIN]
-    plain = [{k: v for k, v in r.items() if k != "trace"} for r in rows if r not in kept]
+    kept, plain = [], []
+    for r in rows:
+        if "trace" in r and r["trace_gain"] > MIN_GAIN:
+            kept.append(r)
+        else:
+            plain.append({k: v for k, v in r.items() if k != "trace"})
     rng = random.Random(3)
     rng.shuffle(plain)
     mix = [json.loads(line) for line in lines(mix_path)][:PLAIN_MIX]
