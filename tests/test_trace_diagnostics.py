@@ -5,7 +5,7 @@ import copy
 import numpy as np
 import pytest
 
-from searchr3.eval.traces import markdown, most_confident, run
+from searchr3.eval.traces import borrowed_deviations, markdown, most_confident, run
 from searchr3.evidence import sentences
 
 
@@ -58,6 +58,8 @@ def test_every_variant_is_scored_per_query(trained, pyfaq):
     # greedy, feedback, forced opening, and the averaged free and forced samples
     assert sum(n.startswith("0.75 × plain + 0.25 × ") for n in names) == 6
     assert "most confident of plain + 2 forced samples (widest top-1 margin)" in names
+    control = next(v for v in variants if v.name.startswith("noise control: best of 2"))
+    assert control.name.endswith("another query's deviations") and len(control.ndcg) == 6
     assert {"forced-opening traces", "forced opening, sampled traces"} <= set(seen)
     table = markdown(variants, "pyfaq")
     assert table.count("\n|") == len(variants) + 2  # header, rule, one row per variant
@@ -71,3 +73,22 @@ def test_most_confident_takes_the_widest_top_one_margin():
     chosen = most_confident(plain, samples, docs)
     assert np.array_equal(chosen, [samples[0, 1], plain[1]])  # a sample where it is surer, else plain
     assert np.array_equal(most_confident(plain, samples, docs, with_plain=False), [samples[0, 1], samples[1, 0]])
+
+
+def test_the_noise_control_keeps_each_mean_and_borrows_another_querys_spread():
+    rng = np.random.default_rng(1)
+    samples = rng.normal(size=(5, 3, 8))
+    mean = samples.mean(1, keepdims=True)
+    control = borrowed_deviations(samples, seed=0)
+    assert np.allclose(np.linalg.norm(control, axis=-1), 1.0)
+    donors = []
+    for q in range(5):  # the control is the unit vector of this query's mean + one other query's deviations
+        matches = [d for d in range(5) if np.allclose(control[q], _unit(mean[q] + samples[d] - mean[d]))]
+        assert len(matches) == 1 and matches[0] != q
+        donors.append(matches[0])
+    assert sorted(donors) == list(range(5))  # every query's spread is lent exactly once
+    assert np.array_equal(control, borrowed_deviations(samples, seed=0))
+
+
+def _unit(v):
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)

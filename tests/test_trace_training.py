@@ -2,6 +2,7 @@
 teaches them, on the real default model."""
 
 import json
+import random
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from searchr3.trace_targets import OPENING, TermWeights
 from tests.test_training_sft import PAIRS, tiny
 from training.pairs import Pair, load_pairs
 from training.sft_trainer import SFTTrainer
-from training.traces import about_the_prompt, choose_traces, main, margins
+from training.traces import about_the_prompt, choose_traces, main, margins, noise_floors
 
 pytestmark = pytest.mark.slow
 
@@ -22,6 +23,26 @@ def test_margins_are_the_positive_over_the_best_other():
     docs = np.eye(3, dtype=np.float32)
     queries = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1]], dtype=np.float32)
     np.testing.assert_allclose(margins(queries, docs, [0, 2]), [0.8, -0.6], atol=1e-6)
+
+
+def test_the_noise_floor_is_the_best_gain_of_another_querys_spread_around_this_querys_mean():
+    docs = np.eye(4, dtype=np.float32)
+    vectors = np.array([[0.8, 0.6, 0, 0], [0.6, 0.8, 0, 0], [0, 0.6, 0.8, 0], [0, 0.8, 0, 0.6], [0, 0, 0.6, 0.8]],
+                       dtype=np.float32)
+    base = np.array([0.1, -0.2, 0.0], dtype=np.float32)
+    floors = noise_floors(vectors, [0, 0, 1, 1, 2], docs, base, random.Random(0))
+    assert set(floors) == {0, 1}  # query 2 has one sample: no spread to lend or to judge
+
+    def moved(q, own, donor):
+        v = vectors[own].mean(0) + vectors[donor] - vectors[donor].mean(0)
+        v = v / np.linalg.norm(v, axis=1, keepdims=True)
+        return float((margins(v, docs, [q] * len(v)) - base[q]).max())
+
+    assert floors[0] == pytest.approx(moved(0, [0, 1], [2, 3]), abs=1e-6)  # two queries lend to each other
+    assert floors[1] == pytest.approx(moved(1, [2, 3], [0, 1]), abs=1e-6)
+    lone = noise_floors(vectors[:3], [0, 0, 1], docs, base, random.Random(0))
+    # a query alone borrows its own spread: the floor is its best sample's gain, so no sample passes
+    assert lone == {0: pytest.approx(float((margins(vectors[:2], docs, [0, 0]) - base[0]).max()), abs=1e-6)}
 
 
 def test_a_trace_about_the_embedding_is_not_analysis():
@@ -71,6 +92,20 @@ def test_the_gain_filter_keeps_only_traces_that_help(trained, tmp_path):
             assert traced - plain[i] == pytest.approx(choice.gain, abs=1e-4)
     with pytest.raises(SearchR3Error, match="need samples"):
         choose_traces(trained, PAIRS, weights, oracle=False)
+
+    # with the noise floor, a sample is kept only where it beats another query's spread: the same
+    # samples (same seed), so what survives is the same trace with the same gain, above its floor
+    floored = choose_traces(trained, PAIRS, weights, samples=2, block=4, opened=True, oracle=False, noise_floor=True)
+    for choice, unfloored in zip(floored, own):
+        assert choice.source in {"opened sample", "below the noise floor", "no gain", "no candidate"}
+        if choice.trace is not None:
+            assert choice.floor is not None and choice.gain > choice.floor
+            assert (choice.trace, choice.gain) == (unfloored.trace, pytest.approx(unfloored.gain, abs=1e-6))
+        if choice.source == "below the noise floor":
+            assert unfloored.trace is not None and (choice.floor is None or unfloored.gain <= choice.floor)
+    assert any(c.floor is not None for c in floored)  # queries with two samples were judged against the floor
+    with pytest.raises(SearchR3Error, match="two or more samples"):
+        choose_traces(trained, PAIRS, weights, samples=1, noise_floor=True)
 
     # the command writes the same pairs back, a trace where one helps, and they load as pairs
     src = tmp_path / "pairs.jsonl"

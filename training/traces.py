@@ -13,8 +13,12 @@ the query is read after that trace instead of plainly, among the passages of the
 block (its positives and hard negatives, as a contrastive batch sees them). The best
 candidate becomes the pair's ``trace`` when its gain is positive; otherwise, and for a
 ``--plain-share`` of pairs chosen at random, the pair stays a plain query (no ``trace``), so
-plain embedding keeps being trained. Rounds of rejection sampling are repeated runs of this
-command with the adapter trained on the previous round's output (``--adapter``).
+plain embedding keeps being trained. With ``--noise-floor`` a sample must also beat chance:
+its gain must exceed the best gain of the same query's sample mean moved by another query's
+sample deviations (spread of the same size that says nothing about this query); on the dev sets
+two thirds of best-of-8 selection's gain is reachable that way (docs/traces.md). Rounds of
+rejection sampling are repeated runs of this command with the adapter trained on the previous
+round's output (``--adapter``).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class Choice:
     trace: str | None
     gain: float
     source: str
+    floor: float | None = None  # the best gain of the noise control (``noise_floor``), else None
 
 
 def margins(queries: np.ndarray, docs: np.ndarray, positives: list[int]) -> np.ndarray:
@@ -58,6 +63,26 @@ def margins(queries: np.ndarray, docs: np.ndarray, positives: list[int]) -> np.n
     return own - sims.max(axis=1)
 
 
+def noise_floors(vectors: np.ndarray, owners: list[int], docs: np.ndarray, base: np.ndarray,
+                 rng: random.Random) -> dict[int, float]:
+    """Per query with two or more sample ``vectors`` (rows owned by ``owners[k]``), the best
+    gain over ``base`` of its samples' mean plus the deviations of another query's samples
+    (a random cycle through those queries; a lone query borrows its own, so nothing of it
+    passes)."""
+    rows: dict[int, list[int]] = {}
+    for k, q in enumerate(owners):
+        rows.setdefault(q, []).append(k)
+    queries = [q for q, ks in rows.items() if len(ks) >= 2]
+    rng.shuffle(queries)
+    floors: dict[int, float] = {}
+    for n, q in enumerate(queries):
+        donor = vectors[rows[queries[(n + 1) % len(queries)]]]
+        moved = vectors[rows[q]].mean(0) + donor - donor.mean(0)
+        moved /= np.linalg.norm(moved, axis=1, keepdims=True)
+        floors[q] = float((margins(moved, docs, [q] * len(moved)) - base[q]).max())
+    return floors
+
+
 def about_the_prompt(trace: str, query: str) -> bool:
     """Whether a sampled trace talks about the embedding, which its query does not mention."""
     return "embed" in trace.lower() and "embed" not in query.lower()
@@ -65,13 +90,17 @@ def about_the_prompt(trace: str, query: str) -> bool:
 
 def choose_traces(embedder: Embedder, pairs: list[Pair], weights: TermWeights, samples: int = 0,
                   negatives: int = 1, plain_share: float = 0.0, seed: int = 0, block: int = 32,
-                  progress=None, opened: bool = False, oracle: bool = True) -> list[Choice]:
+                  progress=None, opened: bool = False, oracle: bool = True,
+                  noise_floor: bool = False) -> list[Choice]:
     """One :class:`Choice` per pair (see the module docstring; ``opened``: the samples continue
-    :data:`OPENING`; ``oracle=False``: the samples are the only candidates). Plain queries are
+    :data:`OPENING`; ``oracle=False``: the samples are the only candidates; ``noise_floor``: a
+    sample must beat :func:`noise_floors`, and a query with fewer than two samples keeps none). Plain queries are
     read by the model that writes and reads the traces (not a query adapter): the gain is over
     that model's own plain search."""
     if not oracle and not samples:
         raise SearchR3Error("without the oracle, traces need samples (--samples N)")
+    if noise_floor and samples < 2:
+        raise SearchR3Error("the noise floor needs two or more samples a query (--samples 2 or more)")
     embedder = embedder.document_side
     rng = random.Random(seed)
     plain = {i for i in range(len(pairs)) if rng.random() < plain_share}
@@ -97,22 +126,32 @@ def choose_traces(embedder: Embedder, pairs: list[Pair], weights: TermWeights, s
                     if trace.text.strip() and not about_the_prompt(trace.text, queries[trace.query_index]):
                         candidates[trace.query_index].append(("sample", trace.text))
         flat = [(i, kind, text) for i, row in enumerate(candidates) for kind, text in row]
-        gains = np.zeros(0)
+        gains, floors = np.zeros(0), {}
         if flat:
             vectors = embedder.embed_with_traces([part[i].query for i, _, _ in flat], [t for _, _, t in flat])
             gains = margins(vectors, doc_vectors, [i for i, _, _ in flat]) - base[[i for i, _, _ in flat]]
+            if noise_floor:
+                sampled = [k for k, (_, kind, _) in enumerate(flat) if kind != "oracle"]
+                floors = noise_floors(vectors[sampled], [flat[k][0] for k in sampled], doc_vectors, base, rng)
         best: dict[int, tuple[float, str, str | None]] = {}
+        below: set[int] = set()
         for (i, kind, text), gain in zip(flat, gains):
+            if noise_floor and kind != "oracle" and 0 < gain <= floors.get(i, np.inf):
+                below.add(i)
+                continue
             if i not in best or gain > best[i][0]:
                 best[i] = (float(gain), kind, text)
         for i in own:
             gain, kind, text = best.get(i, (0.0, "no candidate", None))
+            floor = floors.get(i) if noise_floor else None
             if start + i in plain:
-                out.append(Choice(None, gain, "plain share"))
+                out.append(Choice(None, gain, "plain share", floor))
             elif gain > 0:
-                out.append(Choice(text, gain, kind))
+                out.append(Choice(text, gain, kind, floor))
+            elif i in below:
+                out.append(Choice(None, gain, "below the noise floor", floor))
             else:
-                out.append(Choice(None, gain, "no gain" if text is not None else kind))
+                out.append(Choice(None, gain, "no gain" if text is not None else kind, floor))
         if progress is not None:
             progress(len(part))
     return out
@@ -129,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="the samples continue the oracle's opening (its term-list format) instead of free text")
     ap.add_argument("--no-oracle", dest="oracle", action="store_false",
                     help="only the model's own samples are candidates, not the positive passage's terms")
+    ap.add_argument("--noise-floor", action="store_true",
+                    help="a sample must gain more than its query's sample mean moved by another query's spread")
     ap.add_argument("--negatives", type=int, default=1, help="hard negatives per pair in each block's passages")
     ap.add_argument("--plain-share", type=float, default=0.3, help="share of pairs kept plain whatever the gain")
     ap.add_argument("--block", type=int, default=32, help="pairs whose passages are ranked together")
@@ -145,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         with phase_progress() as tick:
             choices = choose_traces(embedder, pairs, weights, args.samples, args.negatives, args.plain_share,
                                     args.seed, args.block, counting(tick, "judging traces", len(pairs)),
-                                    opened=args.opened, oracle=args.oracle)
+                                    opened=args.opened, oracle=args.oracle, noise_floor=args.noise_floor)
     except SearchR3Error as exc:
         print_error(exc)
         return 2
@@ -153,10 +194,12 @@ def main(argv: list[str] | None = None) -> int:
     counts: dict[str, int] = {}
     with open(args.out, "w", encoding="utf-8") as f:
         for row, choice in zip(rows, choices):
-            row = {k: v for k, v in row.items() if k not in ("trace", "trace_gain", "trace_source")}
+            row = {k: v for k, v in row.items() if k not in ("trace", "trace_gain", "trace_source", "trace_floor")}
             if choice.trace is not None:
                 row["trace"] = choice.trace
             row["trace_gain"], row["trace_source"] = round(choice.gain, 4), choice.source
+            if choice.floor is not None:
+                row["trace_floor"] = round(choice.floor, 4)
             counts[choice.source] = counts.get(choice.source, 0) + 1
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     print(f"{len(choices)} pairs -> {args.out} ({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))})")

@@ -8,7 +8,9 @@ prompt), an empty one, the query repeated, an oracle built from the query's posi
 sampled ones (their mean, and the best per query: the headroom of selecting traces). Two
 probes of traces that cannot invent facts: the plain search's top passage's distinctive terms
 (feedback: a trace built from the user's own documents), and the model's greedy continuation
-of a forced term-list opening. Plain and trace vectors mixed with a weight show what a
+of a forced term-list opening. A noise control for the forced samples' best-of-N: each query's
+sample mean plus another query's sample deviations (what picking by the label gains from spread
+alone). Plain and trace vectors mixed with a weight show what a
 combination would give. Each row has nDCG@10, Recall@10, MRR@10 and per-query wins/losses
 against the plain prompt. The plain prompt is read as search reads it: by the query adapter
 where the configuration has one (``--query-adapter none``: by the checkpoint itself); traces
@@ -133,14 +135,35 @@ def sampled_variants(embedder: Embedder, score: Scorer, texts: list[str], sampli
             per_query[i + q].append((text, v))
         tick(f"{label} traces", min(i + 4, len(texts)), len(texts))
     vectors = np.stack([np.stack([v for _, v in pq]) for pq in per_query])
-    by_sample = [score(f"sample {k}", vectors[:, k]) for k in range(samples)]
     tokens = mean_tokens(embedder, [t for pq in per_query for t, _ in pq])
-    stacked = {m: np.stack([getattr(v, m) for v in by_sample]) for m in ("ndcg", "recall", "mrr")}
-    best, cols = stacked["ndcg"].argmax(0), np.arange(len(texts))
-    return [Variant(f"{label}, mean of {samples}", *(stacked[m].mean(0) for m in stacked), tokens),
-            Variant(f"{label}, best of {samples} per query (selection headroom)",
-                    *(stacked[m][best, cols] for m in stacked), tokens),
+    mean, best = sampled_rows(score, vectors, tokens)
+    return [Variant(f"{label}, {mean.name}", mean.ndcg, mean.recall, mean.mrr, tokens),
+            Variant(f"{label}, {best.name}", best.ndcg, best.recall, best.mrr, tokens),
             score(f"{label}, the {samples} vectors averaged", _unit(vectors.mean(1)), tokens)], vectors
+
+
+def sampled_rows(score: Scorer, vectors: np.ndarray, tokens: float) -> tuple[Variant, Variant]:
+    """Per query, the mean and the best (by the label) of its sample vectors, (queries, samples, dim)."""
+    samples = vectors.shape[1]
+    by_sample = [score(f"sample {k}", vectors[:, k]) for k in range(samples)]
+    stacked = {m: np.stack([getattr(v, m) for v in by_sample]) for m in ("ndcg", "recall", "mrr")}
+    best, cols = stacked["ndcg"].argmax(0), np.arange(len(vectors))
+    return (Variant(f"mean of {samples}", *(stacked[m].mean(0) for m in stacked), tokens),
+            Variant(f"best of {samples} per query (selection headroom)", *(stacked[m][best, cols] for m in stacked),
+                    tokens))
+
+
+def borrowed_deviations(samples: np.ndarray, seed: int) -> np.ndarray:
+    """A noise control for selecting among samples: each query keeps the mean of its own sample
+    vectors, (queries, samples, dim), but takes its deviations from that mean from another
+    query's samples (a random derangement), so the spread has the size and shape of real
+    traces and says nothing about this query. Best-of-N over these is what choosing by the label
+    gains from noise alone."""
+    mean = samples.mean(1, keepdims=True)
+    order = np.random.default_rng(seed).permutation(len(samples))
+    donor = np.empty_like(order)
+    donor[order] = np.roll(order, -1)  # every query borrows from the next one in a random cycle
+    return _unit(mean + (samples - mean)[donor])
 
 
 def most_confident(plain: np.ndarray, samples: np.ndarray, docs: np.ndarray, with_plain: bool = True) -> np.ndarray:
@@ -211,6 +234,9 @@ def run(embedder: Embedder, data: Dataset, samples: int, seed: int,
         for w in (0.75, 0.5):
             forced.append(score(f"{w:.2f} × plain + {1 - w:.2f} × forced opening, sampled, averaged",
                                 _unit(w * plain_vectors + (1 - w) * averaged), tokens))
+        control = sampled_rows(score, borrowed_deviations(vectors, seed), tokens)
+        forced += [Variant(f"noise control: {v.name}, another query's deviations", v.ndcg, v.recall, v.mrr, tokens)
+                   for v in control]
         confident = most_confident(plain_vectors, vectors, docs, with_plain=False)
         forced += [score(f"most confident of plain + {forced_samples} forced samples (widest top-1 margin)",
                          most_confident(plain_vectors, vectors, docs), tokens),
