@@ -16,7 +16,8 @@ candidate becomes the pair's ``trace`` when its gain is positive; otherwise, and
 plain embedding keeps being trained. With ``--noise-floor`` a sample must also beat chance:
 its gain must exceed the best gain of the same query's sample mean moved by another query's
 sample deviations (spread of the same size that says nothing about this query); on the dev sets
-two thirds of best-of-8 selection's gain is reachable that way (docs/traces.md). Rounds of
+about half of what choosing the best of 8 samples gains over plain is reachable that way
+(docs/traces.md). Rounds of
 rejection sampling are repeated runs of this command with the adapter trained on the previous
 round's output (``--adapter``).
 """
@@ -143,7 +144,7 @@ def choose_traces(embedder: Embedder, pairs: list[Pair], weights: TermWeights, s
                 best[i] = (float(gain), kind, text)
         for i in own:
             gain, kind, text = best.get(i, (0.0, "no candidate", None))
-            floor = floors.get(i) if noise_floor else None
+            floor = floors.get(i)
             if start + i in plain:
                 out.append(Choice(None, gain, "plain share", floor))
             elif gain > 0:
