@@ -17,9 +17,8 @@ plain embedding keeps being trained. With ``--noise-floor`` a sample must also b
 its gain must exceed the best gain of the same query's sample mean moved by another query's
 sample deviations (spread of the same size that says nothing about this query); on the dev sets
 about half of what choosing the best of 8 samples gains over plain is reachable that way
-(docs/traces.md). Rounds of
-rejection sampling are repeated runs of this command with the adapter trained on the previous
-round's output (``--adapter``).
+(docs/traces.md). Rounds of rejection sampling are repeated runs of this command with the
+adapter trained on the previous round's output (``--adapter``).
 """
 
 from __future__ import annotations
