@@ -138,3 +138,16 @@ def test_stage_one_teaches_the_trace_and_reads_the_vector_after_it(tmp_path):
     with torch.inference_mode():
         (trace,) = embedder.traces([traced[0].query], max_new_tokens=16)
     assert trace.text.startswith("Looking for list.reverse()") and trace.emitted_embed_token
+
+
+def test_the_trace_span_leaves_the_plain_turns_out_of_the_language_terms(tmp_path):
+    traced = Pair(PAIRS[0].query, PAIRS[0].positive, PAIRS[0].negatives, "Looking for list.reverse()")
+    every = SFTTrainer(tiny(steps=1), PAIRS, tmp_path / "turn")
+    only = SFTTrainer(tiny(steps=1, lm_span="trace"), PAIRS, tmp_path / "trace")
+    assert only.query_ids(PAIRS[1])[1] == 0 < every.query_ids(PAIRS[1])[1]  # a plain query: no turn trained
+    assert only.query_ids(traced) == every.query_ids(traced)  # a traced one: the trace and the embed sentence
+    a, b = every.train_step(), only.train_step()  # plain pairs only: the same contrastive step, no LM or KL
+    assert a["lm"] > 0.1 and b["lm"] == 0 == b["kl"] and not b["skipped"]  # (a fresh LoRA: KL 0 at first)
+    assert b["nce"] == pytest.approx(a["nce"], rel=1e-5) and np.isfinite(b["grad_norm"])
+    mixed = SFTTrainer(tiny(steps=1, lm_span="trace"), [traced, *PAIRS[1:]], tmp_path / "mixed").train_step()
+    assert mixed["lm"] > 0.1 and not mixed["skipped"]

@@ -17,6 +17,7 @@ from searchr3.errors import InvalidInputError
 
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
 RL_REWARDS = ("rank", "softmax")
+LM_SPANS = ("turn", "trace")
 # metadata key -> (test, how the limit reads in a message)
 _LIMITS = {
     "at_least": (lambda v, lim: v >= lim, "at least {}"),
@@ -114,6 +115,10 @@ class SFTConfig(TrainingConfig):
     margin: float = option(0.2, "triplet margin on cosine similarities")
     w_lm: float = option(0.1, "weight of the LM loss on the assistant turn", at_least=0)
     w_kl: float = option(0.1, "weight of the KL to the frozen base model", at_least=0)
+    lm_span: str = option("turn", "which assistant turns the LM and KL terms train: 'turn', every one (a trace "
+                                  "and the embed sentence; the embed sentence alone after a plain query), or "
+                                  "'trace', only those with a trace (nothing after a plain query)",
+                          choices=LM_SPANS)
     w_nce: float = option(1.0, "weight of the InfoNCE loss", at_least=0)
     w_triplet: float = option(0.5, "weight of the triplet margin loss", at_least=0)
     w_distill: float = option(0.0, "weight of score distillation: KL from a teacher encoder's softmax over "

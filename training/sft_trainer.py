@@ -3,10 +3,11 @@
 Loss = w_lm * LM cross-entropy on the query prompt's assistant turn ("The embedding is
 <|embed_token|>"; for a pair with a ``trace``, the query is a reasoning prompt and the
 assistant turn is the trace, then the embed sentence, so the model learns to write the trace
-and the read-out learns to use it) + w_kl * KL to the frozen base (the same model, adapters disabled) on
-those positions + w_nce * InfoNCE (in-batch and hard negatives, temperature tau) +
-w_triplet * triplet margin + w_distill * score distillation (the model's softmax over the batch's
-passages pulled toward a teacher encoder's, e.g. all-MiniLM-L6-v2). LoRA via peft, the embed-token row trained through
+and the read-out learns to use it; ``lm_span="trace"``: only the turns with a trace) + w_kl *
+KL to the frozen base (the same model, adapters disabled) on those positions + w_nce *
+InfoNCE (in-batch and hard negatives, temperature tau) + w_triplet * triplet margin +
+w_distill * score distillation (the model's softmax over the batch's passages pulled toward a
+teacher encoder's, e.g. all-MiniLM-L6-v2). LoRA via peft, the embed-token row trained through
 ``trainable_token_indices``. The contrastive batch can be much larger than what fits in
 memory (:class:`~training.grad_cache.GradientCache`). accelerate handles devices and mixed
 precision; under ``accelerate launch`` each process contrasts its own share of the batch.
@@ -86,9 +87,12 @@ class SFTTrainer(TrainingLoop):
 
     def _language_terms(self, seqs: Seqs, start: int, end: int, logits: torch.Tensor):
         """LM and KL on the assistant turns: the logits at the position before each of a row's
-        assistant tokens (its last ``assistant`` columns, since prompts are left-padded)."""
+        assistant tokens (its last ``assistant`` columns, since prompts are left-padded); ``None``
+        where the rows have none."""
         lengths = seqs.assistant[start:end]
         n = max(lengths)
+        if n == 0:
+            return None
         targets = seqs.input_ids[start:end, -n:]
         policy = logits[:, -n - 1 : -1]
         columns = torch.arange(n, device=targets.device)
@@ -98,10 +102,12 @@ class SFTTrainer(TrainingLoop):
         return lm_loss(policy, targets, mask), kl_to_base(policy, base, mask)
 
     def query_ids(self, pair: Pair) -> tuple[list[int], int]:
-        """A pair's query prompt ids and the length of its assistant turn: the plain query
-        prompt, or with a ``trace`` the reasoning prompt, the trace and the embed sentence."""
+        """A pair's query prompt ids and the length of the assistant turn the language terms
+        train: the plain query prompt, or with a ``trace`` the reasoning prompt, the trace and
+        the embed sentence (``lm_span="trace"``: no turn is trained after a plain query)."""
         if pair.trace is None:
-            return self.queries.encode([pair.query])[0].ids, len(self.assistant_ids)
+            turn = 0 if self.config.lm_span == "trace" else len(self.assistant_ids)
+            return self.queries.encode([pair.query])[0].ids, turn
         prompt = self.reasoning.encode([pair.query])[0].ids
         ids = self.trace_frame.final_ids(prompt, pair.trace, self.config.max_trace_tokens)
         return ids, len(ids) - len(prompt)
@@ -155,7 +161,10 @@ class SFTTrainer(TrainingLoop):
         def language(group: int, start: int, end: int, logits: torch.Tensor):
             if group != QUERIES:
                 return None
-            lm, kl = self._language_terms(groups[QUERIES], start, end, logits)
+            found = self._language_terms(groups[QUERIES], start, end, logits)
+            if found is None:
+                return None
+            lm, kl = found
             share = (end - start) / len(groups[QUERIES])
             terms["lm"] += share * lm.item()
             terms["kl"] += share * kl.item()

@@ -39,6 +39,7 @@ from searchr3.embedder import Embedder
 from searchr3.errors import SearchR3Error
 from searchr3.progress import counting, phase_progress
 from searchr3.reasoning import Sampling
+from searchr3.spread import borrow_spread
 from searchr3.trace_targets import OPENING, TermWeights, opened_traces, passage_trace
 
 from .pairs import Pair, load_pairs
@@ -66,21 +67,16 @@ def margins(queries: np.ndarray, docs: np.ndarray, positives: list[int]) -> np.n
 def noise_floors(vectors: np.ndarray, owners: list[int], docs: np.ndarray, base: np.ndarray,
                  rng: random.Random) -> dict[int, float]:
     """Per query with two or more sample ``vectors`` (rows owned by ``owners[k]``), the best
-    gain over ``base`` of its samples' mean plus the deviations of another query's samples
-    (a random cycle through those queries; a lone query borrows its own, so nothing of it
-    passes)."""
+    gain over ``base`` of the noise control (:func:`searchr3.spread.borrow_spread`: its samples'
+    mean plus another query's deviations, in a random cycle through those queries; a lone query
+    borrows its own, so nothing of it passes)."""
     rows: dict[int, list[int]] = {}
     for k, q in enumerate(owners):
         rows.setdefault(q, []).append(k)
     queries = [q for q, ks in rows.items() if len(ks) >= 2]
     rng.shuffle(queries)
-    floors: dict[int, float] = {}
-    for n, q in enumerate(queries):
-        donor = vectors[rows[queries[(n + 1) % len(queries)]]]
-        moved = vectors[rows[q]].mean(0) + donor - donor.mean(0)
-        moved /= np.linalg.norm(moved, axis=1, keepdims=True)
-        floors[q] = float((margins(moved, docs, [q] * len(moved)) - base[q]).max())
-    return floors
+    moved = borrow_spread({q: vectors[rows[q]] for q in queries}, queries)
+    return {q: float((margins(v, docs, [q] * len(v)) - base[q]).max()) for q, v in moved.items()}
 
 
 def about_the_prompt(trace: str, query: str) -> bool:

@@ -36,6 +36,7 @@ from ..embedder import Embedder
 from ..errors import SearchR3Error
 from ..progress import phase_progress
 from ..reasoning import Sampling
+from ..spread import borrow_spread
 from ..trace_targets import OPENING, TermWeights, opened_traces, passage_trace
 from .beir import Dataset, load_beir
 from .metrics import mrr_at_k, ndcg_at_k, recall_at_k
@@ -154,16 +155,13 @@ def sampled_rows(score: Scorer, vectors: np.ndarray, tokens: float) -> tuple[Var
 
 
 def borrowed_deviations(samples: np.ndarray, seed: int) -> np.ndarray:
-    """A noise control for selecting among samples: each query keeps the mean of its own sample
-    vectors, (queries, samples, dim), but takes its deviations from that mean from another
-    query's samples (a random derangement), so the spread has the size and shape of real
-    traces and says nothing about this query. Best-of-N over these is what choosing by the label
-    gains from noise alone."""
-    mean = samples.mean(1, keepdims=True)
-    order = np.random.default_rng(seed).permutation(len(samples))
-    donor = np.empty_like(order)
-    donor[order] = np.roll(order, -1)  # every query borrows from the next one in a random cycle
-    return _unit(mean + (samples - mean)[donor])
+    """The noise control (:func:`searchr3.spread.borrow_spread`) for ``samples``, (queries,
+    samples, dim): each query keeps the mean of its own sample vectors and takes its deviations
+    from another query's samples, in a random cycle seeded by ``seed``. Best-of-N over these is
+    what choosing by the label gains from noise alone."""
+    cycle = [int(q) for q in np.random.default_rng(seed).permutation(len(samples))]
+    moved = borrow_spread(list(samples), cycle)
+    return np.stack([moved[q] for q in range(len(samples))])
 
 
 def most_confident(plain: np.ndarray, samples: np.ndarray, docs: np.ndarray, with_plain: bool = True) -> np.ndarray:
