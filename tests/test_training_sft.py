@@ -347,3 +347,37 @@ def test_a_teacher_that_is_not_there_is_one_line(tmp_path):
     missing = r"^--teacher '.*nowhere': no such folder: .*nowhere \(or name one of minilm, mpnet\)$"
     with pytest.raises(ConfigError, match=missing):
         load_teacher(str(tmp_path / "nowhere"))
+
+
+@pytest.mark.slow
+def test_training_the_top_layers_gives_their_full_gradient_and_leaves_the_rest(tmp_path):
+    """--train-layers 2: the second pass starts from the first pass's kept hidden states and gives
+    the last two layers the gradient a whole-model step gives them (clipping off, so that the
+    other layers' gradients do not rescale it); after the step nothing below them has moved."""
+    grads = []
+    for layers in (0, 2):
+        trainer = SFTTrainer(tiny(train_layers=layers, steps=1, max_grad_norm=1e9), PAIRS, tmp_path / str(layers))
+        params = {n: p for n, p in trainer.peft_model.named_parameters() if p.requires_grad}
+        before = {n: p.detach().clone() for n, p in trainer.peft_model.named_parameters()}
+        captured = {}
+        step = trainer.optimizer.step
+
+        def snapshot(*args, _step=step, _captured=captured, _params=params, **kwargs):
+            _captured.update({n: p.grad.detach().clone() for n, p in _params.items() if p.grad is not None})
+            return _step(*args, **kwargs)
+
+        trainer.optimizer.step = snapshot
+        row = trainer.train_step()
+        assert math.isfinite(row["loss"]) and not row["skipped"]
+        assert trainer.top is None if layers == 0 else trainer.top.kept == {}  # every kept state was used
+        grads.append(captured)
+    full, top = grads
+    last = {f".layers.{i}." for i in (28, 29)}
+    assert top and all(any(k in name for k in last) for name in top)
+    assert {n for n in full if any(k in n for k in last)} == set(top)
+    for name in top:
+        torch.testing.assert_close(top[name], full[name], atol=1e-7, rtol=1e-3)
+    moved = {n for n, p in trainer.peft_model.named_parameters() if not torch.equal(p.detach(), before[n])}
+    assert moved and moved <= set(top)
+    with pytest.raises(ConfigError, match="between 1 and the model's 30 layers, not 31"):
+        SFTTrainer(tiny(train_layers=31), PAIRS, tmp_path / "too-many")

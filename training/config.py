@@ -132,6 +132,8 @@ class SFTConfig(TrainingConfig):
     max_trace_tokens: int = option(48, "a pair's trace target beyond this many tokens is cut", at_least=1)
     init: str | None = option(None, "start from this adapter ('default': the shipped one) instead of a fresh "
                                     "LoRA; its rank and targets are kept")
+    train_layers: int = option(0, "train only the LoRA weights of the last N decoder layers (0: all of them); the "
+                                  "layers below run once a step, without gradients", at_least=0)
 
     def __post_init__(self) -> None:
         super().__post_init__()

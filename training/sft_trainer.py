@@ -9,8 +9,10 @@ InfoNCE (in-batch and hard negatives, temperature tau) + w_triplet * triplet mar
 w_distill * score distillation (the model's softmax over the batch's passages pulled toward a
 teacher encoder's, e.g. all-MiniLM-L6-v2). LoRA via peft, the embed-token row trained through
 ``trainable_token_indices``. The contrastive batch can be much larger than what fits in
-memory (:class:`~training.grad_cache.GradientCache`). accelerate handles devices and mixed
-precision; under ``accelerate launch`` each process contrasts its own share of the batch.
+memory (:class:`~training.grad_cache.GradientCache`); ``train_layers`` trains only the last
+decoder layers and runs the ones below once a step (:class:`~training.top_layers.TopLayers`).
+accelerate handles devices and mixed precision; under ``accelerate launch`` each process
+contrasts its own share of the batch.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from .loop import TrainingLoop, make_accelerator
 from .losses import info_nce, kl_to_base, lm_loss, score_distillation, teacher_agrees, triplet
 from .pairs import Pair, batch_indices
 from .seqs import Seqs
+from .top_layers import TopLayers
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 LOSS_KEYS = ["loss", "nce", "triplet", "distill", "lm", "kl", "grad_norm"]
@@ -63,6 +66,7 @@ class SFTTrainer(TrainingLoop):
                               target_modules=LORA_TARGETS, trainable_token_indices=[self.embed_id])
             model = get_peft_model(base.model, lora)
         model.train()
+        self.top = TopLayers(model, config.train_layers) if config.train_layers else None
         self.optimize(model)
         self.pad_id = self.tokenizer.pad_token_id
         self.queries = PromptEncoder(self.tokenizer, "query", config.max_query_tokens)
@@ -78,10 +82,19 @@ class SFTTrainer(TrainingLoop):
 
     # -- one optimizer step ------------------------------------------------------------
 
-    def _forward(self, seqs: Seqs, start: int, end: int, logits_to_keep: int):
+    def _forward(self, seqs: Seqs, start: int, end: int, logits_to_keep: int, key: tuple | None = None):
+        """Vectors and logits of rows ``start:end``. With ``--train-layers``, a pass under ``key``
+        keeps the frozen layers' output when it runs without gradients, and the pass with
+        gradients under the same ``key`` starts from it (:class:`~training.top_layers.TopLayers`)."""
         rows = seqs.rows(start, end)
+        kwargs = dict(output_hidden_states=True, logits_to_keep=logits_to_keep, use_cache=False)
         with self.accelerator.autocast():
-            out = self.model(**rows, output_hidden_states=True, logits_to_keep=logits_to_keep, use_cache=False)
+            if self.top is not None and torch.is_grad_enabled() and key in self.top.kept:
+                out = self.top.forward(self.model, key, rows, **kwargs)
+            else:
+                out = self.model(**rows, **kwargs)
+                if self.top is not None and key is not None and not torch.is_grad_enabled():
+                    self.top.keep(key, out.hidden_states)
         vectors = vectors_from_hidden(out.hidden_states[-1], rows["input_ids"], self.embed_id)
         return vectors, out.logits
 
@@ -145,7 +158,7 @@ class SFTTrainer(TrainingLoop):
 
         def encode(group: int, start: int, end: int, with_grad: bool):
             keep = language_logits if group == QUERIES and with_grad else 1
-            return self._forward(groups[group], start, end, keep)
+            return self._forward(groups[group], start, end, keep, key=(group, start, end))
 
         def contrastive(embeddings: list[torch.Tensor]) -> torch.Tensor:
             q, d = (group.restore(e) for group, e in zip(groups, embeddings))  # back to pair order
@@ -170,6 +183,8 @@ class SFTTrainer(TrainingLoop):
             terms["kl"] += share * kl.item()
             return share * (cfg.w_lm * lm + cfg.w_kl * kl)
 
+        if self.top is not None:
+            self.top.kept.clear()  # nothing of an earlier, interrupted step
         self.cache.step([len(g) for g in groups], encode, contrastive, language)
         loss = (
             cfg.w_nce * terms["nce"]
