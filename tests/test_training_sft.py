@@ -175,6 +175,20 @@ def test_distillation_reads_the_teachers_scores_of_the_batch(tmp_path):
     assert agreeing.train_step()["distilled"] == pytest.approx(share)
 
 
+def _step_gradients(trainer: SFTTrainer) -> tuple[dict, dict]:
+    """One training step: its log row and the gradients the optimizer stepped with (after clipping)."""
+    params = {n: p for n, p in trainer.peft_model.named_parameters() if p.requires_grad}
+    captured = {}
+    step = trainer.optimizer.step
+
+    def snapshot(*args, **kwargs):
+        captured.update({n: p.grad.detach().clone() for n, p in params.items() if p.grad is not None})
+        return step(*args, **kwargs)
+
+    trainer.optimizer.step = snapshot
+    return trainer.train_step(), captured
+
+
 @pytest.mark.slow
 def test_gradient_caching_matches_the_direct_gradient(tmp_path):
     """The gradient of a step in 2-sequence chunks equals the gradient of the whole batch at
@@ -182,17 +196,7 @@ def test_gradient_caching_matches_the_direct_gradient(tmp_path):
     grads = []
     for chunk in (2, 64):
         trainer = SFTTrainer(tiny(chunk_size=chunk, steps=1), PAIRS, tmp_path / str(chunk))
-        params = {n: p for n, p in trainer.peft_model.named_parameters() if p.requires_grad}
-        captured = {}
-        step = trainer.optimizer.step
-
-        def snapshot(*args, _step=step, _captured=captured, _params=params, **kwargs):
-            _captured.update({n: p.grad.detach().clone() for n, p in _params.items() if p.grad is not None})
-            return _step(*args, **kwargs)
-
-        trainer.optimizer.step = snapshot
-        trainer.train_step()
-        grads.append(captured)
+        grads.append(_step_gradients(trainer)[1])
     assert grads[0].keys() == grads[1].keys() and len(grads[0]) > 0
     for name in grads[0]:
         torch.testing.assert_close(grads[0][name], grads[1][name], atol=1e-7, rtol=1e-3)
@@ -357,17 +361,8 @@ def test_training_the_top_layers_gives_their_full_gradient_and_leaves_the_rest(t
     grads = []
     for layers in (0, 2):
         trainer = SFTTrainer(tiny(train_layers=layers, steps=1, max_grad_norm=1e9), PAIRS, tmp_path / str(layers))
-        params = {n: p for n, p in trainer.peft_model.named_parameters() if p.requires_grad}
         before = {n: p.detach().clone() for n, p in trainer.peft_model.named_parameters()}
-        captured = {}
-        step = trainer.optimizer.step
-
-        def snapshot(*args, _step=step, _captured=captured, _params=params, **kwargs):
-            _captured.update({n: p.grad.detach().clone() for n, p in _params.items() if p.grad is not None})
-            return _step(*args, **kwargs)
-
-        trainer.optimizer.step = snapshot
-        row = trainer.train_step()
+        row, captured = _step_gradients(trainer)
         assert math.isfinite(row["loss"]) and not row["skipped"]
         assert trainer.top is None if layers == 0 else trainer.top.kept == {}  # every kept state was used
         grads.append(captured)
