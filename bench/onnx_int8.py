@@ -4,7 +4,7 @@ quantizes it with ONNX Runtime's dynamic int8 (int8 weights per output channel, 
 quantized per batch), then prints doc tokens/s by batch size, each path's cosine to torch float32
 on the same passages and (``--dev``) dev nDCG@10 — all from one run.
 
-    ./run pip install onnx      # the exporter's dependency; not one of searchr3's
+    ./run python -m pip install onnx      # the exporter's dependency; not one of searchr3's
     ./run python -m bench.onnx_int8 [--passages 64] [--tokens 128] [--dev data/pyfaq]
 
 The exports are kept under ``--cache`` (``data/onnx``), so a second run skips them.
@@ -111,7 +111,7 @@ def main() -> None:
     try:
         import onnx  # noqa: F401  (the exporter needs it)
     except ImportError:
-        raise SystemExit("error: this benchmark needs the onnx package: ./run pip install onnx") from None
+        raise SystemExit("error: this benchmark needs the onnx package: ./run python -m pip install onnx") from None
 
     console = Console(width=150)
     limit = max(ModelConfig.max_document_tokens, args.tokens + 16)
