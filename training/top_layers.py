@@ -41,6 +41,7 @@ class TopLayers:
         if not 1 <= n <= total:
             raise ConfigError(f"--train-layers must be between 1 and the model's {total} layers, not {n}")
         self.first = total - n  # index of the first trained layer
+        self.trained = torch.nn.ModuleList(list(self.layers)[self.first :])
         for name, param in peft_model.named_parameters():
             found = _LAYER.search(name)
             if param.requires_grad and (found is None or int(found.group(1)) < self.first):
@@ -54,7 +55,7 @@ class TopLayers:
 
     @contextlib.contextmanager
     def _only_top(self):
-        self.decoder.layers = torch.nn.ModuleList(list(self.layers)[self.first :])
+        self.decoder.layers = self.trained
         try:
             yield
         finally:
