@@ -21,7 +21,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from searchr3 import Embedder, SearchR3Error
-from searchr3.cli import add_index_args, add_model_args, index_location, model_config, print_error
+from searchr3.cli import (
+    add_index_args,
+    add_model_args,
+    exit_promptly,
+    index_location,
+    model_config,
+    print_error,
+    stop_on_sigterm,
+)
 from searchr3.index import VectorIndex
 from searchr3.ingestion.check import Report, check, repair
 from searchr3.ingestion.loaders import LOADERS
@@ -251,7 +259,7 @@ def _nothing_to_index(paths: list[str], skipped: int) -> str:
 
 
 def watch(ingestor: Ingestor, folders: list[str], console: Console) -> int:
-    """``--watch``: follow the folders until Ctrl-C (exit 0), one line per update."""
+    """``--watch``: follow the folders until Ctrl-C or SIGTERM (exit 0), one line per update."""
     import threading
 
     from searchr3.ingestion.watch import FolderWatcher
@@ -265,6 +273,7 @@ def watch(ingestor: Ingestor, folders: list[str], console: Console) -> int:
         for failure in s.failures:
             console.print(f"failed {failure['path']}: {failure['error']}", markup=False, highlight=False)
 
+    stop_on_sigterm()
     watcher = FolderWatcher(ingestor, folders, on_update=report)
     removed = ingestor.prune(under=watcher.folders)  # deleted while nobody watched
 
@@ -284,4 +293,4 @@ def watch(ingestor: Ingestor, folders: list[str], console: Console) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_promptly(main())

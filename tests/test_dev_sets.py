@@ -11,7 +11,9 @@ from searchr3.eval.build import build_manxl, build_perlfaq, manxl_query_keys
 from searchr3.manpages import held_out, page_keys, read_page, roff_text
 from searchr3.pod import pod_questions, pod_text
 from searchr3.pydocs import python_doc_root
-from training.data import build, django_pairs, django_root, man_pairs, translated_man_pairs
+from training.data import build, django_pairs, django_root, man_pairs, sphinx_pairs, translated_man_pairs
+from training.faqs import faq_pages
+from training.reserved import is_reserved_package, reserved_files
 
 LEFTOVER_POD = re.compile(r"\b[BCEFILSXZ]<")
 LEFTOVER_ROFF = re.compile(r"\\[f*(\[$]")
@@ -118,6 +120,33 @@ def test_the_builder_never_opens_a_held_out_or_reserved_file():
     assert not bad, bad[:5]
     man = [p for p in opened if p.startswith("/usr/share/man/")]
     assert man and not any(held_out("/".join(Path(p).parts[-2:])) for p in man)
+
+
+def test_files_a_reserved_package_installed_are_never_read_wherever_they_lie(tmp_path):
+    """Ownership, not path words: a dpkg folder whose lists say a reserved package installed a man
+    page, an FAQ page and a Sphinx page keeps all three out of training; another package's files stay."""
+    man = next(f"man:{key}" for key, path in sorted(page_keys()) if "perl" not in key and not held_out(key)
+               and read_page(path, key))
+    man_path = str(dict(page_keys())[man.removeprefix("man:")])
+    faq_pkg, faq_files = next(iter(faq_pages(reserved=frozenset()).items()))
+    (tmp_path / "docs").mkdir()
+    sphinx = tmp_path / "docs" / "guide.html"
+    text = "Put the heavy things at the bottom. " * 5
+    sphinx.write_text(f'<div class="section"><h2>Packing a lunch box</h2><p>{text}</p></div>')
+    info = tmp_path / "info"
+    info.mkdir()
+    (info / "debian-reference-common.list").write_text(f"/.\n/usr/share\n{man_path}\n{faq_files[0]}\n{sphinx}\n")
+    (info / "coreutils.list").write_text("/usr/share/man/man1/ls.1.gz\n")
+    assert is_reserved_package("debian-reference-common") and is_reserved_package("debian-faq:all")
+    assert is_reserved_package("debian-handbook") and not is_reserved_package("debian-referee")
+    reserved = reserved_files(info)
+    assert man_path in reserved and "/usr/share/man/man1/ls.1.gz" not in reserved
+
+    assert man in {src for _, _, src in man_pairs(reserved=frozenset())}  # a page training reads …
+    assert man not in {src for _, _, src in man_pairs(reserved=reserved)}  # … until a reserved package owns it
+    assert faq_files[0] not in faq_pages(reserved=reserved).get(faq_pkg, [])
+    assert list(sphinx_pairs(tmp_path, ("docs",), "t", reserved=frozenset()))
+    assert not list(sphinx_pairs(tmp_path, ("docs",), "t", reserved=reserved))
 
 
 def test_django_pairs_hold_its_faq_questions_signatures_and_sections():

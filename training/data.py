@@ -50,6 +50,7 @@ from searchr3.topk import top_k
 
 from . import sphinx_html as html
 from .faqs import faq_pages, faq_pairs, translated_faq_pages, translated_faq_pairs
+from .reserved import allowed, reserved_files
 
 PYDOC_FOLDERS = ("library", "tutorial", "howto", "reference", "using", "extending")
 DJANGO_ROOT = Path("/usr/share/doc/python-django-doc/html")
@@ -99,13 +100,15 @@ def _sections(root) -> list:
 
 
 def sphinx_pairs(root: Path, folders: tuple[str, ...], name: str, skip: tuple[str, ...] = (),
-                 label: str = "docs") -> Iterator[tuple[str, str, str]]:
+                 label: str = "docs", reserved: frozenset[str] | None = None) -> Iterator[tuple[str, str, str]]:
     """``(query, positive, source)`` from Sphinx HTML under ``root/folder``: API signature →
     description (``dl.py``), section heading → section text (``#question`` when the heading
     is a question of at least ``VAGUE_QUESTIONS`` words; shorter ones are skipped). Pages
-    with a ``skip`` folder in their path are never opened."""
+    with a ``skip`` folder in their path, and pages a reserved package installed (``reserved``,
+    default :func:`~training.reserved.reserved_files`), are never opened."""
     pages = [p for folder in folders for p in sorted((root / folder).rglob("*.html"))
              if not set(skip) & set(p.relative_to(root).parts)]
+    pages = allowed(pages, reserved_files() if reserved is None else reserved)
     for page in track(pages, description=label, transient=True):
         tree = html.parse(page)
         if tree is None:
@@ -167,22 +170,31 @@ def man_page(path: Path) -> tuple[str, str] | None:
     return (page.name, page.description) if page else None
 
 
-def man_pairs() -> Iterator[tuple[str, str, str]]:
-    """NAME line → DESCRIPTION of the English pages; the cross-lingual dev set's pages and
-    Perl's own (the perlfaq dev set's package) skipped."""
-    pages = [(key, path) for key, path in page_keys() if training_page(key)]
+def _training_pages(language: str | None, reserved: frozenset[str] | None) -> list[tuple[str, Path]]:
+    """``(key, path)`` of the man pages training may read in ``language`` (``None``: English):
+    not held out, not Perl's, not installed by a reserved package."""
+    reserved = reserved_files() if reserved is None else reserved
+    return [(key, path) for key, path in page_keys(language) if training_page(key) and str(path) not in reserved]
+
+
+def man_pairs(reserved: frozenset[str] | None = None) -> Iterator[tuple[str, str, str]]:
+    """NAME line → DESCRIPTION of the English pages; the cross-lingual dev set's pages,
+    Perl's own (the perlfaq dev set's package) and those of reserved packages skipped."""
+    pages = _training_pages(None, reserved)
     for key, path in track(pages, description="man pages", transient=True):
         page = read_page(path, key)
         if page:
             yield page.name, page.description, f"man:{key}"
 
 
-def translated_man_pairs(languages: tuple[str, ...] = TRANSLATIONS) -> Iterator[tuple[str, str, str]]:
+def translated_man_pairs(languages: tuple[str, ...] = TRANSLATIONS,
+                         reserved: frozenset[str] | None = None) -> Iterator[tuple[str, str, str]]:
     """Cross-lingual pairs: a translated page's NAME summary (``manpages-de``/``-fr``) → the
-    English page's DESCRIPTION, for pages outside the cross-lingual dev set."""
-    english = {key: path for key, path in page_keys() if training_page(key)}
+    English page's DESCRIPTION, for pages outside the cross-lingual dev set (and not a reserved
+    package's, in either language)."""
+    english = dict(_training_pages(None, reserved))
     for lang in languages:
-        pages = [(key, path) for key, path in page_keys(lang) if key in english]
+        pages = [(key, path) for key, path in _training_pages(lang, reserved) if key in english]
         for key, path in track(pages, description=f"man pages ({lang})", transient=True):
             page, original = read_page(path, key), read_page(english[key], key)
             if page and original and page.summary.lower() != original.summary.lower():

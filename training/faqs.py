@@ -34,6 +34,7 @@ from searchr3.manpages import clean, first_words
 
 from . import sphinx_html as html
 from .faq_align import align
+from .reserved import allowed, reserved_files
 
 DOC_ROOT = Path("/usr/share/doc")
 # Debian package → its FAQ pages (globs under /usr/share/doc)
@@ -96,9 +97,11 @@ _QANDA_ROWS = frozenset({"question", "answer"})  # DocBook Q&A tables: a label c
 _ASIDE = re.compile(r"\s*\([^()]*\)$")  # "Why do my csh aliases not work? (Plus other alias pitfalls.)"
 
 
-def faq_pages(base: Path = DOC_ROOT) -> dict[str, list[Path]]:
-    """The installed packages of ``FAQ_PAGES`` and their pages."""
-    found = {pkg: sorted(p for pattern in patterns for p in base.glob(pattern)) for pkg, patterns in FAQ_PAGES.items()}
+def faq_pages(base: Path = DOC_ROOT, reserved: frozenset[str] | None = None) -> dict[str, list[Path]]:
+    """The installed packages of ``FAQ_PAGES`` and their pages (none a reserved package installed)."""
+    reserved = reserved_files() if reserved is None else reserved
+    found = {pkg: allowed(sorted(p for pattern in patterns for p in base.glob(pattern)), reserved)
+             for pkg, patterns in FAQ_PAGES.items()}
     found = {pkg: pages for pkg, pages in found.items() if pages}
     if not found:
         raise SearchR3Error(f"no FAQ is installed (apt-get install {' '.join(FAQ_PAGES)})")
@@ -223,13 +226,16 @@ def faq_pairs(pages: dict[str, list[Path]], base: Path = DOC_ROOT) -> Iterator[t
                 yield *pair, f"faqs:{pkg}:{_relative(page, base)}#question"
 
 
-def translated_faq_pages(base: Path = DOC_ROOT) -> dict[tuple[str, str], tuple[list[Path], list[Path]]]:
-    """``(package, language)`` → (the translated pages, the English pages) of ``TRANSLATED_FAQS`` installed."""
+def translated_faq_pages(base: Path = DOC_ROOT, reserved: frozenset[str] | None = None,
+                         ) -> dict[tuple[str, str], tuple[list[Path], list[Path]]]:
+    """``(package, language)`` → (the translated pages, the English pages) of ``TRANSLATED_FAQS``
+    installed (none a reserved package installed)."""
+    reserved = reserved_files() if reserved is None else reserved
     found = {}
     for pkg, languages in TRANSLATED_FAQS.items():
-        english = sorted(base.glob(FAQ_PAGES[pkg][0]))
+        english = allowed(sorted(base.glob(FAQ_PAGES[pkg][0])), reserved)
         for lang, pattern in languages.items():
-            if english and (translated := sorted(base.glob(pattern))):
+            if english and (translated := allowed(sorted(base.glob(pattern)), reserved)):
                 found[pkg, lang] = translated, english
     if not found:
         raise SearchR3Error(f"no translated FAQ is installed (apt-get install {' '.join(TRANSLATED_FAQS)})")
