@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field
 
 from .embedder import Embedder
 from .errors import InvalidInputError
+from .repeats import repeat_start
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "user": "user", "assistant": "assistant"}
 
@@ -168,16 +169,6 @@ class _Cancelled:
         import torch
 
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
-
-
-def repeat_start(ids: list[int], span: int) -> int | None:
-    """Where a loop begins: the index of the last ``span`` ids when that run of ids already
-    occurred earlier in ``ids``, else ``None``."""
-    if span <= 0 or len(ids) < 2 * span:
-        return None
-    tail = ids[-span:]
-    start = len(ids) - span
-    return start if any(ids[j : j + span] == tail for j in range(start)) else None
 
 
 def _text_pieces(tokens: _TokenQueue, tokenizer, span: int, cancel: threading.Event) -> Iterator[str]:

@@ -12,15 +12,21 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-# Words that point back to something said before.
+# Words that may point back to something said before ("undo that", "is it safe?"); in a
+# question with a topic of its own they usually point inside it ("a branch after merging it").
 _REFERRING = {
     "it", "its", "it's", "that", "this", "these", "those", "they", "them", "their", "theirs",
     "he", "she", "him", "her", "his", "there", "one", "ones", "same", "former", "latter",
     "such", "above", "previous", "instead", "else", "also", "too", "again",
 }
+# The pronouns among them that name the topic itself when nothing before them does.
+_POINTERS = {"it", "its", "it's", "that", "this", "these", "those", "they", "them", "their", "one", "ones", "there"}
 # Openings of a question that continues the last one.
 _OPENINGS = ("and ", "but ", "or ", "so ", "then ", "what about", "how about", "what if", "why not",
              "and?", "also ", "ok ", "okay ")
+# First words of an elliptical fragment ("in descending order?", "with a condition?").
+_FRAGMENT_STARTS = {"in", "on", "at", "with", "without", "for", "from", "to", "into", "by", "via", "only", "just",
+                    "the", "a", "an", "both", "another", "other", "multiple", "same", "even", "except"}
 # Function words: neither topic nor reference.
 _STOP = {
     "a", "an", "the", "of", "to", "in", "on", "at", "by", "for", "with", "from", "into", "about", "as",
@@ -31,7 +37,16 @@ _STOP = {
     "then", "please", "tell", "explain", "show", "know", "get", "make", "way", "ways", "any",
     "some", "all", "more", "most", "much", "many", "there", "here", "just", "only", "very",
     "want", "need", "use", "using", "used", "mean", "means", "thing", "things", "happens",
+    "what's", "how's", "where's", "there's", "i'm", "don't", "doesn't", "can't", "isn't", "whether", "next",
 }
+# Words that ask for more of a topic without naming one ("an example", "the default").
+_VAGUE = {"example", "examples", "detail", "details", "default", "defaults", "alternative", "alternatives",
+          "difference", "differences", "pitfalls", "faster", "slower", "better", "safe", "possible", "work",
+          "works", "again", "later", "now", "instead", "too", "also", "else"}
+# "Is it safe to …", "would it be possible to …": an "it" that points ahead, at what follows "to".
+_EXPLETIVE = re.compile(r"\b(?:is|was|isn't|would|will|does) it (?:\w+ ){1,2}to\b", re.IGNORECASE)
+# A question with more topic words than this stands on its own whatever pronouns it holds.
+_OWN_TOPIC = 3
 _CONTEXT = re.compile(r" \(([^()]*)\)$")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+#'-]*")
 
@@ -44,25 +59,43 @@ def _words(text: str) -> list[str]:
     return [w.rstrip(".'") for w in _WORD.findall(text)]
 
 
+def _is_term(low: str) -> bool:
+    return low not in _STOP and low not in _REFERRING and low not in _VAGUE and len(low) > 1
+
+
 def content_terms(text: str) -> list[str]:
     """The words of ``text`` that carry its topic, in order, without repeats (case-folded)."""
     seen: list[str] = []
     for w in _words(text):
         low = w.lower()
-        if low not in _STOP and low not in _REFERRING and len(low) > 1 and low not in seen:
+        if _is_term(low) and low not in seen:
             seen.append(low)
     return seen
 
 
 def is_follow_up(question: str) -> bool:
-    """Whether ``question`` likely depends on an earlier turn to be understood."""
+    """Whether ``question`` depends on an earlier turn to be understood.
+
+    A question with more than :data:`_OWN_TOPIC` topic words stands alone, whatever it holds
+    ("Which services start at boot and how do I disable them?"). Below that it leans on the
+    last turn when it has no topic word ("why?", "show me an example"), opens as a continuation
+    ("and …", "what about …"), is a fragment ("in descending order?"), or holds a pronoun that
+    no topic word comes before ("which one is faster?"); with one or two topic words any
+    referring word will do ("is that safe?", "does it work on macOS too?").
+    """
+    words = [w.lower() for w in _words(_EXPLETIVE.sub(lambda m: m[0].replace(" it ", " "), question.strip()))]
+    terms = content_terms(question)
+    if not terms:
+        return True
+    if len(terms) > _OWN_TOPIC:
+        return False
     low = question.strip().lower()
-    if low.startswith(_OPENINGS):
+    if low.startswith(_OPENINGS) or words[0] in _FRAGMENT_STARTS:
         return True
-    words = [w.lower() for w in _words(low)]
-    if any(w in _REFERRING for w in words):
+    if len(terms) < _OWN_TOPIC and any(w in _REFERRING for w in words):
         return True
-    return not content_terms(question)  # "why?", "and then?"
+    first_term = next(i for i, w in enumerate(words) if _is_term(w))
+    return any(w in _POINTERS for w in words[:first_term])
 
 
 def split_search(search: str) -> tuple[str, list[str]]:

@@ -16,6 +16,11 @@ from .batching import pad_left
 from .encoding import PromptIds
 from .loading import LoadedModel
 from .prompts import EMBED_LEAD, EMBED_SUFFIX, EMBED_TOKEN
+from .repeats import repeat_start
+
+# A trace whose last this many tokens repeat an earlier run of its tokens is in a greedy loop: it
+# ends where the repeat begins, and the embed sentence follows.
+TRACE_REPEATS = 12
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,9 @@ class TraceGenerator:
 
     One prompt with one greedy or sampled trace (a user's query) goes through the loaded
     model's :attr:`~searchr3.loading.LoadedModel.sequence_decoder` where it has one; batches
-    and several samples per prompt (evaluation, training) through ``generate``.
+    and several samples per prompt (evaluation, training) through ``generate``. A user's trace
+    (one prompt, one sample) stops when it loops (:data:`TRACE_REPEATS`) and is cut where the
+    repeat began; batches keep what the model wrote, as training scores it.
     """
 
     def __init__(self, loaded: LoadedModel):
@@ -136,7 +143,7 @@ class TraceGenerator:
         ``on_text`` (one prompt, one sample only) receives the trace text as it is generated."""
         if on_text is not None and (len(prompts) != 1 or sampling.num_samples != 1):
             raise ValueError("streaming a trace needs one prompt and one sample")
-        from transformers import GenerationConfig
+        from transformers import GenerationConfig, StoppingCriteriaList
 
         gen_config = GenerationConfig(
             max_new_tokens=max_new_tokens,
@@ -152,18 +159,22 @@ class TraceGenerator:
         with torch.random.fork_rng(devices=[]):
             if sampling.seed is not None:
                 torch.manual_seed(sampling.seed)
-            decoder = self.loaded.sequence_decoder if len(prompts) == 1 and sampling.num_samples == 1 else None
+            single = len(prompts) == 1 and sampling.num_samples == 1
+            decoder = self.loaded.sequence_decoder if single else None
             if decoder is not None:
                 new_ids = self._one(decoder, prompts[0], max_new_tokens, sampling, on_text)
-                return [self._finish(0, prompts[0], new_ids)]
+                return [self._finish(0, prompts[0], _before_loop(new_ids))]
             for start in range(0, len(prompts), batch_size):
                 chunk = prompts[start : start + batch_size]
                 ids, mask = pad_left([p.ids for p in chunk], self.pad_id)
                 out = self.loaded.generation_model.generate(
                     input_ids=ids.to(self.device), attention_mask=mask.to(self.device), generation_config=gen_config,
                     streamer=self.streamer(on_text) if on_text else None,
+                    stopping_criteria=StoppingCriteriaList([_Looping(ids.shape[1])]) if single else None,
                 )
                 new = out[:, ids.shape[1] :].tolist()
+                if single:
+                    new = [_before_loop(new[0])]
                 for row, new_ids in enumerate(new):
                     j = start + row // sampling.num_samples
                     traces.append(self._finish(j, prompts[j], new_ids))
@@ -175,9 +186,13 @@ class TraceGenerator:
         if streamer is not None:
             streamer.put(torch.tensor(prompt.ids))  # skipped as the prompt, as generate does
 
-        def each(token: int) -> None:
+        written: list[int] = []
+
+        def each(token: int) -> bool:
             if streamer is not None:
                 streamer.put(torch.tensor([token]))
+            written.append(token)
+            return repeat_start(written, TRACE_REPEATS) is not None
 
         new_ids = decoder.generate(
             prompt.ids, max_new_tokens, self.stop_ids,
@@ -187,3 +202,20 @@ class TraceGenerator:
         if streamer is not None:
             streamer.end()
         return new_ids
+
+
+def _before_loop(new_ids: list[int]) -> list[int]:
+    """``new_ids`` up to where a greedy loop began (all of them when there is none)."""
+    cut = repeat_start(new_ids, TRACE_REPEATS)
+    return new_ids if cut is None else new_ids[:cut]
+
+
+class _Looping:
+    """A ``generate`` stopping criterion for one sequence: true once its new tokens loop."""
+
+    def __init__(self, prompt_length: int):
+        self.prompt_length = prompt_length
+
+    def __call__(self, input_ids, scores, **kwargs):
+        looping = repeat_start(input_ids[0, self.prompt_length :].tolist(), TRACE_REPEATS) is not None
+        return torch.full((input_ids.shape[0],), looping, dtype=torch.bool, device=input_ids.device)

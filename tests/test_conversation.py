@@ -1,5 +1,8 @@
 """Follow-up questions become standalone searches; evidence sentences; answer grounding checks."""
 
+import json
+from pathlib import Path
+
 import pytest
 
 from searchr3.conversation import is_follow_up, split_search, standalone_query
@@ -101,3 +104,17 @@ def test_quotes_mark_gaps_between_sentences_only():
     hit = RankedHit("c", text, {}, 1, 0.9)
     (answer,) = ExtractiveAnswerer(per_passage=3).stream("How do I create a git branch?", [hit])
     assert answer == ("> Branches are cheap in git. Creating a branch: git branch NAME. … A git branch moves. [1]")
+
+
+def test_a_labelled_list_of_questions_no_standalone_one_is_rewritten():
+    """120 questions after an unrelated earlier one (tests/data/followups.jsonl): 60 that stand on their
+    own though they hold it/that/them/one/also…, 60 real follow-ups ("and how do I undo that?", "what about
+    Windows?", "in descending order?")."""
+    rows = [json.loads(line) for line in (Path(__file__).parent / "data" / "followups.jsonl").open()]
+    standalone = [r for r in rows if not r["follow_up"]]
+    follow_ups = [r for r in rows if r["follow_up"]]
+    assert len(standalone) >= 30 and len(follow_ups) >= 30
+    hijacked = [r["question"] for r in standalone if standalone_query(r["question"], r["history"]) != r["question"]]
+    assert hijacked == []
+    rewritten = [r for r in follow_ups if standalone_query(r["question"], r["history"]) != r["question"]]
+    assert len(rewritten) >= 0.9 * len(follow_ups)

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from searchr3 import InvalidInputError, Sampling
+from searchr3.reasoning import TRACE_REPEATS
+from searchr3.repeats import repeat_start
 
 pytestmark = pytest.mark.slow  # loads the real model or starts a server
 
@@ -177,3 +179,18 @@ def test_trained_default_separates_the_pairs_better(embedder, trained):
     trained_margin, sims = margins(trained)
     assert (sims.argmax(axis=1) == np.arange(len(PAIRS))).all()
     assert trained_margin.mean() > 3 * max(untrained_margin.mean(), 1e-3)
+
+
+def test_a_looping_trace_ends_where_the_repeat_begins(trained):
+    """The shipped model loops on this question ("… Embedding Embedding Embedding …" to the budget):
+    a user's trace stops there, keeps one copy of the run and closes with the embed sentence; a batch
+    (evaluation, training rollouts) keeps what the model wrote."""
+    question = "Which services start at boot and how do I disable them?"
+    (trace,) = trained.traces([question], max_new_tokens=64)
+    batch = trained.traces([question, "What is Python?"], max_new_tokens=64)
+    assert repeat_start(batch[0].generated_ids, TRACE_REPEATS) is not None  # the model does loop
+    assert len(batch[0].generated_ids) == 64
+    assert repeat_start(trace.generated_ids, TRACE_REPEATS) is None and len(trace.generated_ids) < 64
+    assert batch[0].generated_ids[: len(trace.generated_ids)] == trace.generated_ids  # the same text, cut
+    assert trace.final_ids[-1] == trained.loaded.embed_token_id and not trace.emitted_embed_token
+    assert trace.text.count("Embedding Embedding") <= 1

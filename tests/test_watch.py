@@ -14,7 +14,6 @@ import pytest
 from searchr3.index import IndexLocation, VectorIndex
 from tests.index_tools import MODEL
 
-
 STOP_SECONDS = 30  # the README's "within seconds": 0.4 s measured with two CPU hogs beside it
 
 
