@@ -1,26 +1,30 @@
-"""Are answers grounded? On the Python FAQ dev set (each question has one known answer
-passage), index the FAQ entries as files, ask every question through ``ChatService`` and
-report, per answer mode:
+"""Do answers answer? On the answer dev set (:mod:`searchr3.eval.qa`: 250 questions about the
+PostgreSQL and Bash manuals, each with the literal a correct answer holds), index the 34 pages
+through the real ingest pipeline, retrieve k passages per question once, and have each answer
+mode answer from the same passages. Per mode:
 
-- **cites answer**: share of answers citing the passage that holds the answer;
-- **invents**: share of answers stating a number or name found in neither the question nor
-  the passages the answer cites (:func:`searchr3.grounding.unsupported_terms`);
-- **cites nothing**, answer words and median seconds per answer.
+- **holds the answer**: the answer contains one of the question's literals (a command, option,
+  value, path or name), as a whole token;
+- **cites its passage**: the answer cites ``[n]`` a passage from the answer's page that holds it;
+- **unsupported**: the answer states a number or name found in neither the question nor the
+  passages shown (:func:`searchr3.grounding.unsupported_terms`);
+- seconds to the first piece of text and to the whole answer (medians).
 
-Modes: ``extract`` (the default: quotes), ``generate`` (the local model writes, support check
-on) and ``generate-unchecked`` (as before this check existed). Also prints the top-1 score of
-the dev questions against 20 questions from other domains, which sets the low-relevance
-warning's threshold (``searchr3.service.LOW_RELEVANCE``: the highest that flags at most
-:data:`MAX_DEV_FLAGGED` of the dev questions).
+Modes: ``extract`` (quotes the best-matching sentences), ``smollm2`` (the 135 M search model
+writes, checked) and ``qwen`` (the shipped answer model, Qwen2.5-Coder-0.5B-Instruct, writes from
+excerpts of the passages, checked); ``--answer-model PATH`` adds another model (a folder or
+``.gguf``). Also reports how often the answer passage was retrieved, and the top-1 cosine of
+answered questions against 20 questions from other domains (the low-relevance warning's threshold:
+the highest that flags at most :data:`MAX_FLAGGED` of the questions answered correctly).
 
-    python -m bench.answers [--generate 40] [--markdown docs/answers.md]
+    python -m bench.answers [--modes extract,qwen] [--sample 100] [--markdown docs/answers.md]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,17 +34,18 @@ from rich.progress import Progress
 from rich.table import Table
 
 from searchr3 import Embedder, SearchOptions
-from searchr3.answering import ExtractiveAnswerer, GenerativeAnswerer
+from searchr3.answer_model import DEFAULT_ANSWER_MODEL, load_answer_model
+from searchr3.answering import EXCERPT_WORDS, ExtractiveAnswerer, GenerativeAnswerer
 from searchr3.chat import LocalChatModel
-from searchr3.eval.beir import load_beir
+from searchr3.eval.qa import QAItem, contains_answer, holds_evidence, load_qa, qa_pages
 from searchr3.grounding import cited, unsupported_terms
-from searchr3.index import IndexLocation
-from searchr3.service import LOW_RELEVANCE, ChatService
+from searchr3.index import IndexLocation, VectorIndex
+from searchr3.ingestion import Ingestor
+from searchr3.search import Searcher
 
-#: The warning may flag at most this share of answerable dev questions; the threshold is the
-#: highest (in steps of 0.01) that keeps to it.
-MAX_DEV_FLAGGED = 0.02
-DEV = Path(__file__).resolve().parent.parent / "data" / "pyfaq"
+#: The warning may flag at most this share of the questions answered correctly.
+MAX_FLAGGED = 0.02
+DB = Path(__file__).resolve().parent.parent / "data" / "qa-index"
 OFF_DOMAIN = [
     "What is the capital of France?", "How long should I boil an egg?", "Who won the football world cup in 2014?",
     "How do I repot an orchid?", "What is the best way to learn the violin?", "When did the Roman empire fall?",
@@ -52,100 +57,131 @@ OFF_DOMAIN = [
 ]
 
 
-def file_name(doc_id: str) -> str:
-    return doc_id.removeprefix("d:").replace("/", "__") + ".txt"
-
-
-def score(answer: str, question: str, hits, relevant: str) -> dict:
-    """Grounding figures of one answer (notes in italics, which say what was removed, excluded)."""
+def score(item: QAItem, answer: str, hits) -> dict:
+    """The figures of one answer (notes in italics, which say what the check removed, excluded)."""
     body = "\n".join(line for line in answer.splitlines() if not line.startswith("_"))
     refs = cited(body, len(hits))
-    sources = [question] + [hits[i - 1].text for i in refs]
     return {
-        "cites_answer": any(hits[i - 1].metadata.get("file_name") == relevant for i in refs),
-        "cites_nothing": not refs,
-        "invents": bool(unsupported_terms(body, sources)),
+        "holds": contains_answer(body, item),
+        "cites": any(holds_evidence(hits[i - 1].text, hits[i - 1].metadata.get("source"), item) for i in refs),
+        "unsupported": bool(unsupported_terms(body, [item.question] + [h.text for h in hits])),
         "words": len(body.split()),
     }
 
 
-def run_mode(service: ChatService, questions: list[tuple[str, str]], bar: Progress, label: str) -> dict:
-    rows, seconds, top = [], [], []
-    task = bar.add_task(label, total=len(questions))
-    for question, relevant in questions:
-        start = time.perf_counter()
-        (reply,) = [r for r in service.ask(question, SearchOptions(k=4)) if r.done]
-        seconds.append(time.perf_counter() - start)
-        if reply.error:
-            raise RuntimeError(reply.error)
-        rows.append(score(reply.answer, question, reply.passages, relevant))
-        top.append(reply.passages[0].dense_score)
-        bar.advance(task)
-    share = {key: float(np.mean([r[key] for r in rows])) for key in ("cites_answer", "cites_nothing", "invents")}
-    return {**share, "n": len(rows), "words": statistics.median(r["words"] for r in rows),
-            "seconds": statistics.median(seconds), "top1": top}
+def timed(answerer, question: str, hits) -> tuple[str, float, float]:
+    """The whole answer, seconds to its first non-blank piece and to its end."""
+    start, first, text = time.perf_counter(), None, ""
+    for piece in answerer.stream(question, hits):
+        if first is None and piece.strip():
+            first = time.perf_counter() - start
+        text += piece
+    total = time.perf_counter() - start
+    return text, first if first is not None else total, total
+
+
+def answerers(names: list[str], embedder: Embedder, extra: str | None) -> dict:
+    """The answer modes to compare, by name."""
+    out = {}
+    for name in names:
+        if name == "extract":
+            out[name] = ExtractiveAnswerer()
+        elif name == "smollm2":
+            out[name] = GenerativeAnswerer(LocalChatModel(embedder=embedder, max_new_tokens=120))
+        elif name == "qwen":
+            chat = LocalChatModel(model=load_answer_model(DEFAULT_ANSWER_MODEL), max_new_tokens=160)
+            out[name] = GenerativeAnswerer(chat, excerpt_words=EXCERPT_WORDS)
+        else:
+            raise SystemExit(f"unknown mode {name!r}")
+    if extra:
+        chat = LocalChatModel(model=load_answer_model(extra), max_new_tokens=160)
+        out[Path(extra).name] = GenerativeAnswerer(chat, excerpt_words=EXCERPT_WORDS)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.answers", description=__doc__.split("\n\n")[0])
-    p.add_argument("--generate", type=int, default=40, help="questions for the generative modes (0: skip)")
+    p.add_argument("--modes", default="extract,qwen", help="comma-separated: extract, smollm2, qwen")
+    p.add_argument("--answer-model", default=None, help="also a mode for this answer model (folder or .gguf)")
+    p.add_argument("--sample", type=int, default=0, help="questions for the written modes (0: all)")
+    p.add_argument("-k", type=int, default=4, help="passages per question")
+    p.add_argument("--db", type=Path, default=DB, help="where the pages' index is kept between runs")
     p.add_argument("--markdown", type=Path, help="also write the table to this file")
+    p.add_argument("--answers", type=Path, help="write every answer (JSON lines) to this file")
     args = p.parse_args(argv)
 
-    data = load_beir(DEV)
+    items = load_qa()
+    pages = qa_pages(items)
     embedder = Embedder.shared()
-    questions = [(data.queries[q], file_name(next(iter(rel)))) for q, rel in data.qrels.items()]
-    with tempfile.TemporaryDirectory() as tmp:
-        docs = Path(tmp) / "docs"
-        docs.mkdir()
-        for doc_id in data.corpus:
-            (docs / file_name(doc_id)).write_text(data.doc_text(doc_id))
-        service = ChatService(embedder, IndexLocation.embedded(Path(tmp) / "db"))
-        console = Console()
-        with Progress(console=console) as bar:
-            summary = service.upload(sorted(docs.iterdir()), service.location.collection)
-            assert summary.files_failed == 0, summary.failures
-            results = {"extract": run_mode(service, questions, bar, "extract")}
-            sample = questions[:: max(1, len(questions) // args.generate)][: args.generate] if args.generate else []
-            if sample:
-                chat = LocalChatModel(embedder=embedder, max_new_tokens=120)
-                for label, checked in (("generate", True), ("generate-unchecked", False)):
-                    service.answerer = GenerativeAnswerer(chat, checked=checked)
-                    results[label] = run_mode(service, sample, bar, label)
-                service.answerer = ExtractiveAnswerer()
-                results["extract (same sample)"] = run_mode(service, sample, bar, "extract, same sample")
-            off = [service.retrieve(q, SearchOptions(k=1)).hits[0].dense_score for q in OFF_DOMAIN]
+    console = Console()
+    index = VectorIndex(IndexLocation.embedded(args.db), embedder.fingerprint, embedder.dim)
+    Ingestor(embedder, index).run(pages)
+    searcher = Searcher(embedder, index)
+    options = SearchOptions(k=args.k)
+    modes = answerers([m for m in args.modes.split(",") if m], embedder, args.answer_model)
+    step = max(1, len(items) // args.sample) if args.sample else 1
+    sample = {item.id for item in items[::step][: args.sample or None]}
+    results: dict[str, list[dict]] = {name: [] for name in modes}
+    retrieved, top1 = [], {}
+    ranks: dict[str, list[float]] = {"dense": [], "hybrid": []}  # reciprocal rank of the answer passage in the top 10
+    log = args.answers.open("w") if args.answers else None
+    with Progress(console=console) as bar:
+        task = bar.add_task("questions", total=len(items))
+        for item in items:
+            hits = searcher.search(item.question, options).hits
+            retrieved.append(any(holds_evidence(h.text, h.metadata.get("source"), item) for h in hits))
+            top1[item.id] = hits[0].dense_score if hits else 0.0
+            for way in ranks:
+                ten = searcher.search(item.question, SearchOptions(k=10, hybrid=way == "hybrid")).hits
+                found = [i for i, h in enumerate(ten) if holds_evidence(h.text, h.metadata.get("source"), item)]
+                ranks[way].append(1 / (found[0] + 1) if found else 0.0)
+            for name, answerer in modes.items():
+                if name != "extract" and item.id not in sample:
+                    continue
+                text, first, total = timed(answerer, item.question, hits)
+                row = {**score(item, text, hits), "first": first, "total": total, "id": item.id}
+                results[name].append(row)
+                if log:
+                    log.write(json.dumps({"mode": name, **row, "question": item.question, "answer": text}) + "\n")
+            bar.advance(task)
+        off = [searcher.search(q, SearchOptions(k=1)).hits[0].dense_score for q in OFF_DOMAIN]
+    if log:
+        log.close()
 
-    table = Table(title=f"Answers on the Python FAQ dev set ({len(questions)} questions, k=4)")
-    for col in ("mode", "questions", "cites answer", "invents", "cites nothing", "words (p50)", "s/answer (p50)"):
+    title = f"Answers on the answer dev set ({len(items)} questions, k={args.k}; written modes on {len(sample)})"
+    table = Table(title=title)
+    header = ["mode", "questions", "holds the answer", "cites its passage", "unsupported", "words (p50)",
+              "first text s (p50)", "whole s (p50)"]
+    for col in header:
         table.add_column(col, justify="left" if col == "mode" else "right")
-    lines = ["| mode | questions | cites answer | invents | cites nothing | words (p50) | s/answer (p50) |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    for mode, r in results.items():
-        cells = [mode, str(r["n"]), f"{r['cites_answer']:.1%}", f"{r['invents']:.1%}", f"{r['cites_nothing']:.1%}",
-                 f"{r['words']:.0f}", f"{r['seconds']:.2f}"]
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    for name, rows in results.items():
+        share = {key: float(np.mean([r[key] for r in rows])) for key in ("holds", "cites", "unsupported")}
+        p50 = {key: statistics.median(r[key] for r in rows) for key in ("words", "first", "total")}
+        cells = [name, str(len(rows)), f"{share['holds']:.1%}", f"{share['cites']:.1%}", f"{share['unsupported']:.1%}",
+                 f"{p50['words']:.0f}", f"{p50['first']:.2f}", f"{p50['total']:.2f}"]
         table.add_row(*cells)
         lines.append("| " + " | ".join(cells) + " |")
     console.print(table)
-    dev_top = np.array(results["extract"]["top1"])
-    pct = lambda a, q: float(np.percentile(a, q))  # noqa: E731
-    relevance = (
-        f"Top-1 cosine: dev questions p5 {pct(dev_top, 5):.3f}, p50 {pct(dev_top, 50):.3f}; other-domain questions"
-        f" p50 {pct(off, 50):.3f}, p95 {pct(off, 95):.3f}, max {max(off):.3f}. Warning threshold {LOW_RELEVANCE:.2f}:"
-        f" flags {np.mean(dev_top < LOW_RELEVANCE):.1%} of dev questions and"
-        f" {np.mean(np.array(off) < LOW_RELEVANCE):.0%} of other-domain ones."
-    )
-    sweep = [round(t, 2) for t in np.arange(0.45, 0.651, 0.01)]
-    fits = [t for t in sweep if np.mean(dev_top < t) <= MAX_DEV_FLAGGED]
-    relevance += (
-        f" Thresholds flagging at most {MAX_DEV_FLAGGED:.0%} of dev questions: up to {max(fits):.2f}"
-        f" ({np.mean(dev_top < max(fits)):.1%} of dev, {np.mean(np.array(off) < max(fits)):.0%} of other-domain)."
-        if fits else ""
-    )
-    console.print(relevance)
+    notes = [f"Answer passage among the {args.k} retrieved: {np.mean(retrieved):.1%} of {len(items)} questions."
+             f" MRR@10 of the answer passage: dense {np.mean(ranks['dense']):.3f}, hybrid (dense + BM25, reciprocal"
+             f" rank fusion) {np.mean(ranks['hybrid']):.3f}."]
+    answered = [top1[r["id"]] for name, rows in results.items() for r in rows if r["holds"]]
+    if answered:
+        answered_top = np.array(answered)
+        sweep = [round(t, 2) for t in np.arange(0.30, 0.651, 0.01)]
+        fits = [t for t in sweep if np.mean(answered_top < t) <= MAX_FLAGGED]
+        notes.append(
+            f"Top-1 cosine: correctly answered questions p2 {np.percentile(answered_top, 2):.3f}, p50"
+            f" {np.median(answered_top):.3f}; other-domain questions p50 {np.median(off):.3f}, max {max(off):.3f}."
+            + (f" The highest threshold flagging at most {MAX_FLAGGED:.0%} of the answered questions: {max(fits):.2f}"
+               f" (flags {np.mean(np.array(off) < max(fits)):.0%} of the other-domain ones)." if fits else "")
+        )
+    for note in notes:
+        console.print(note)
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text("\n".join(lines) + "\n\n" + relevance + "\n")
+        args.markdown.write_text("\n".join(lines) + "\n\n" + "\n\n".join(notes) + "\n")
     return 0
 
 

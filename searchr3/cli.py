@@ -65,34 +65,57 @@ def api_key(args: argparse.Namespace) -> str | None:
 
 
 def add_answer_args(ap: argparse.ArgumentParser) -> None:
-    """``--answer``, ``--llm`` and ``--llm-model``: how answers are made, and by which model."""
+    """``--answer``, ``--answer-model``, ``--llm`` and ``--llm-model``: how answers are made, and by which model."""
+    from .answer_model import DEFAULT_ANSWER_MODEL, SHIPPED
+
     ap.add_argument("--answer", default=None, choices=("extract", "generate"),
-                    help="extract (default without --llm): quote the passages' best sentences, with citations;"
-                         " generate (default with --llm): a model writes the answer, and sentences naming what"
-                         " the passages do not say are left out")
+                    help="generate (default): a model writes the answer from the passages, and sentences naming"
+                         " what the passages do not say are left out; extract: quote the passages' best sentences")
+    ap.add_argument("--answer-model", default=DEFAULT_ANSWER_MODEL, metavar="NAME|PATH",
+                    help=f"the model that writes answers: {', '.join(SHIPPED)} (default, shipped), 'searcher' (the"
+                         " search model itself), or a model folder or .gguf file")
     ap.add_argument("--llm", default=None, metavar="URL",
                     help="an OpenAI-compatible endpoint that writes the answers, e.g. http://127.0.0.1:8080/v1"
                          " (key: $SEARCHR3_LLM_API_KEY or $OPENAI_API_KEY)")
     ap.add_argument("--llm-model", default=None, help="the endpoint's model id (default: the first it lists)")
 
 
-def answerer(args: argparse.Namespace, embedder):
-    """The answerer the answer options name: quotes, the local model writing, or ``--llm``'s.
-    Raises :class:`InvalidInputError` for ``--llm`` with ``--answer extract``."""
-    from .answering import ExtractiveAnswerer, GenerativeAnswerer
+def answer_setup(args: argparse.Namespace, embedder):
+    """``(answerer, chat model)`` as the answer options say: the answer model (or ``--llm``'s)
+    writing, checked, or quotes (no chat model then). Without ``--answer generate``, an answer model
+    that is not installed falls back to quotes with a one-line warning. Raises
+    :class:`InvalidInputError` for ``--llm`` with ``--answer extract``."""
+    from .answer_model import load_answer_model
+    from .answering import EXCERPT_WORDS, ExtractiveAnswerer, GenerativeAnswerer
     from .chat import LocalChatModel
-    from .errors import InvalidInputError
+    from .errors import InvalidInputError, ModelNotFoundError
 
-    mode = args.answer or ("generate" if args.llm else "extract")
-    if args.llm and mode == "extract":
+    if args.llm and args.answer == "extract":
         raise InvalidInputError("--llm writes answers; it cannot be combined with --answer extract")
-    if mode == "extract":
-        return ExtractiveAnswerer()
+    if args.answer == "extract":
+        return ExtractiveAnswerer(), None
     if args.llm:
         from .llm import openai_chat_model
 
-        return GenerativeAnswerer(openai_chat_model(args.llm, args.llm_model))
-    return GenerativeAnswerer(LocalChatModel(embedder=embedder, max_new_tokens=200))
+        chat = openai_chat_model(args.llm, args.llm_model)
+        return GenerativeAnswerer(chat), chat
+    if args.answer_model == "searcher":
+        chat = LocalChatModel(embedder=embedder, max_new_tokens=200)
+        return GenerativeAnswerer(chat), chat
+    try:
+        model = load_answer_model(args.answer_model, getattr(args, "precision", "auto"))
+    except ModelNotFoundError as exc:
+        if args.answer == "generate":
+            raise
+        print(f"warning: {' '.join(str(exc).split())}; answers quote the passages instead", file=sys.stderr)
+        return ExtractiveAnswerer(), None
+    chat = LocalChatModel(model=model, max_new_tokens=200)
+    return GenerativeAnswerer(chat, excerpt_words=EXCERPT_WORDS), chat
+
+
+def answerer(args: argparse.Namespace, embedder):
+    """The answerer the answer options name (:func:`answer_setup`'s first half)."""
+    return answer_setup(args, embedder)[0]
 
 
 def parse_server_args(prog: str, description: str, port: int, argv: list[str] | None) -> argparse.Namespace:
@@ -122,7 +145,8 @@ def start_service(args: argparse.Namespace):
         return 2
     try:
         embedder = Embedder.load(model_config(args))
-        service = ChatService(embedder, index_location(args), answerer=answerer(args, embedder))
+        writer, chat = answer_setup(args, embedder)
+        service = ChatService(embedder, index_location(args), chat_model=chat, answerer=writer)
     except SearchR3Error as exc:
         print_error(exc)
         return 1

@@ -20,6 +20,7 @@ from .loading import LoadedModel, load_model
 from .prefix_cache import PromptPrefixes
 from .readout import embed_states, vectors_from_hidden
 from .reasoning import Sampling, Trace, TraceGenerator
+from .threads import fit_threads
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +171,8 @@ class Embedder:
                 for batch in token_budget_batches(
                     [len(r) + len(head) for r in rests], self.config.token_budget, self.config.max_batch_size
                 ):
+                    if self.config.threads is None:
+                        fit_threads()
                     ids, mask = pad_right([rests[j] for j in batch], self._pad_id)
                     ids, mask = ids.to(device), mask.to(device)
                     if head:

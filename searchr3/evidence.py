@@ -107,3 +107,28 @@ def best_sentences(query: str, passages: Sequence[str], per_passage: int = 2) ->
         ranked = sorted((e for e in row if e.score > 0), key=lambda e: -e.score)[:per_passage]
         out.append([e for e in ranked if e.score >= ranked[0].score / 2] if ranked else [])
     return out
+
+
+def excerpt(query: str, text: str, max_words: int = 90) -> str:
+    """The part of ``text`` a reader needs for ``query``: its best-matching sentence, widened by
+    the sentences around it (next, then previous, in turn) up to about ``max_words`` words; the
+    start of the text when no sentence matches. Whitespace inside is kept (code keeps its lines)."""
+    found = sentences(text)
+    if not found or len(text.split()) <= max_words:
+        return text.strip()
+    (row,) = score_sentences(query, [text])
+    best = max(range(len(row)), key=lambda i: row[i].score) if any(e.score for e in row) else 0
+    lo = hi = best
+    words = len(found[best].text.split())
+    while True:
+        grown = False
+        for j in (hi + 1, lo - 1):
+            if 0 <= j < len(found) and not lo <= j <= hi:
+                extra = len(found[j].text.split())
+                if words + extra > max_words:
+                    continue
+                lo, hi, words, grown = min(lo, j), max(hi, j), words + extra, True
+        if not grown:
+            break
+    body = text[found[lo].start : found[hi].end]
+    return ("… " if lo > 0 else "") + body + (" …" if hi < len(found) - 1 else "")

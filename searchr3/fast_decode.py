@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from .precision import quantize_int8
+from .threads import fit_threads
 
 KEPT_PROMPTS = 4  # recent prompts whose keys and values a new prompt may start from
 KEPT_TOKENS = 512  # of each, at most this many leading positions (~46 KB a position for SmolLM2-135M)
@@ -61,20 +62,33 @@ def prompt_blocks(start: int, end: int) -> list[tuple[int, int]]:
 
 def supports(model: torch.nn.Module) -> bool:
     """Whether :class:`Int8Decoder` can run ``model``: a bfloat16 or float32 Llama-architecture
-    causal LM (no projection biases, SiLU MLP) on the CPU. Others decode through ``generate``."""
+    causal LM (no projection biases, SiLU MLP), or a Qwen2 one (biases on q, k and v only, no
+    sliding window), on the CPU. Others decode through ``generate``."""
     config = getattr(model, "config", None)
-    if config is None or getattr(config, "model_type", None) != "llama":
+    kind = getattr(config, "model_type", None)
+    if kind not in ("llama", "qwen2"):
         return False
     param = next(model.parameters())
     return (
         param.device.type == "cpu"
         and param.dtype in (torch.bfloat16, torch.float32)
-        and not getattr(config, "attention_bias", False)
+        and not (kind == "llama" and getattr(config, "attention_bias", False))
+        and not (kind == "qwen2" and getattr(config, "use_sliding_window", False))
         and not getattr(config, "mlp_bias", False)
         and getattr(config, "hidden_act", "silu") == "silu"
         and hasattr(model, "model")
         and hasattr(model.model, "rotary_emb")
     )
+
+
+def _qkv_bias(attn) -> torch.Tensor | None:
+    """The q|k|v biases of an attention block as one vector (``None`` without biases)."""
+    biases = [getattr(attn, name).bias for name in ("q_proj", "k_proj", "v_proj")]
+    if all(b is None for b in biases):
+        return None
+    dtype = attn.q_proj.weight.dtype
+    return torch.cat([b.detach() if b is not None else torch.zeros(getattr(attn, n).out_features, dtype=dtype)
+                      for b, n in zip(biases, ("q_proj", "k_proj", "v_proj"))])
 
 
 @dataclass(frozen=True)
@@ -112,11 +126,14 @@ class _Layer:
     o8: _Int8Matrix
     gate_up8: _Int8Matrix
     down8: _Int8Matrix
+    # q|k|v biases (Qwen2), in the model's precision and in bfloat16; None for Llama
+    qkv_bias: torch.Tensor | None = None
+    qkv_bias16: torch.Tensor | None = None
 
 
 class Int8Decoder:
     """Greedy or sampled decoding of one sequence from a (merged, bfloat16 or float32, CPU)
-    Llama model.
+    Llama or Qwen2 model.
 
     Built once per model (~1 s; the int8 copies take about half the bytes of the bfloat16
     weights). ``draft``: greedy decoding drafts this many int8 tokens ahead and keeps only those
@@ -126,7 +143,7 @@ class Int8Decoder:
 
     def __init__(self, model: torch.nn.Module, draft: int = 0):
         if not supports(model):
-            raise ValueError("Int8Decoder needs a bfloat16 or float32 Llama-architecture model on the CPU")
+            raise ValueError("Int8Decoder needs a bfloat16 or float32 Llama or Qwen2 model on the CPU")
         if draft < 0:
             raise ValueError("draft must be 0 or more")
         self.draft = draft
@@ -149,6 +166,7 @@ class Int8Decoder:
         self.layers = []
         for layer in model.model.layers:
             attn, mlp = layer.self_attn, layer.mlp
+            bias = _qkv_bias(attn)
             self.layers.append(_Layer(
                 layer.input_layernorm.weight, layer.post_attention_layernorm.weight,
                 _bf16(layer.input_layernorm.weight), _bf16(layer.post_attention_layernorm.weight),
@@ -158,6 +176,7 @@ class Int8Decoder:
                 _Int8Matrix.of(attn.o_proj.weight),
                 _Int8Matrix.of(mlp.gate_proj.weight, mlp.up_proj.weight),
                 _Int8Matrix.of(mlp.down_proj.weight),
+                bias, _bf16(bias) if bias is not None else None,
             ))
 
     def _rms(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -185,6 +204,8 @@ class Int8Decoder:
         for i, layer in enumerate(self.layers):
             x = self._rms(h, layer.norm_in)
             qkv = torch.cat([F.linear(x, layer.q), F.linear(x, layer.k), F.linear(x, layer.v)], -1)
+            if layer.qkv_bias is not None:
+                qkv = qkv + layer.qkv_bias
             qk = self._rope(qkv[:, : (heads + kv_heads) * dim].view(count, heads + kv_heads, dim), cos, sin)
             keys[i, :, start:end] = qk[:, heads:].transpose(0, 1)
             values[i, :, start:end] = qkv[:, (heads + kv_heads) * dim :].view(count, kv_heads, dim).transpose(0, 1)
@@ -209,6 +230,8 @@ class Int8Decoder:
         h = self.embed16[token : token + 1]
         for i, layer in enumerate(self.layers):
             qkv = layer.qkv8(F.rms_norm(h, (width,), layer.norm_in16, self.eps))[0]
+            if layer.qkv_bias16 is not None:
+                qkv = qkv + layer.qkv_bias16
             qk = self._rope(qkv[:split].view(heads + kv_heads, dim), cos, sin)
             keys[i, :, position] = qk[heads:]
             values[i, :, position] = qkv[split:].view(kv_heads, dim)
@@ -297,6 +320,7 @@ class Int8Decoder:
         it. ``suppress_ids`` are never chosen."""
         if not prompt_ids:
             raise ValueError("the prompt is empty")
+        fit_threads()
         cache, cos, sin = self._start(len(prompt_ids) + max_new_tokens)
         stops = set(stop_ids)
         suppress = torch.tensor(list(suppress_ids), dtype=torch.long) if suppress_ids else None

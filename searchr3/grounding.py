@@ -138,3 +138,30 @@ class SupportFilter:
         out = self.flush()
         if out:
             yield out
+
+
+_CODE = re.compile(r"`([^`\n]+)`")
+_TOKEN = re.compile(r"[A-Za-z0-9_\\/.$%{}:=+-]*[A-Za-z0-9_\\/$%{}=+-]")
+
+
+def _distinctive(text: str) -> set[str]:
+    """Tokens of ``text`` that identify a statement: words of 4+ characters and anything with a
+    digit, dash, slash, backslash, dot, underscore or dollar in it (commands, options, paths)."""
+    return {t.lower() for t in _TOKEN.findall(text)
+            if len(t) >= 4 or any(c in t for c in "0123456789-/\\._$%=")}
+
+
+def attribute(answer: str, passages: Sequence[str]) -> list[int]:
+    """The passages (1-based) an uncited answer rests on: those holding one of its code spans
+    (```...```) where it has any, else the one sharing most of its distinctive tokens (at least
+    three); ``[]`` when none does. A reader model that does not cite still gets citations a
+    person can check: each named passage holds what the answer states."""
+    spans = [s.strip() for s in _CODE.findall(answer) if s.strip()]
+    if spans:
+        holding = [i + 1 for i, p in enumerate(passages) if any(s in p for s in spans)]
+        if holding:
+            return holding[:2]
+    words = _distinctive(_CODE.sub(r"\1", answer))
+    shared = [len(words & _distinctive(p)) for p in passages]
+    best = max(range(len(passages)), key=lambda i: shared[i], default=None)
+    return [best + 1] if best is not None and shared[best] >= 3 else []

@@ -34,8 +34,9 @@ def check(*args: str) -> tuple[int, dict]:
 def app(*index_args: str):
     """``python -m app`` on an index; yields an OpenAI client for its API."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "app", *index_args, "--port", str(port), *MODEL],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # quoted answers: these tests are about the index, not about who writes the answer
+    command = [sys.executable, "-m", "app", *index_args, "--port", str(port), "--answer", "extract", *MODEL]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_for_http(f"http://127.0.0.1:{port}/v1/models", proc, timeout=180)
         yield openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="loopback", max_retries=0, timeout=300)

@@ -7,7 +7,7 @@ import pytest
 
 from searchr3.conversation import is_follow_up, split_search, standalone_query
 from searchr3.evidence import best_sentences, sentences
-from searchr3.grounding import SupportFilter, cited, strip_bad_citations, unsupported_terms
+from searchr3.grounding import SupportFilter, attribute, cited, strip_bad_citations, unsupported_terms
 from searchr3.source_links import SourceLinks
 
 FIRST = "How do I create a branch in git?"
@@ -118,3 +118,11 @@ def test_a_labelled_list_of_questions_no_standalone_one_is_rewritten():
     assert hijacked == []
     rewritten = [r for r in follow_ups if standalone_query(r["question"], r["history"]) != r["question"]]
     assert len(rewritten) >= 0.9 * len(follow_ups)
+
+
+def test_an_uncited_answer_is_given_the_passages_that_hold_what_it_states():
+    passages = ["Creating a branch: git branch NAME makes a new branch.",
+                "To delete a branch on a server: git push origin --delete NAME. Locally: git branch -d NAME."]
+    assert attribute("Use `git push origin --delete NAME` to remove it from the server.", passages) == [2]
+    assert attribute("Run git branch NAME; it makes a new branch at once.", passages) == [1]  # shared words
+    assert attribute("I cannot tell from these.", passages) == []

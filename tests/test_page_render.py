@@ -48,3 +48,11 @@ def test_message_text_reads_gradio_6_parts():
     assert message_text([{"type": "text", "text": "How do I"}, {"type": "text", "text": "branch?"}]) == \
         "How do I branch?"
     assert message_text(None) == ""
+
+
+def test_an_answer_citing_nothing_is_not_labelled_as_answered_from_the_passages():
+    hit = RankedHit("c1", "Kilns fire clay.", {"file_name": "kiln.pdf"}, 1, 0.41, 0.41)
+    reply = Reply(search="tea?", passages=[hit], answer="The passages do not say.", done=True)
+    assert "**Passages shown:** [1] kiln.pdf" in answer_markdown(reply)
+    weak = answer_markdown(Reply(search="tea?", passages=[hit], answer="No.", done=True, warning="Low relevance: x"))
+    assert "**Closest passages (weak matches):** [1] kiln.pdf" in weak and "Answered from" not in weak

@@ -108,9 +108,13 @@ _HEADINGS = ["h1", "h2", "h3", "h4", "h5", "h6"]
 
 
 def load_html(path: Path) -> list[Section]:
-    from bs4 import BeautifulSoup
+    import warnings
 
-    soup = BeautifulSoup(_read_text(path), "lxml")
+    from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
+
+    with warnings.catch_warnings():  # XHTML (PostgreSQL's, DocBook's) reads well as HTML: no warning
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        soup = BeautifulSoup(_read_text(path), "lxml")
     for tag in soup(["script", "style", "nav", "header", "footer", "noscript", "template"]):
         tag.decompose()
     root = soup.body or soup

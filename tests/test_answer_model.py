@@ -1,0 +1,88 @@
+"""The shipped answer model (Qwen2.5-Coder-0.5B-Instruct from six data-only wheels): joined, checked,
+cached, decoded by the int8 decoder exactly as the float32 model decodes, and writing cited answers
+that hold the command asked for."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from searchr3.answer_model import QWEN_CODER_05B, AnswerModel, ShippedModel, assemble, load_answer_model
+from searchr3.answering import EXCERPT_WORDS, GenerativeAnswerer, answer_prompt
+from searchr3.chat import LocalChatModel
+from searchr3.errors import ModelLoadError, ModelNotFoundError
+from searchr3.evidence import excerpt
+from searchr3.search import RankedHit
+
+GIT = [
+    "Branches are cheap in git: a branch is a pointer to a commit. Creating a branch: git branch NAME makes a new"
+    " branch at the current commit. git switch NAME moves to it, and git switch -c NAME does both.",
+    "When a feature is merged its branch is no longer needed. To delete a branch that lives on a server, run git push"
+    " origin --delete NAME. Deleting a local branch: git branch -d NAME removes a merged branch; -D forces it.",
+]
+
+
+def _hits(texts: list[str]) -> list[RankedHit]:
+    return [RankedHit(id=f"c{i}", text=t, metadata={"file_name": f"{i}.txt"}, score=0.9 - i / 10, rank=i + 1,
+                      dense_score=0.9 - i / 10) for i, t in enumerate(texts)]
+
+
+def test_a_missing_part_is_one_line_naming_the_install(tmp_path):
+    ghost = ShippedModel("ghost", "Ghost", ("no_such_part_package_1",), "0" * 64, "pip install ghost-parts")
+    with pytest.raises(ModelNotFoundError, match="ghost.*not installed.*pip install ghost-parts"):
+        assemble(ghost, tmp_path)
+    with pytest.raises(ModelNotFoundError, match="no answer model"):
+        load_answer_model(str(tmp_path / "missing.gguf"))
+    assert not list(tmp_path.iterdir())  # nothing half-written left behind
+
+
+def test_a_reader_sees_the_sentences_around_the_match():
+    text = " ".join(f"Filler sentence number {i} talks about nothing much at all." for i in range(30))
+    text += " To list every database, type \\l at the psql prompt. " + "More filler follows here. " * 20
+    cut = excerpt("How do I list all databases in psql?", text, max_words=40)
+    assert "\\l at the psql prompt" in cut and len(cut.split()) <= 44 and cut.startswith("…")
+    assert excerpt("anything", "A short passage.", 40) == "A short passage."
+    prompt = answer_prompt("How do I list databases?", _hits([text]), excerpt_words=EXCERPT_WORDS)
+    assert "\\l at the psql prompt" in prompt and len(prompt.split()) < EXCERPT_WORDS + 30
+
+
+@pytest.fixture(scope="module")
+def qwen() -> AnswerModel:
+    return load_answer_model(QWEN_CODER_05B.name, precision="bfloat16")
+
+
+@pytest.mark.slow
+def test_the_shipped_parts_join_to_the_checked_file(tmp_path):
+    joined = assemble(QWEN_CODER_05B, tmp_path)
+    assert joined.stat().st_size == 491_400_064 and joined.name == "Qwen2.5-Coder-0.5B-Instruct.gguf"
+    wrong = ShippedModel("q", "Q", QWEN_CODER_05B.packages, "f" * 64, QWEN_CODER_05B.install)
+    with pytest.raises(ModelLoadError, match="SHA-256"):
+        assemble(wrong, tmp_path / "wrong")
+    assert not (tmp_path / "wrong" / "Q.gguf").exists()
+
+
+@pytest.mark.slow
+def test_int8_decoding_of_qwen2_is_the_float32_greedy_text(qwen):
+    """q/k/v biases included: drafts checked by float32 give float32's own greedy tokens."""
+    from searchr3.fast_decode import Int8Decoder, supports
+
+    model = qwen.model.float()
+    try:
+        assert supports(model)
+        tok = qwen.tokenizer
+        ids = tok.apply_chat_template([{"role": "user", "content": "How do I delete a remote git branch?"}],
+                                      add_generation_prompt=True, tokenize=True, return_dict=False)
+        ids = list(ids["input_ids"] if hasattr(ids, "input_ids") else ids)
+        with torch.inference_mode():
+            reference = model.generate(torch.tensor([ids]), max_new_tokens=24, do_sample=False)[0, len(ids):].tolist()
+        assert Int8Decoder(model, draft=6).generate(ids, 24) == reference
+    finally:
+        qwen.model.to(torch.bfloat16)
+
+
+@pytest.mark.slow
+def test_the_answer_model_writes_a_cited_answer_holding_the_command(qwen):
+    writer = GenerativeAnswerer(LocalChatModel(model=qwen, max_new_tokens=80), excerpt_words=EXCERPT_WORDS)
+    assert qwen.sequence_decoder is not None  # the int8 decoder, not generate
+    answer = "".join(writer.stream("How do I delete a remote branch in git?", _hits(GIT)))
+    assert "git push origin --delete" in answer and "[2]" in answer
