@@ -148,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     if log:
         log.close()
 
+    def recall(way: str, k: int) -> float:  # share of questions whose answer passage ranks in the top k
+        return float(np.mean([r >= 1 / k for r in ranks[way]]))
+
     title = f"Answers on the answer dev set ({len(items)} questions, k={args.k}; written modes on {len(sample)})"
     table = Table(title=title)
     header = ["mode", "questions", "holds the answer", "cites its passage", "unsupported", "words (p50)",
@@ -165,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     console.print(table)
     notes = [f"Answer passage among the {args.k} retrieved: {np.mean(retrieved):.1%} of {len(items)} questions."
              f" MRR@10 of the answer passage: dense {np.mean(ranks['dense']):.3f}, hybrid (dense + BM25, reciprocal"
-             f" rank fusion) {np.mean(ranks['hybrid']):.3f}."]
+             f" rank fusion) {np.mean(ranks['hybrid']):.3f}; recall@4 / @10 dense {recall('dense', 4):.1%} /"
+             f" {recall('dense', 10):.1%}, hybrid {recall('hybrid', 4):.1%} / {recall('hybrid', 10):.1%}."]
     answered = [top1[r["id"]] for name, rows in results.items() for r in rows if r["holds"]]
     if answered:
         answered_top = np.array(answered)
