@@ -51,7 +51,8 @@ def marked(text: str, spans: list[tuple[int, int]], limit: int = 700) -> str:
 
 def passages_markdown(reply: Reply, links=None, collection: str = "") -> str:
     """The passages with file, page and heading, a link to the source (with ``links``, a
-    :class:`~searchr3.source_links.SourceLinks`) and their best sentences marked."""
+    :class:`~searchr3.source_links.SourceLinks`) and their best sentences marked; each passage's
+    text is shown as written (escaped, line breaks and indentation kept), not read as Markdown."""
     if not reply.passages:
         return "_No passages yet._"
     blocks = []
@@ -65,8 +66,11 @@ def passages_markdown(reply: Reply, links=None, collection: str = "") -> str:
             where.append(f"page {m['page']}")
         if m.get("heading"):
             where.append(f"§ {html.escape(str(m['heading']))}")
-        body = marked(h.text, found).replace("\n", "\n> ")
-        blocks.append(f"**[{h.rank}]** {' · '.join(where)} — score {h.score:.3f}\n\n> {body}")
+        # the text as written: escaped HTML (no Markdown reading of "# comment" or "*"), its line
+        # breaks and indentation kept (code stays code), in one HTML block (no blank line inside)
+        body = marked(h.text, found).replace("\n", "<br>")
+        blocks.append(f"**[{h.rank}]** {' · '.join(where)} — score {h.score:.3f}\n\n"
+                      f'<div class="passage-text">{body}</div>')
     return "\n\n".join(blocks)
 
 
@@ -272,6 +276,10 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
     return page
 
 
+PASSAGE_CSS = """
+.passage-text { white-space: pre-wrap; border-left: 3px solid var(--border-color-primary); padding-left: 0.75em;
+                margin-bottom: 1em; font-size: 0.95em; }
+"""
 THEME_FONTS = dict(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 
 
@@ -283,6 +291,6 @@ def serve(page: gr.Blocks, service: ChatService, host: str, port: int, api_key: 
     from searchr3.api import create_api, page_auth
 
     api = create_api(service, api_key)
-    app = gr.mount_gradio_app(api, page, "/", auth=page_auth(api_key), show_error=True,
+    app = gr.mount_gradio_app(api, page, "/", auth=page_auth(api_key), show_error=True, css=PASSAGE_CSS,
                               theme=gr.themes.Default(**THEME_FONTS), server_name=host, server_port=port)
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -28,10 +28,14 @@ class SourceLinks:
         return hmac.compare_digest(self.signature(collection, chunk_id), signature or "")
 
     def url(self, collection: str, chunk_id: str, metadata: dict | None = None) -> str:
-        """The link for a chunk; a PDF's opens at the chunk's page (``#page=N``)."""
+        """The link for a chunk; a PDF's opens at the chunk's page (``#page=N``), an HTML file's at
+        the chunk's section (``#id``)."""
         link = (f"{SOURCE_ROUTE}/{quote(collection, safe='')}/{quote(chunk_id, safe='')}"
                 f"?sig={self.signature(collection, chunk_id)}")
         meta = metadata or {}
-        if meta.get("page") and str(meta.get("source", "")).lower().endswith(".pdf"):
+        source = str(meta.get("source", "")).lower()
+        if meta.get("page") and source.endswith(".pdf"):
             link += f"#page={int(meta['page'])}"
+        elif meta.get("anchor") and source.endswith((".html", ".htm")):
+            link += "#" + quote(str(meta["anchor"]), safe="")
         return link

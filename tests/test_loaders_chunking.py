@@ -96,3 +96,27 @@ def test_long_sentences_are_cut_and_sections_are_not_crossed(embedder):
     assert all(len(tok(c.text, add_special_tokens=False)["input_ids"]) <= 32 for c in chunks)
     assert "word0" in chunks[0].text and "word199" in chunks[-2].text
     assert chunks[-1].text == "Short text." and (chunks[-1].heading, chunks[-1].page) == ("B", 2)
+
+
+def test_html_sections_keep_the_id_a_link_can_open_them_at(tmp_path, embedder):
+    """Sphinx puts the id on the section, DocBook (PostgreSQL's manual) on a div or an <a> in the
+    heading, hand-written HTML on the heading itself; the chunk's source link ends with it."""
+    from searchr3.ingestion.pipeline import _metadata
+    from searchr3.source_links import SourceLinks
+
+    page = tmp_path / "manual.html"
+    page.write_text(
+        "<html><body><p>Before any heading.</p>"
+        '<section id="installing"><h2>Installing</h2><p>Run the installer.</p></section>'
+        '<div class="sect2"><h3 class="title"><a id="tweaking"></a>Tweaking</h3><p>Edit the file.</p></div>'
+        '<h2 id="removing">Removing</h2><p>Delete the folder.</p>'
+        "<h2>Plain</h2><p>No id here.</p></body></html>")
+    sections = load(page)
+    assert [(s.heading, s.anchor) for s in sections] == [
+        (None, None), ("Installing", "installing"), ("Tweaking", "tweaking"), ("Removing", "removing"),
+        ("Plain", None)]
+    chunks = Chunker(embedder.tokenizer, max_tokens=64, overlap=0).chunk(sections)
+    meta = _metadata(str(page), "sha", len(chunks), chunks[2], "now")
+    assert meta["anchor"] == "tweaking"
+    assert SourceLinks(b"k" * 32).url("docs", "c1", meta).endswith("#tweaking")
+    assert "#" not in SourceLinks(b"k" * 32).url("docs", "c1", _metadata(str(page), "sha", 5, chunks[4], "now"))

@@ -56,3 +56,12 @@ def test_an_answer_citing_nothing_is_not_labelled_as_answered_from_the_passages(
     assert "**Passages shown:** [1] kiln.pdf" in answer_markdown(reply)
     weak = answer_markdown(Reply(search="tea?", passages=[hit], answer="No.", done=True, warning="Low relevance: x"))
     assert "**Closest passages (weak matches):** [1] kiln.pdf" in weak and "Answered from" not in weak
+
+
+def test_a_passage_is_shown_as_written_not_read_as_markdown():
+    text = "Make the folder as root:\n\n# mkdir -p /path/to/old/system\n    *not bold* <b>x</b>"
+    hit = RankedHit("c1", text, {"file_name": "ref.html"}, 1, 0.8, 0.8)
+    shown = passages_markdown(Reply(search="q", passages=[hit], highlights=[[]]))
+    body = shown.split('<div class="passage-text">', 1)[1]
+    assert "\n" not in body  # one HTML block: Markdown never reads the text inside
+    assert "root:<br><br># mkdir -p /path/to/old/system<br>    *not bold* &lt;b&gt;x&lt;/b&gt;</div>" in body

@@ -26,6 +26,7 @@ class Chunk:
     heading: str | None
     page: int | None
     position: int
+    anchor: str | None = None  # the section's id in its HTML file, for links that open there
 
     @property
     def embedding_text(self) -> str:
@@ -101,7 +102,7 @@ class Chunker:
         out: list[Chunk] = []
         for section in sections:
             for text in self._pack(self._units(section.text)):
-                out.append(Chunk(text, section.heading, section.page, len(out)))
+                out.append(Chunk(text, section.heading, section.page, len(out), section.anchor))
         return out
 
 

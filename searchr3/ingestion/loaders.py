@@ -22,11 +22,13 @@ class LoadError(Exception):
 
 @dataclass(frozen=True)
 class Section:
-    """A run of text under one heading (and, for PDFs, on one page)."""
+    """A run of text under one heading (and, for PDFs, on one page); ``anchor``: the id a link
+    can jump to (an HTML section's), where the file has one."""
 
     text: str
     heading: str | None = None
     page: int | None = None
+    anchor: str | None = None
 
 
 def _read_text(path: Path) -> str:
@@ -120,10 +122,11 @@ def load_html(path: Path) -> list[Section]:
     root = soup.body or soup
     sections: list[Section] = []
     heading, paragraphs = (soup.title.get_text(" ", strip=True) if soup.title else None), []
+    anchor = None
 
     def flush():
         if paragraphs:
-            sections.append(Section("\n\n".join(paragraphs), heading))
+            sections.append(Section("\n\n".join(paragraphs), heading, anchor=anchor))
 
     for el in root.find_all(_HEADINGS + _BLOCKS):
         if el.find_parent(_BLOCKS):  # nested block: its text is in the parent's
@@ -134,7 +137,7 @@ def load_html(path: Path) -> list[Section]:
             continue
         if el.name in _HEADINGS:
             flush()
-            heading, paragraphs = text.rstrip("¶ "), []
+            heading, paragraphs, anchor = text.rstrip("¶ "), [], _anchor(el)
         else:
             paragraphs.append(text)
     flush()
@@ -143,6 +146,19 @@ def load_html(path: Path) -> list[Section]:
         if text:
             sections.append(Section(text, heading))
     return sections
+
+
+def _anchor(heading) -> str | None:
+    """The id a link to a heading's section jumps to: the heading's own, an anchor inside it
+    (``<a id>``/``<a name>``), or the id of the element around it (``<section id>``, a DocBook
+    ``<div class="sect2" id>``)."""
+    if heading.get("id"):
+        return heading["id"]
+    inner = heading.find("a", attrs={"id": True}) or heading.find("a", attrs={"name": True})
+    if inner is not None:
+        return inner.get("id") or inner.get("name")
+    around = heading.find_parent(attrs={"id": True})
+    return around["id"] if around is not None and around.name not in ("body", "html") else None
 
 
 def load_pdf(path: Path) -> list[Section]:

@@ -157,6 +157,8 @@ def _metadata(source: str, file_sha: str, n_chunks: int, chunk: Chunk, indexed_a
         meta["heading"] = chunk.heading
     if chunk.page is not None:
         meta["page"] = chunk.page
+    if chunk.anchor:
+        meta["anchor"] = chunk.anchor
     return meta
 
 
