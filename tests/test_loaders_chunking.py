@@ -120,3 +120,45 @@ def test_html_sections_keep_the_id_a_link_can_open_them_at(tmp_path, embedder):
     assert meta["anchor"] == "tweaking"
     assert SourceLinks(b"k" * 32).url("docs", "c1", meta).endswith("#tweaking")
     assert "#" not in SourceLinks(b"k" * 32).url("docs", "c1", _metadata(str(page), "sha", 5, chunks[4], "now"))
+
+
+STRUCTURED = """<html><head><title>Manual</title></head><body>
+<div class="navheader"><table><tr><td><a accesskey="p" href="ch01.html">Prev</a></td>
+  <td><a accesskey="n" href="ch03.html">Next</a></td></tr></table></div>
+<div class="header"><p>Next: <a href="#b" rel="next">Backups</a>, Up: <a href="#top" rel="up">Top</a></p></div>
+<div class="toc"><p>Table of Contents</p><dl><dt><a href="#a">1. Restoring</a></dt></dl></div>
+<ul><li><a href="#restoring">Restoring a system</a></li><li><a href="#packages">Packages</a></li></ul>
+<div class="section" id="restoring"><h2>Restoring a system</h2>
+<p>Mount the old disk first, as root:</p>
+<pre class="screen"># mkdir -p /path/to/old/system
+# mount /dev/sda1 <b>/path/to/old/system</b>
+    cd /path/to/old/system</pre>
+<ul><li>Check the disk.</li><li>Copy <code>/etc</code> back.</li></ul>
+</div>
+<div class="section" id="packages"><h2>Packages</h2>
+<table><tr><th>package</th><th>popcon</th><th>size</th></tr>
+<tr><td>grub-rescue-pc</td><td>V:0, I:1</td><td>6422</td></tr>
+<tr><td>grub2</td><td>V:2, I:9</td><td>120</td></tr></table>
+</div></body></html>"""
+
+
+def test_html_keeps_code_tables_and_lists_and_drops_navigation(tmp_path):
+    page = tmp_path / "manual.html"
+    page.write_text(STRUCTURED)
+    sections = load(page)
+    assert [(s.heading, s.anchor) for s in sections] == [("Restoring a system", "restoring"), ("Packages", "packages")]
+    text = "\n\n".join(s.text for s in sections)
+    for furniture in ("Prev", "Next:", "Table of Contents", "1. Restoring"):
+        assert furniture not in text  # navigation bars and tables of contents are not indexed
+    assert ("# mkdir -p /path/to/old/system\n# mount /dev/sda1 /path/to/old/system\n    cd /path/to/old/system"
+            in sections[0].text)  # code keeps its lines, its '#' prompts and its indentation
+    assert "- Check the disk.\n- Copy /etc back." in sections[0].text
+    assert sections[1].text == ("| package | popcon | size |\n| --- | --- | --- |\n"
+                                "| grub-rescue-pc | V:0, I:1 | 6422 |\n| grub2 | V:2, I:9 | 120 |")
+
+
+def test_markdown_code_fences_hold_no_headings(tmp_path):
+    note = tmp_path / "note.md"
+    note.write_text("# Setup\n\nRun this:\n\n```sh\n# make the folder\nmkdir -p /x\n```\n\n## Next\n\nDone.\n")
+    assert [(s.heading, s.text) for s in load(note)] == [
+        ("Setup", "Run this:\n\n```sh\n# make the folder\nmkdir -p /x\n```"), ("Next", "Done.")]

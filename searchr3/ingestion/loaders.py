@@ -46,14 +46,22 @@ def _read_text(path: Path) -> str:
     return text
 
 
+_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
+
+
 def _split_by_headings(text: str, heading_at: Callable[[list[str], int], tuple[str, int] | None]) -> list[Section]:
-    """Split lines into sections; ``heading_at(lines, i)`` returns ``(title, lines used)``."""
+    """Split lines into sections; ``heading_at(lines, i)`` returns ``(title, lines used)``. Inside a
+    fenced code block (```` ``` ```` or ``~~~``) nothing is a heading: a ``# comment`` stays code."""
     lines = text.splitlines()
     sections: list[Section] = []
     heading, body = None, []
+    fence = None
     i = 0
     while i < len(lines):
-        found = heading_at(lines, i)
+        mark = _FENCE.match(lines[i])
+        if mark and (fence is None or mark.group(1)[0] == fence):
+            fence = None if fence else mark.group(1)[0]
+        found = None if fence or mark else heading_at(lines, i)
         if found:
             if "\n".join(body).strip():
                 sections.append(Section("\n".join(body).strip(), heading))
@@ -105,8 +113,95 @@ def load_rst(path: Path) -> list[Section]:
     return _split_by_headings(_read_text(path), _rst_heading)
 
 
-_BLOCKS = ["p", "li", "pre", "dt", "dd", "td", "th", "blockquote", "figcaption", "caption"]
+_BLOCKS = ["p", "li", "pre", "dt", "dd", "td", "th", "blockquote", "figcaption", "caption", "table", "ul", "ol"]
 _HEADINGS = ["h1", "h2", "h3", "h4", "h5", "h6"]
+# Page furniture, not content: navigation bars, tables of contents, breadcrumbs, sidebars (by tag,
+# or by a class, id or role that says so: DocBook's navheader/navfooter/toc, Sphinx's related/sidebar).
+_FURNITURE_TAGS = ["script", "style", "nav", "header", "footer", "noscript", "template"]
+_FURNITURE = re.compile(r"\b(nav|navbar|navigation|navheader|navfooter|toc|breadcrumbs?|sidebar|sphinxsidebar"
+                        r"|related|headerlink|skip-?link)\b", re.IGNORECASE)
+TABLE_GROUP_CHARS = 600  # a long table is cut into groups of rows of about this size, each with its header
+
+
+def _is_furniture(tag) -> bool:
+    if tag.name in ("html", "body", "main", "article"):
+        return False
+    marks = " ".join([*(tag.get("class") or []), tag.get("id") or "", tag.get("role") or ""])
+    return bool(marks.strip()) and bool(_FURNITURE.search(marks))
+
+
+def _only_local_links(lst) -> bool:
+    """A list whose every item is just a link within the same document (an in-page table of contents)."""
+    items = lst.find_all("li")
+    if not items:
+        return False
+    for li in items:
+        links = li.find_all("a", href=True)
+        words = re.sub(r"\s+", "", li.get_text(""))
+        linked = re.sub(r"\s+", "", "".join(a.get_text("") for a in links))
+        if not links or not all(a["href"].startswith("#") for a in links) or words != linked:
+            return False
+    return True
+
+
+_NAV_RELS = {"next", "prev", "previous", "up", "contents", "index", "start", "home"}
+
+
+def _is_link_bar(block) -> bool:
+    """A block that is mostly links to the next, previous or parent page (texinfo's and similar headers)."""
+    text = re.sub(r"\s+", "", block.get_text(""))
+    linked = re.sub(r"\s+", "", "".join(a.get_text("") for a in block.find_all("a")))
+    return bool(text) and len(linked) >= 0.5 * len(text)
+
+
+def _cell(cell) -> str:
+    return re.sub(r"\s+", " ", cell.get_text(" ", strip=True)).replace("|", "\\|")
+
+
+def _table(table) -> list[str]:
+    """A table as Markdown rows: groups of about :data:`TABLE_GROUP_CHARS` characters, each
+    group a small table that repeats the header row (so every chunk of it says what its columns are)."""
+    rows = []
+    for tr in table.find_all("tr"):
+        if tr.find_parent("table") is not table:
+            continue  # a nested table's rows are in its cell's text
+        cells = tr.find_all(["th", "td"], recursive=False)
+        if cells and any(_cell(c) for c in cells):
+            rows.append((all(c.name == "th" for c in cells), [_cell(c) for c in cells]))
+    if not rows:
+        return []
+    line = lambda cells: "| " + " | ".join(cells) + " |"  # noqa: E731
+    header = []
+    if rows[0][0] and len(rows) > 1:
+        header = [line(rows[0][1]), "|" + " --- |" * len(rows[0][1])]
+        rows = rows[1:]
+    groups, current = [], []
+    for _, cells in rows:
+        current.append(line(cells))
+        if sum(len(x) for x in current) >= TABLE_GROUP_CHARS:
+            groups.append(current)
+            current = []
+    if current:
+        groups.append(current)
+    return ["\n".join(header + group) for group in groups]
+
+
+def _list(lst) -> str:
+    """A list as lines: "- item", or "1. item" for an ordered one (nested lists inside their item)."""
+    ordered = lst.name == "ol"
+    items = [re.sub(r"\s+", " ", li.get_text(" ", strip=True)) for li in lst.find_all("li", recursive=False)]
+    return "\n".join(f"{i}. {t}" if ordered else f"- {t}" for i, t in enumerate((t for t in items if t), 1))
+
+
+def _block_texts(el) -> list[str]:
+    """The text of one top-level block as it reads: code keeps its lines, tables their rows, lists their items."""
+    if el.name == "pre":
+        return [el.get_text("").strip("\n")]
+    if el.name == "table":
+        return _table(el)
+    if el.name in ("ul", "ol"):
+        return [_list(el)]
+    return [re.sub(r"\s+", " ", el.get_text(" ", strip=True))]
 
 
 def load_html(path: Path) -> list[Section]:
@@ -117,8 +212,19 @@ def load_html(path: Path) -> list[Section]:
     with warnings.catch_warnings():  # XHTML (PostgreSQL's, DocBook's) reads well as HTML: no warning
         warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
         soup = BeautifulSoup(_read_text(path), "lxml")
-    for tag in soup(["script", "style", "nav", "header", "footer", "noscript", "template"]):
+    for tag in soup(_FURNITURE_TAGS):
         tag.decompose()
+    for tag in [t for t in soup.find_all(True) if _is_furniture(t)]:
+        if not tag.decomposed:
+            tag.decompose()
+    for lst in [t for t in soup.find_all(["ul", "ol"]) if not t.decomposed and _only_local_links(t)]:
+        if not lst.decomposed:
+            lst.decompose()
+    for link in soup.find_all("a", rel=True):
+        block = None if link.decomposed else link.find_parent(["p", "div", "td", "table"])
+        if block is not None and set(link.get("rel") or []) & _NAV_RELS and not block.decomposed \
+                and block.name not in ("body", "html") and _is_link_bar(block):
+            block.decompose()
     root = soup.body or soup
     sections: list[Section] = []
     heading, paragraphs = (soup.title.get_text(" ", strip=True) if soup.title else None), []
@@ -131,15 +237,13 @@ def load_html(path: Path) -> list[Section]:
     for el in root.find_all(_HEADINGS + _BLOCKS):
         if el.find_parent(_BLOCKS):  # nested block: its text is in the parent's
             continue
-        text = el.get_text("\n" if el.name == "pre" else " ", strip=el.name != "pre")
-        text = text.strip("\n") if el.name == "pre" else re.sub(r"\s+", " ", text)
-        if not text.strip():
-            continue
         if el.name in _HEADINGS:
-            flush()
-            heading, paragraphs, anchor = text.rstrip("¶ "), [], _anchor(el)
-        else:
-            paragraphs.append(text)
+            text = re.sub(r"\s+", " ", el.get_text(" ", strip=True))
+            if text.strip():
+                flush()
+                heading, paragraphs, anchor = text.rstrip("¶ "), [], _anchor(el)
+            continue
+        paragraphs.extend(t for t in _block_texts(el) if t.strip())
     flush()
     if not sections:  # no block markup: fall back to all visible text
         text = root.get_text("\n", strip=True)
