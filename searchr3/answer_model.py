@@ -27,7 +27,7 @@ import torch
 
 from .config import cache_dir
 from .errors import ModelLoadError, ModelNotFoundError
-from .hf import drop_quantizer, quiet_from_pretrained
+from .hf import drop_quantizer, quiet_from_pretrained, quiet_save
 from .precision import resolve_precision, torch_dtype
 
 
@@ -136,7 +136,7 @@ def _cached_shipped(model: ShippedModel) -> Path:
         tokenizer = quiet_from_pretrained(AutoTokenizer, gguf.parent, gguf_file=gguf.name)
         drop_quantizer(lm)
         out = work / "model"
-        lm.save_pretrained(out)
+        quiet_save(lm, out)
         tokenizer.save_pretrained(out)
         (out / _META).write_text(json.dumps({"name": model.name, "sha256": model.sha256}))
         try:

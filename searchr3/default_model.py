@@ -22,7 +22,7 @@ import torch
 from .config import cache_dir
 from .errors import ModelNotFoundError
 from .hashing import sha256_file, short_hash
-from .hf import drop_quantizer, quiet_from_pretrained
+from .hf import drop_quantizer, quiet_from_pretrained, quiet_save
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def _write_cache(gguf: Path, cached: Path):
     cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=cached.name + ".", dir=cached.parent))
     try:
-        model.save_pretrained(tmp)
+        quiet_save(model, tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / _CACHE_META).write_text(json.dumps({"gguf": str(gguf), "sha256": sha256_file(gguf)}))
         try:
@@ -73,16 +73,20 @@ def _write_cache(gguf: Path, cached: Path):
     return model, tokenizer
 
 
+def default_cache_key() -> str:
+    """A short key of the default model's GGUF: its size and a hash of its first MiB (names the
+    file well enough for a cache; the full hash, kept in the cache, names the weights)."""
+    gguf = default_gguf_path()
+    return short_hash(f"{gguf.stat().st_size}:{sha256_file(gguf, 1 << 20)}".encode())
+
+
 def load_default_base(dtype: torch.dtype) -> tuple[torch.nn.Module, object, str]:
     """``(model, tokenizer, base id)`` of the default model, from the float cache when
     present, else from the GGUF (writing the cache). The base id names the GGUF's hash."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf = default_gguf_path()
-    # Size + a hash of the first MiB name the file well enough for a cache key; the full
-    # hash (stored in the cache once) identifies the weights in the fingerprint.
-    key = short_hash(f"{gguf.stat().st_size}:{sha256_file(gguf, 1 << 20)}".encode())
-    cached = cache_dir() / "models" / f"{DEFAULT_NAME}-{key}"
+    cached = cache_dir() / "models" / f"{DEFAULT_NAME}-{default_cache_key()}"
     if not (cached / _CACHE_META).is_file():
         model, tokenizer = _write_cache(gguf, cached)
         if dtype != torch.float32:

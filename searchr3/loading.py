@@ -17,8 +17,9 @@ import torch
 from . import fast_decode
 from .adapter import apply_adapter
 from .base_model import load_base
-from .config import ModelConfig
+from .config import DEFAULT_MODEL, ModelConfig
 from .embed_token import add_embed_token, embed_token_id
+from .merged_cache import merged_default
 from .precision import int8_decoder, resolve_decode_precision, resolve_precision, torch_dtype
 from .prompts import PROMPT_VERSION
 
@@ -127,16 +128,25 @@ def _merged(config: ModelConfig, precision: str, device: torch.device):
     """The base model with the embed token and the adapter merged in, at ``precision`` for
     inference, with its tokenizer, embed token id, base id and adapter id."""
     adapter_dir = config.adapter_path()
-    # an adapter is merged in float32, then the sum is cast; a bare model loads at its precision
-    model, tokenizer, base_id = load_base(config, torch.float32 if adapter_dir else torch_dtype(precision))
-    embed_id = add_embed_token(model, tokenizer)
-    adapter_id = None
-    if adapter_dir is not None:
-        model, adapter_id = apply_adapter(model, adapter_dir, base_id)
-        model = model.merge_and_unload()
+    if adapter_dir is not None and config.model == DEFAULT_MODEL:  # merged once, then read from the cache
+        model, tokenizer, embed_id, base_id, adapter_id = merged_default(adapter_dir, partial(_merge, config))
+    elif adapter_dir is not None:
+        model, tokenizer, embed_id, base_id, adapter_id = _merge(config)
+    else:
+        model, tokenizer, base_id = load_base(config, torch_dtype(precision))
+        embed_id, adapter_id = add_embed_token(model, tokenizer), None
     model.to(device=device, dtype=torch_dtype(precision))
     model.eval()
     return model, tokenizer, embed_id, base_id, adapter_id
+
+
+def _merge(config: ModelConfig):
+    """The base in float32 with the embed token and ``config``'s adapter merged in (the sum is
+    cast to the run's precision afterwards): model, tokenizer, embed token id, base id, adapter id."""
+    model, tokenizer, base_id = load_base(config, torch.float32)
+    embed_id = add_embed_token(model, tokenizer)
+    model, adapter_id = apply_adapter(model, config.adapter_path(), base_id)
+    return model.merge_and_unload(), tokenizer, embed_id, base_id, adapter_id
 
 
 def _float32_weights(config: ModelConfig, device: torch.device) -> torch.nn.Module:

@@ -115,3 +115,24 @@ def test_the_shipped_adapter_is_the_default(trained, embedder):
     assert ModelConfig(model="/some/other/model").adapter_path() is None
     size = sum(f.stat().st_size for f in (BUNDLED_ADAPTERS / "sft").iterdir())
     assert size < 12_000_000, size
+
+
+def test_a_merged_adapter_is_read_back_from_the_cache_bit_for_bit(tmp_path, monkeypatch):
+    """The first load merges the adapter and saves the sum; the next reads it, without peft's merge,
+    and has exactly the weights, identity and vectors of a fresh merge."""
+    from searchr3.loading import _merge
+
+    monkeypatch.setenv("SEARCHR3_CACHE", str(tmp_path / "cache"))
+    config = ModelConfig(precision="float32", query_adapter=None)
+    first = load_model(config)  # merges (the base itself is de-quantized into the new cache first)
+    assert list((tmp_path / "cache" / "merged").iterdir())
+    again = load_model(config)  # read back
+    fresh, _, embed_id, base_id, adapter_id = _merge(config)
+    assert (again.base_id, again.adapter_id, again.embed_token_id) == (base_id, adapter_id, embed_id)
+    assert again.fingerprint == first.fingerprint
+    ours = again.model.state_dict()
+    assert all(torch.equal(ours[k], v) for k, v in fresh.state_dict().items())
+    text = ["The Fastnet lighthouse was first lit in 1854."]
+    a = Embedder(first, config).embed_documents(text)
+    b = Embedder(again, config).embed_documents(text)
+    assert np.array_equal(a, b)
