@@ -37,14 +37,23 @@ from searchr3.ingestion.pipeline import FileResult, Ingestor, Summary
 
 
 class RichProgress:
-    """Files and chunks bars with a chunks/s rate, on stderr."""
+    """Files and chunks bars on stderr: files done of all, with an estimate of the time left (by the
+    bytes of the files done, a file counted as its chunks are stored); chunks stored of those known
+    so far, with a chunks/s rate."""
 
     def __init__(self, console: Console):
         self.bar = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=console, transient=False,
+            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[count]}"),
+            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("{task.fields[left]}"),
+            console=console, transient=False,
         )
         self.chunks_seen = 0
+        self.sizes: dict[str, int] = {}
+        self.total_bytes = 0
+        self.done_bytes = 0.0
+        self.files_done = 0
+        self.current: tuple[int, int] = (0, 1)  # bytes and chunks of the file being stored
+        self.counted = 0.0  # of its bytes, how many the bar has already counted
 
     def __enter__(self):
         self.bar.__enter__()
@@ -53,24 +62,52 @@ class RichProgress:
     def __exit__(self, *exc):
         return self.bar.__exit__(*exc)
 
+    def files_planned(self, files: list[Path]) -> None:
+        self.sizes = {str(f): max(1, f.stat().st_size) for f in files if f.exists()}
+        self.total_bytes = sum(self.sizes.values())
+
     def start(self, files: int) -> None:
-        self.files = self.bar.add_task("files", total=files, rate="")
-        self.chunks = self.bar.add_task("chunks", total=0, rate="")
+        self.n_files = files
+        self.files = self.bar.add_task("files", total=max(self.total_bytes, 1), count=f"0/{files}", rate="", left="")
+        self.chunks = self.bar.add_task("chunks", total=0, count="0/0", rate="", left="")
+
+    def _advance_bytes(self, n: float) -> None:
+        self.counted += n
+        self.done_bytes = min(self.total_bytes, self.done_bytes + n)
+        self.bar.update(self.files, completed=self.done_bytes, count=f"{self.files_done}/{self.n_files}")
+        task = self.bar.tasks[self.files]
+        if task.elapsed and self.total_bytes and self.done_bytes >= 0.02 * self.total_bytes:
+            left = task.elapsed * (self.total_bytes - self.done_bytes) / self.done_bytes
+            self.bar.update(self.files, left=f"~{_duration(left)} left")
 
     def file_started(self, path: Path, chunks: int) -> None:
         self.chunks_seen += chunks
-        self.bar.update(self.chunks, total=self.chunks_seen, description=f"chunks ({path.name[:30]})")
+        self.current, self.counted = (self.sizes.get(str(path), 0), max(chunks, 1)), 0.0
+        task = self.bar.tasks[self.chunks]
+        self.bar.update(self.chunks, total=self.chunks_seen, description=f"chunks ({path.name[:30]})",
+                        count=f"{int(task.completed)}/{self.chunks_seen}")
 
     def chunks_done(self, n: int) -> None:
         self.bar.advance(self.chunks, n)
         task = self.bar.tasks[self.chunks]
+        self.bar.update(self.chunks, count=f"{int(task.completed)}/{self.chunks_seen}")
         if task.elapsed:
             self.bar.update(self.chunks, rate=f"{task.completed / task.elapsed:.1f} chunks/s")
+        size, chunks = self.current
+        self._advance_bytes(size * n / chunks)
 
     def file_done(self, result: FileResult) -> None:
-        self.bar.advance(self.files)
+        self.files_done += 1
+        self._advance_bytes(max(0.0, self.sizes.get(result.path, 0) - self.counted))  # the rest of its share
+        self.current, self.counted = (0, 1), 0.0
         if result.status == "failed":
             self.bar.console.print(f"[red]failed[/red] {result.path}: {result.error}")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else (
+        f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s")
 
 
 def _summary_table(s: Summary, where: str) -> Table:

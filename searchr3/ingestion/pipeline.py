@@ -99,6 +99,7 @@ class Progress(Protocol):
     """What a user interface hears from a run; every method is optional to act on."""
 
     def start(self, files: int) -> None: ...
+    def files_planned(self, files: list[Path]) -> None: ...
     def file_started(self, path: Path, chunks: int) -> None: ...
     def chunks_done(self, n: int) -> None: ...
     def file_done(self, result: FileResult) -> None: ...
@@ -306,6 +307,8 @@ class Ingestor:
         started = time.perf_counter()
         files, skipped = collect_files(paths)
         summary = Summary.of(files, skipped)
+        if hasattr(progress, "files_planned"):  # sizes, for an estimate of the time left
+            progress.files_planned(files)
         progress.start(len(files))
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-prepare")
         ahead: list[Future] = [pool.submit(self.prepare, p) for p in files[:PREFETCH]]
