@@ -239,6 +239,10 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
             with gr.Row():
                 doomed = gr.Dropdown(label="file to remove", choices=[], elem_id="remove-choice", scale=4)
                 remove = gr.Button("Remove", variant="stop", elem_id="remove", scale=1)
+            with gr.Row(visible=False, elem_id="remove-confirm") as confirm_row:
+                confirm_text = gr.Markdown(elem_id="remove-question")
+                confirm = gr.Button("Yes, remove it", variant="stop", elem_id="remove-yes", scale=0)
+                cancel = gr.Button("Cancel", elem_id="remove-cancel", scale=0)
             remove_status = gr.Markdown(elem_id="remove-status")
         inputs = [question, chat, k, reasoning, hybrid, collection]
         outputs = [chat, passages, question]
@@ -268,7 +272,17 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
         listing = [stats, table, doomed]
         index_button.click(upload, [files, collection], [upload_status], concurrency_id="model").then(
             refresh, [collection], listing).then(collections, None, collection)  # a new one is listed
-        remove.click(remove_file, [doomed, collection], [remove_status, *listing], concurrency_id="model")
+        def ask_to_remove(source):
+            if not source:
+                return gr.update(visible=False), "", "Choose a file first."
+            question = (f"Remove **{html.escape(Path(source).name)}** from search? Its chunks leave the index at once;"
+                        " the file itself stays on disk, and a later `ingest` of its folder brings it back.")
+            return gr.update(visible=True), question, ""
+
+        remove.click(ask_to_remove, [doomed], [confirm_row, confirm_text, remove_status])
+        confirm.click(lambda: gr.update(visible=False), None, confirm_row).then(
+            remove_file, [doomed, collection], [remove_status, *listing], concurrency_id="model")
+        cancel.click(lambda: (gr.update(visible=False), "Nothing removed."), None, [confirm_row, remove_status])
         collection.change(refresh, [collection], listing)
         page.load(refresh, [collection], listing).then(collections, None, collection)
     # One model, so one job at a time; other requests wait in the queue.

@@ -145,7 +145,11 @@ def test_documents_list_and_remove(server, tmp_path):  # noqa: F811
 
         page.locator("#remove-choice input").click()
         page.get_by_role("option", name="kiln.txt", exact=False).first.click()
-        page.locator("#remove").click()
+        page.locator("#remove").click()  # asks first, and says what a later ingest does
+        expect(page.locator("#remove-question")).to_contain_text("a later `ingest` of its folder brings it back"
+                                                                 .replace("`", ""), timeout=30_000)
+        expect(table).to_contain_text("kiln.txt")  # nothing removed yet
+        page.locator("#remove-yes").click()
         expect(page.locator("#remove-status")).to_contain_text("Removed kiln.txt", timeout=60_000)
         expect(table).not_to_contain_text("kiln.txt", timeout=30_000)
 
