@@ -96,6 +96,8 @@ def answer_markdown(reply: Reply, links=None, collection: str = "") -> str:
     if reply.error:
         return f"⚠️ {reply.error}"
     text = reply.answer or "…"
+    if text.count("```") % 2:  # an answer cut inside a code block: close it, so what follows is not code
+        text += "\n```"
     if reply.warning:
         text = f"⚠️ _{reply.warning}_\n\n" + text
     if reply.done and reply.passages:

@@ -105,7 +105,10 @@ class GenerativeAnswerer:
         if shown.strip() and not cited(shown, len(hits)):  # the model did not cite: name what holds it
             found = attribute(shown, [h.text for h in hits])
             if found:
-                yield " " + "".join(f"[{hits[i - 1].rank}]" for i in found)
+                markers = "".join(f"[{hits[i - 1].rank}]" for i in found)
+                if shown.count("```") % 2:  # a code block the model left open is closed first
+                    yield "\n```"
+                yield ("\n\n" if shown.rstrip().endswith("```") or shown.count("```") % 2 else " ") + markers
         notes = check.report.notes()
         if notes:
             yield ("\n\n" if shown.strip() else "") + "_" + " ".join(notes) + "_"

@@ -153,10 +153,12 @@ def _distinctive(text: str) -> set[str]:
 
 def attribute(answer: str, passages: Sequence[str]) -> list[int]:
     """The passages (1-based) an uncited answer rests on: those holding one of its code spans
-    (```...```) where it has any, else the one sharing most of its distinctive tokens (at least
-    three); ``[]`` when none does. A reader model that does not cite still gets citations a
-    person can check: each named passage holds what the answer states."""
-    spans = [s.strip() for s in _CODE.findall(answer) if s.strip()]
+    (inline, or a line of a fenced block) where it has any, else the one sharing most of its
+    distinctive tokens (at least three); ``[]`` when none does. A reader model that does not
+    cite still gets citations a person can check: each named passage holds what the answer states."""
+    fenced = answer.split("```")[1::2]  # code blocks (the last may be left open): their lines, not the language
+    lines = [line.strip() for block in fenced for line in block.splitlines()[1:] if len(line.strip()) >= 4]
+    spans = lines + [s.strip() for s in _CODE.findall(answer.replace("```", "")) if s.strip()]
     if spans:
         holding = [i + 1 for i, p in enumerate(passages) if any(s in p for s in spans)]
         if holding:

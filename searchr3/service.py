@@ -79,6 +79,15 @@ def validate_question(question: object) -> str:
     return question
 
 
+def reader_question(question: str, search: str, history: list[str] | tuple[str, ...] = ()) -> str:
+    """What the answer model is asked: the question as typed, and for a follow-up (one searched
+    with borrowed words) the earlier question it follows, so the reader sees what "it" is."""
+    earlier = [h.strip() for h in history if h and h.strip()]
+    if search == question.strip() or not earlier:
+        return question.strip()
+    return f"{question.strip()} (this follows the question: {earlier[-1]})"
+
+
 def safe_file_name(name: str) -> str:
     """The last part of an uploaded file's name, so it cannot point outside its folder;
     raises :class:`InvalidInputError` for a name with nothing usable left."""
@@ -295,7 +304,7 @@ class ChatService:
                       seconds={"search": time.perf_counter() - started})
         yield replace(reply)
         try:
-            for piece in self.answer(result.query, result.hits):
+            for piece in self.answer(reader_question(question, result.query, history), result.hits):
                 reply.answer += piece
                 yield replace(reply)  # a snapshot: callers may keep earlier steps
         except SearchR3Error as exc:

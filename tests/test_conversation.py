@@ -126,3 +126,26 @@ def test_an_uncited_answer_is_given_the_passages_that_hold_what_it_states():
     assert attribute("Use `git push origin --delete NAME` to remove it from the server.", passages) == [2]
     assert attribute("Run git branch NAME; it makes a new branch at once.", passages) == [1]  # shared words
     assert attribute("I cannot tell from these.", passages) == []
+
+
+def test_the_reader_is_told_what_a_follow_up_follows():
+    from searchr3.service import reader_question
+
+    earlier = ["How do I get the file extension of a path?"]
+    search = standalone_query("and how do I change it?", earlier)
+    assert reader_question("and how do I change it?", search, earlier) == (
+        "and how do I change it? (this follows the question: How do I get the file extension of a path?)")
+    alone = "How do I copy a directory tree?"
+    assert reader_question(alone, standalone_query(alone, earlier), earlier) == alone
+
+
+def test_attributed_citations_never_land_inside_a_code_block():
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from searchr3.answering import GenerativeAnswerer
+    from searchr3.search import RankedHit
+
+    hits = [RankedHit("c1", "Pretty printing: json.dumps(obj, indent=4) indents nested objects.", {}, 1, 0.8, 0.8)]
+    model = FakeListChatModel(responses=["Use this:\n\n```python\njson.dumps(obj, indent=4)"])
+    answer = "".join(GenerativeAnswerer(model).stream("How do I pretty-print JSON?", hits))
+    assert answer.endswith("json.dumps(obj, indent=4)\n```\n\n[1]")

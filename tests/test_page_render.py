@@ -65,3 +65,10 @@ def test_a_passage_is_shown_as_written_not_read_as_markdown():
     body = shown.split('<div class="passage-text">', 1)[1]
     assert "\n" not in body  # one HTML block: Markdown never reads the text inside
     assert "root:<br><br># mkdir -p /path/to/old/system<br>    *not bold* &lt;b&gt;x&lt;/b&gt;</div>" in body
+
+
+def test_an_answer_left_inside_a_code_block_does_not_swallow_its_citations():
+    hit = RankedHit("c1", "json.dumps(obj, indent=4)", {"file_name": "json.html"}, 1, 0.8, 0.8)
+    reply = Reply(search="q", passages=[hit], answer="Use this:\n\n```python\njson.dumps(obj, indent=4)", done=True)
+    rendered = answer_markdown(reply)
+    assert rendered.count("```") % 2 == 0 and rendered.endswith("**Passages shown:** [1] json.html")

@@ -18,7 +18,14 @@ from ..answering import configured
 from ..errors import SearchR3Error
 from ..grounding import cited
 from ..search import SearchResult
-from ..service import DEFAULT_OPTIONS, EMPTY_INDEX, highlights, relevance_warning, validate_question
+from ..service import (
+    DEFAULT_OPTIONS,
+    EMPTY_INDEX,
+    highlights,
+    reader_question,
+    relevance_warning,
+    validate_question,
+)
 from .collections import check_collection_name
 from .errors import APIError, from_library
 from .schemas import CHAT_MODEL_ID, ChatRequest
@@ -110,7 +117,8 @@ def chat_completions(body: ChatRequest, request: Request):
         if result is None:
             yield EMPTY_INDEX
             return
-        yield from service.answer(result.query, result.hits, **_settings(body))
+        asked = reader_question(question, result.query, body.history())
+        yield from service.answer(asked, result.hits, **_settings(body))
 
     return _respond(state, body, extra, question, pieces())
 
