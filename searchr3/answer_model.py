@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import os
-import shutil
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -27,7 +25,7 @@ import torch
 
 from .config import cache_dir
 from .errors import ModelLoadError, ModelNotFoundError
-from .hf import drop_quantizer, quiet_from_pretrained, quiet_save
+from .hf import drop_quantizer, quiet_from_pretrained, save_folder
 from .precision import resolve_precision, torch_dtype
 
 
@@ -129,22 +127,12 @@ def _cached_shipped(model: ShippedModel) -> Path:
         return cached
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    work = Path(tempfile.mkdtemp(prefix=cached.name + ".", dir=_parent(cached)))
-    try:
-        gguf = assemble(model, work / "gguf")
+    with tempfile.TemporaryDirectory(prefix=cached.name + ".", dir=_parent(cached)) as work:
+        gguf = assemble(model, Path(work))
         lm = quiet_from_pretrained(AutoModelForCausalLM, gguf.parent, gguf_file=gguf.name, dtype=torch.bfloat16)
         tokenizer = quiet_from_pretrained(AutoTokenizer, gguf.parent, gguf_file=gguf.name)
         drop_quantizer(lm)
-        out = work / "model"
-        quiet_save(lm, out)
-        tokenizer.save_pretrained(out)
-        (out / _META).write_text(json.dumps({"name": model.name, "sha256": model.sha256}))
-        try:
-            os.replace(out, cached)
-        except OSError:  # another process finished first: keep theirs
-            pass
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        save_folder(lm, tokenizer, _META, {"name": model.name, "sha256": model.sha256}, cached)
     return cached
 
 

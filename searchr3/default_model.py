@@ -12,9 +12,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
@@ -22,7 +19,7 @@ import torch
 from .config import cache_dir
 from .errors import ModelNotFoundError
 from .hashing import sha256_file, short_hash
-from .hf import drop_quantizer, quiet_from_pretrained, quiet_save
+from .hf import drop_quantizer, quiet_from_pretrained, save_folder
 
 log = logging.getLogger(__name__)
 
@@ -57,19 +54,7 @@ def _write_cache(gguf: Path, cached: Path):
     model = quiet_from_pretrained(AutoModelForCausalLM, gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     tokenizer = quiet_from_pretrained(AutoTokenizer, gguf.parent, gguf_file=gguf.name)
     drop_quantizer(model)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=cached.name + ".", dir=cached.parent))
-    try:
-        quiet_save(model, tmp)
-        tokenizer.save_pretrained(tmp)
-        (tmp / _CACHE_META).write_text(json.dumps({"gguf": str(gguf), "sha256": sha256_file(gguf)}))
-        try:
-            os.replace(tmp, cached)
-        except OSError:  # another process finished first: keep theirs
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    save_folder(model, tokenizer, _CACHE_META, {"gguf": str(gguf), "sha256": sha256_file(gguf)}, cached)
     return model, tokenizer
 
 

@@ -38,3 +38,29 @@ def quiet_save(model, folder) -> None:
         model.save_pretrained(folder)
     finally:
         hf_logging.enable_progress_bar()
+
+
+def save_folder(model, tokenizer, meta_name: str, meta: dict, folder) -> None:
+    """Save ``model``, ``tokenizer`` and a JSON ``meta`` file as the folder ``folder``, all or
+    nothing: written to a temporary folder beside it, then renamed into place (when another
+    process got there first, theirs is kept). A cache that holds ``meta_name`` is complete."""
+    import json
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
+    try:
+        quiet_save(model, tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / meta_name).write_text(json.dumps(meta))
+        try:
+            os.replace(tmp, folder)
+        except OSError:  # another process finished first: keep theirs
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

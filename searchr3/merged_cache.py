@@ -11,9 +11,6 @@ vectors, and the index fingerprint, are those of a fresh merge.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +20,7 @@ from .adapter import adapter_identity
 from .config import cache_dir
 from .default_model import DEFAULT_NAME, default_cache_key
 from .embed_token import embed_token_id
-from .hf import quiet_from_pretrained, quiet_save
+from .hf import quiet_from_pretrained, save_folder
 
 _META = "searchr3_merged.json"
 
@@ -42,17 +39,5 @@ def merged_default(adapter_dir: Path, merge: Callable[[], Merged]) -> Merged:
         tokenizer = quiet_from_pretrained(AutoTokenizer, folder)
         return model, tokenizer, embed_token_id(tokenizer), meta["base_id"], meta["adapter_id"]
     model, tokenizer, embed_id, base_id, adapter_id = merge()
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
-    try:
-        quiet_save(model, tmp)
-        tokenizer.save_pretrained(tmp)
-        (tmp / _META).write_text(json.dumps({"base_id": base_id, "adapter_id": adapter_id}))
-        try:
-            os.replace(tmp, folder)
-        except OSError:  # another process finished first: keep theirs
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    save_folder(model, tokenizer, _META, {"base_id": base_id, "adapter_id": adapter_id}, folder)
     return model, tokenizer, embed_id, base_id, adapter_id
