@@ -162,3 +162,13 @@ def test_markdown_code_fences_hold_no_headings(tmp_path):
     note.write_text("# Setup\n\nRun this:\n\n```sh\n# make the folder\nmkdir -p /x\n```\n\n## Next\n\nDone.\n")
     assert [(s.heading, s.text) for s in load(note)] == [
         ("Setup", "Run this:\n\n```sh\n# make the folder\nmkdir -p /x\n```"), ("Next", "Done.")]
+
+
+def test_an_example_inside_a_definition_keeps_its_lines(tmp_path):
+    page = tmp_path / "api.html"
+    page.write_text("<h2>PurePath.suffix</h2><dl><dt>PurePath.suffix</dt><dd><p>The file extension, if any:</p>"
+                    "<div class='highlight'><pre>&gt;&gt;&gt; PurePosixPath('a/b.py').suffix\n'.py'</pre></div>"
+                    "<p>See also suffixes.</p></dd></dl>")
+    (section,) = load(page)
+    assert section.text == ("PurePath.suffix\n\nThe file extension, if any:\n\n"
+                            ">>> PurePosixPath('a/b.py').suffix\n'.py'\n\nSee also suffixes.")

@@ -201,7 +201,34 @@ def _block_texts(el) -> list[str]:
         return _table(el)
     if el.name in ("ul", "ol"):
         return [_list(el)]
+    if el.find("pre") is not None:  # an example inside a definition or a note: its lines stay lines
+        return _with_code(el)
     return [re.sub(r"\s+", " ", el.get_text(" ", strip=True))]
+
+
+def _with_code(el) -> list[str]:
+    """The text of a block that holds code blocks: prose runs collapsed, each ``<pre>`` as written."""
+    parts: list[str] = []
+    prose: list[str] = []
+
+    def flush() -> None:
+        text = re.sub(r"\s+", " ", " ".join(prose)).strip()
+        prose.clear()
+        if text:
+            parts.append(text)
+
+    for child in el.children:
+        name = getattr(child, "name", None)
+        if name == "pre":
+            flush()
+            parts.append(child.get_text("").strip("\n"))
+        elif name and child.find("pre") is not None:
+            flush()
+            parts.extend(_with_code(child))
+        else:
+            prose.append(child.get_text(" ") if name else str(child))
+    flush()
+    return parts
 
 
 def load_html(path: Path) -> list[Section]:
