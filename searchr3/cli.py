@@ -103,7 +103,7 @@ def answer_setup(args: argparse.Namespace, embedder):
         chat = LocalChatModel(embedder=embedder, max_new_tokens=200)
         return GenerativeAnswerer(chat), chat
     try:
-        model = load_answer_model(args.answer_model, getattr(args, "precision", "auto"))
+        model = load_answer_model(args.answer_model)  # its own precision: bf16 where the CPU has it (int8 decoding)
     except ModelNotFoundError as exc:
         if args.answer == "generate":
             raise
