@@ -106,9 +106,10 @@ class GenerativeAnswerer:
             found = attribute(shown, [h.text for h in hits])
             if found:
                 markers = "".join(f"[{hits[i - 1].rank}]" for i in found)
-                if shown.count("```") % 2:  # a code block the model left open is closed first
+                left_open = shown.count("```") % 2 == 1
+                if left_open:  # a code block the model left open is closed first
                     yield "\n```"
-                yield ("\n\n" if shown.rstrip().endswith("```") or shown.count("```") % 2 else " ") + markers
+                yield ("\n\n" if left_open or shown.rstrip().endswith("```") else " ") + markers
         notes = check.report.notes()
         if notes:
             yield ("\n\n" if shown.strip() else "") + "_" + " ".join(notes) + "_"

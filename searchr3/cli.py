@@ -168,7 +168,7 @@ def exit_promptly(code: int) -> None:
     """End a command with ``code`` without collecting, one by one, the objects still alive (a
     loaded model and index hold millions): ``gc.freeze()`` first, then ``sys.exit``. Everything
     a command writes is committed before it returns, so nothing is lost; the exit takes a fraction
-    of a second instead of seconds (``ingest --watch`` under load: 0.2 s against 1.3 s idle)."""
+    of a second instead of seconds (``ingest --watch``: 0.2 s against 1.3 s, idle)."""
     import gc
 
     gc.freeze()

@@ -47,7 +47,8 @@ class ModelConfig:
         token_budget: padded tokens per forward batch when embedding.
         max_batch_size: texts per forward batch at most.
         reasoning_tokens: new tokens the model may spend on a reasoning trace.
-        threads: torch intra-op threads (``None``: all cores).
+        threads: torch intra-op threads, kept fixed (``None``: the cores other processes leave free,
+            looked at every 2 s; :mod:`searchr3.threads`).
         device: ``"cpu"``, ``"cuda"``, ... (``None``: CUDA when available).
         precision: ``"float32"`` or ``"bfloat16"`` (``None``/``"auto"``: bfloat16 on a GPU and on
             CPUs with native bf16 arithmetic, else float32); see :mod:`searchr3.precision`.

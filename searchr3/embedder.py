@@ -171,8 +171,7 @@ class Embedder:
                 for batch in token_budget_batches(
                     [len(r) + len(head) for r in rests], self.config.token_budget, self.config.max_batch_size
                 ):
-                    if self.config.threads is None:
-                        fit_threads()
+                    fit_threads()
                     ids, mask = pad_right([rests[j] for j in batch], self._pad_id)
                     ids, mask = ids.to(device), mask.to(device)
                     if head:

@@ -22,6 +22,7 @@ from .embed_token import add_embed_token, embed_token_id
 from .merged_cache import merged_default
 from .precision import int8_decoder, resolve_decode_precision, resolve_precision, torch_dtype
 from .prompts import PROMPT_VERSION
+from .threads import pin_threads
 
 #: int8 tokens drafted ahead of each float32 check (``decode_precision="checked"``).
 CHECKED_DRAFT = 6
@@ -115,7 +116,7 @@ def load_model(config: ModelConfig | None = None) -> LoadedModel:
     config = config or ModelConfig()
     device = pick_device(config.device)
     if config.threads:
-        torch.set_num_threads(config.threads)
+        pin_threads(config.threads)
     precision = resolve_precision(config.precision, device)
     decode = resolve_decode_precision(config.decode_precision, precision, device)
     model, tokenizer, embed_id, base_id, adapter_id = _merged(config, precision, device)

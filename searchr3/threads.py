@@ -49,6 +49,7 @@ class ThreadFit:
         self.every = every
         self._last: tuple[float, int, int] | None = None
         self._lock = threading.Lock()
+        self.pinned = False  # a count the user chose: never changed
 
     def others(self, now: float, busy: int, own: int) -> float | None:
         """Cores other processes used on average since the last look (``None`` on the first)."""
@@ -62,7 +63,7 @@ class ThreadFit:
         """Set and return torch's thread count for the load seen since the last look."""
         with self._lock:
             now = time.monotonic()
-            if self._last is not None and now - self._last[0] < self.every:
+            if self.pinned or (self._last is not None and now - self._last[0] < self.every):
                 return torch.get_num_threads()
             busy, own = _busy_ticks(), _own_ticks()
             if busy is None or own is None:
@@ -83,3 +84,9 @@ _SHARED = ThreadFit()
 def fit_threads() -> int:
     """:meth:`ThreadFit.adjust` on the process's one instance (torch's thread count is process-wide)."""
     return _SHARED.adjust()
+
+
+def pin_threads(count: int) -> None:
+    """Set torch's thread count to ``count`` and keep it there (``ModelConfig.threads``)."""
+    torch.set_num_threads(count)
+    _SHARED.pinned = True
