@@ -167,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         lines.append("| " + " | ".join(cells) + " |")
     console.print(table)
     notes = [f"Answer passage among the {args.k} retrieved: {np.mean(retrieved):.1%} of {len(items)} questions."
-             f" MRR@10 of the answer passage: dense {np.mean(ranks['dense']):.3f}, hybrid (dense + BM25, reciprocal"
-             f" rank fusion) {np.mean(ranks['hybrid']):.3f}; recall@4 / @10 dense {recall('dense', 4):.1%} /"
+             f" MRR@10 of the answer passage: dense {np.mean(ranks['dense']):.3f}, hybrid (dense + BM25, score"
+             f" mix) {np.mean(ranks['hybrid']):.3f}; recall@4 / @10 dense {recall('dense', 4):.1%} /"
              f" {recall('dense', 10):.1%}, hybrid {recall('hybrid', 4):.1%} / {recall('hybrid', 10):.1%}."]
     answered = [top1[r["id"]] for name, rows in results.items() for r in rows if r["holds"]]
     if answered:

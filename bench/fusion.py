@@ -27,6 +27,7 @@ from searchr3.eval.build import build_manxl, build_perlfaq, build_pyfaq
 from searchr3.eval.methods import DEPTH
 from searchr3.eval.metrics import ndcg_at_k
 from searchr3.eval.qa import holds_evidence, load_qa, qa_pages
+from searchr3.fusion import score_mix
 from searchr3.ingestion.chunking import Chunker
 from searchr3.ingestion.loaders import load
 from searchr3.lexical import LexicalIndex
@@ -60,18 +61,6 @@ def rrf(dense: list[str], lexical: list[str], w: float, k: int = 60) -> list[str
     return sorted(score, key=lambda d: -score[d])
 
 
-def mix(dense: dict[str, float], lexical: dict[str, float], a: float) -> list[str]:
-    def norm(s: dict[str, float]) -> dict[str, float]:
-        if not s:
-            return {}
-        lo, hi = min(s.values()), max(s.values())
-        return {d: (v - lo) / (hi - lo) if hi > lo else 0.0 for d, v in s.items()}
-
-    nd, nl = norm(dense), norm(lexical)
-    score = {d: (1 - a) * nd.get(d, 0.0) + a * nl.get(d, 0.0) for d in set(nd) | set(nl)}
-    return sorted(score, key=lambda d: -score[d])
-
-
 def evaluate(data: Dataset, embedder: Embedder) -> dict[str, float]:
     """nDCG@10 of each ranking on ``data``."""
     doc_ids = list(data.corpus)
@@ -91,7 +80,7 @@ def evaluate(data: Dataset, embedder: Embedder) -> dict[str, float]:
         bm25_scores = dict(found)
         rankings = {"dense": dense, "BM25": bm25}
         rankings |= {f"RRF w={w}": rrf(dense, bm25, w) for w in WEIGHTS}
-        rankings |= {f"mix a={a}": mix(dense_scores, bm25_scores, a) for a in MIXES}
+        rankings |= {f"mix a={a}": [d for d, _ in score_mix(dense_scores, bm25_scores, a)] for a in MIXES}
         for name, ranking in rankings.items():
             rows.setdefault(name, []).append(ndcg_at_k(ranking, data.qrels[q], 10))
     return {name: float(np.mean(v)) for name, v in rows.items()}

@@ -65,13 +65,29 @@ def default_cache_key() -> str:
     return short_hash(f"{gguf.stat().st_size}:{sha256_file(gguf, 1 << 20)}".encode())
 
 
+def default_cache_path() -> Path:
+    """The folder the default model's float weights are cached in (it may not exist yet)."""
+    return cache_dir() / "models" / f"{DEFAULT_NAME}-{default_cache_key()}"
+
+
+def load_default_tokenizer():
+    """The default model's tokenizer, from the float cache when present, else from the GGUF."""
+    from transformers import AutoTokenizer
+
+    cached = default_cache_path()
+    if (cached / _CACHE_META).is_file():
+        return quiet_from_pretrained(AutoTokenizer, cached)
+    gguf = default_gguf_path()
+    return quiet_from_pretrained(AutoTokenizer, gguf.parent, gguf_file=gguf.name)
+
+
 def load_default_base(dtype: torch.dtype) -> tuple[torch.nn.Module, object, str]:
     """``(model, tokenizer, base id)`` of the default model, from the float cache when
     present, else from the GGUF (writing the cache). The base id names the GGUF's hash."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf = default_gguf_path()
-    cached = cache_dir() / "models" / f"{DEFAULT_NAME}-{default_cache_key()}"
+    cached = default_cache_path()
     if not (cached / _CACHE_META).is_file():
         model, tokenizer = _write_cache(gguf, cached)
         if dtype != torch.float32:

@@ -1,4 +1,4 @@
-"""Search over an index: dense (optionally after reasoning), BM25, or both fused by RRF."""
+"""Search over an index: dense (optionally after reasoning), or hybrid (dense and BM25 scores mixed)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from .embedder import Embedder
 from .encoding import validate_texts
 from .errors import FingerprintMismatchError
 from .filters import matches, to_chroma
-from .fusion import reciprocal_rank_fusion
+from .fusion import score_mix
 from .index import Hit, IndexLocation, VectorIndex
 from .lexical import LexicalIndex, chunk_digest
 from .search_options import SearchOptions
@@ -40,8 +40,9 @@ class SearchResult:
 class Searcher:
     """Searches one collection with one embedder.
 
-    Dense search embeds the query (after a reasoning trace with ``reasoning``); hybrid fuses
-    the dense and BM25 rankings (each ``candidates`` deep) by reciprocal rank; ``filter`` is a
+    Dense search embeds the query (after a reasoning trace with ``reasoning``); hybrid mixes
+    the dense and BM25 scores of each side's ``candidates`` best (:func:`~searchr3.fusion.score_mix`,
+    the hit's ``score``); ``filter`` is a
     Chroma metadata filter applied to both. Build one over an open :class:`VectorIndex`, or
     with :meth:`open` over a location (or an existing Chroma client).
     """
@@ -99,9 +100,9 @@ class Searcher:
         for i in missing:
             if i in stored and matches(stored[i][1], o.filter):
                 found[i] = Hit(i, stored[i][0], stored[i][1], float("nan"))
-        bm25_ranking = [i for i, _ in lexical if i in found][: o.candidates]
-        fused = reciprocal_rank_fusion([[h.id for h in dense], bm25_ranking])[: o.k]
+        bm25_side = dict([(i, s) for i, s in lexical if i in found][: o.candidates])
         dense_scores = {h.id: h.score for h in dense}
+        fused = score_mix(dense_scores, bm25_side)[: o.k]
         hits = [
             RankedHit(i, found[i].text, found[i].metadata, r, s, dense_scores.get(i), bm25.get(i))
             for r, (i, s) in enumerate(fused, 1)

@@ -43,9 +43,9 @@ EMPTY_INDEX = (
 LOW_RELEVANCE = 0.53
 
 
-# What the page starts with. Reasoning stays off: before it helps retrieval on the dev sets
-# it lowers nDCG@10 (pyfaq 0.851 -> 0.759 with the shipped adapter).
-DEFAULT_OPTIONS = SearchOptions(k=4, reasoning=False, hybrid=False)
+# What the page starts with: hybrid search, which wins on every dev set (docs/fusion.md); no
+# reasoning, which still lowers retrieval there (docs/results.md).
+DEFAULT_OPTIONS = SearchOptions(k=4, reasoning=False, hybrid=True)
 
 
 @dataclass

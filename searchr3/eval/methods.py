@@ -14,7 +14,7 @@ import numpy as np
 
 from ..config import ModelConfig
 from ..embedder import Embedder
-from ..fusion import reciprocal_rank_fusion
+from ..fusion import score_mix
 from ..lexical import LexicalIndex
 from ..sentence_encoders import load_sentence_encoder
 from ..topk import top_k
@@ -27,13 +27,15 @@ _CORPUS_GROUP = 64
 
 @dataclass
 class Run:
-    """Rankings ``{query id: [doc id, ...]}`` with timings and what produced them."""
+    """Rankings ``{query id: [doc id, ...]}`` with timings and what produced them; ``scores``
+    (``{query id: {doc id: score}}``) where a hybrid run needs them."""
 
     rankings: dict[str, list[str]]
     model: str
     seconds_index: float = 0.0
     seconds_queries: float = 0.0
     traces: dict[str, str] = field(default_factory=dict)
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 Tick = Callable[[str, int, int], None]  # (phase, done, total)
@@ -80,9 +82,13 @@ def dense_searchr3(
     else:
         queries = _grouped(embedder.embed_queries, texts, "queries", tick, _CORPUS_GROUP)
     t2 = time.perf_counter()
-    rankings = dict(zip(q_ids, _top(queries @ docs.T, doc_ids, DEPTH)))
+    sims = queries @ docs.T
+    rankings, scores = {}, {}
+    for q, row, top in zip(q_ids, sims, top_k(sims, DEPTH)):
+        rankings[q] = [doc_ids[j] for j in top]
+        scores[q] = {doc_ids[j]: float(row[j]) for j in top}
     model = embedder.fingerprint + "|reasoning" if reasoning else embedder.query_fingerprint
-    return Run(rankings, model, t1 - t0, t2 - t1, traces)
+    return Run(rankings, model, t1 - t0, t2 - t1, traces, scores)
 
 
 def bm25(data: Dataset, tick: Tick = _no_tick) -> Run:
@@ -90,9 +96,10 @@ def bm25(data: Dataset, tick: Tick = _no_tick) -> Run:
     doc_ids = list(data.corpus)
     lexical = LexicalIndex(doc_ids, [data.doc_text(d) for d in doc_ids])
     t1 = time.perf_counter()
-    rankings = {q: [d for d, _ in lexical.search(text, DEPTH)] for q, text in data.queries.items()}
+    scores = {q: dict(lexical.search(text, DEPTH)) for q, text in data.queries.items()}
     tick("queries", len(data.queries), len(data.queries))
-    return Run(rankings, "bm25s (English stop words)", t1 - t0, time.perf_counter() - t1)
+    rankings = {q: list(found) for q, found in scores.items()}
+    return Run(rankings, "bm25s (English stop words)", t1 - t0, time.perf_counter() - t1, scores=scores)
 
 
 #: Sentence-transformers baselines: method (the encoder's name in :mod:`searchr3.sentence_encoders`) → model label.
@@ -118,11 +125,8 @@ def hybrid(
 ) -> Run:
     dense = dense_searchr3(data, config, reasoning, tick, embedder)
     lexical = bm25(data)
-    rankings = {
-        q: [d for d, _ in reciprocal_rank_fusion([dense.rankings[q], lexical.rankings.get(q, [])])][:DEPTH]
-        for q in data.queries
-    }
-    return Run(rankings, dense.model + "+bm25 (RRF)", dense.seconds_index + lexical.seconds_index,
+    rankings = {q: [d for d, _ in score_mix(dense.scores[q], lexical.scores.get(q, {}))][:DEPTH] for q in data.queries}
+    return Run(rankings, dense.model + "+bm25 (score mix)", dense.seconds_index + lexical.seconds_index,
                dense.seconds_queries + lexical.seconds_queries, dense.traces)
 
 
