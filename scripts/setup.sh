@@ -63,8 +63,9 @@ pip_args=(--disable-pip-version-check --quiet)
 [[ -d /opt/wheels ]] && pip_args+=(--find-links /opt/wheels)
 
 pip_install() {
-    # This machine's pip configuration names index folders that may not exist; drop that noise.
-    "$VENV/bin/python" -m pip install "${pip_args[@]}" "$@" 2>&1 | { grep -v "is ignored: it is neither a file" || true; }
+    # This machine's pip configuration names index folders that may not exist; drop that noise. All
+    # of pip's output goes to stderr: `./run python ...`'s stdout is the command's own.
+    "$VENV/bin/python" -m pip install "${pip_args[@]}" "$@" 2>&1 | { grep -v "is ignored: it is neither a file" || true; } >&2
 }
 echo "[setup] installing torch (CPU) and the project into $VENV ..." >&2
 set -o pipefail

@@ -1,4 +1,20 @@
-"""Shared fixtures: the real default model, loaded once per test session."""
+"""Shared fixtures (the real default model and the tiny stand-in, each loaded once per session)
+and the test tiers.
+
+Tiers, one marker each (``./run tests -m unit`` ...):
+
+- ``unit``: no model, no server, no subprocess (enforced), nothing that reads whole manuals:
+  seconds in all.
+- ``tiny``: the tiny stand-in model (:mod:`tests.tiny_model`), real Chroma, real servers and
+  subprocesses, sentence encoders, whole installed manuals: the logic of indexing, search,
+  serving and training.
+- ``model``: the real shipped model, where the test is about it (its figures, precision and
+  decoding equality, the trained read-out, the page end to end).
+
+A test is ``model`` when it uses the ``embedder``/``trained`` fixtures or is marked so, ``tiny``
+when it uses ``tiny``/``chroma_server`` or is marked so, else ``unit``.
+"""
+
 
 from __future__ import annotations
 
@@ -11,6 +27,7 @@ import pytest
 
 from searchr3 import Embedder, ModelConfig
 from tests.net import free_port, wait_for_http
+from tests.tiny_model import tiny_model_dir
 
 # float32: the reference arithmetic, so exactness tests hold to ~1e-5; the default (auto)
 # precision is compared with it in test_precision.py and runs in every CLI and app test
@@ -27,6 +44,13 @@ def embedder() -> Embedder:
 def trained() -> Embedder:
     """The default as users get it: the base model with the shipped stage-1 adapter."""
     return Embedder.shared(ModelConfig(**SMALL))
+
+
+@pytest.fixture(scope="session")
+def tiny() -> Embedder:
+    """The tiny stand-in model (a bag of words; :mod:`tests.tiny_model`), small limits, float32:
+    the vector space of :data:`tests.index_tools.MODEL`'s command lines."""
+    return Embedder.shared(ModelConfig(model=str(tiny_model_dir()), **SMALL))
 
 
 @pytest.fixture(scope="session")
@@ -52,10 +76,33 @@ def chroma_server(tmp_path_factory):
 
 
 MODEL_FIXTURES = {"embedder", "trained"}
+TINY_FIXTURES = {"tiny", "chroma_server"}
+TIERS = ("unit", "tiny", "model")
+
+
+def tier(item: pytest.Item) -> str:
+    """The tier a test runs in (see the module docstring)."""
+    names = set(getattr(item, "fixturenames", ()))
+    if item.get_closest_marker("model") or MODEL_FIXTURES & names:
+        return "model"
+    if item.get_closest_marker("tiny") or TINY_FIXTURES & names:
+        return "tiny"
+    return "unit"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test that needs the real model is in the slow tier (``-m "not slow"`` skips them)."""
+    """Each test gets exactly one tier marker; ``unit`` tests may use no model, server or subprocess."""
     for item in items:
-        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.slow)
+        item.add_marker(getattr(pytest.mark, tier(item)))
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_start_no_process(request, monkeypatch):
+    """A ``unit`` test that starts a process fails, naming the tier it belongs in."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a unit test starts no process: mark it tiny (or model)")
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)

@@ -15,12 +15,25 @@ import openai
 from searchr3.embedded import CLIENTS
 from tests.net import free_port, wait_for_http
 
-MODEL = ["--adapter", "none", "--precision", "float32"]  # the conftest embedder's vector space
+
+def model_args() -> list[str]:
+    """The command-line options of the tiny model (the conftest ``tiny`` fixture's vector space)."""
+    from tests.tiny_model import tiny_model_dir
+
+    return ["--model", str(tiny_model_dir()), "--precision", "float32"]
 
 
-def ingest(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    """``python -m ingest ARGS`` with the test model, captured."""
-    return subprocess.run([sys.executable, "-m", "ingest", *args, *MODEL], capture_output=True, text=True,
+def __getattr__(name: str):
+    """``MODEL`` (:func:`model_args`), built on first use so that collecting the unit tier builds nothing."""
+    if name == "MODEL":
+        return model_args()
+    raise AttributeError(name)
+
+
+def ingest(*args: str, timeout: float = 600, model: list[str] | None = None) -> subprocess.CompletedProcess:
+    """``python -m ingest ARGS`` with the tiny model (``model``: other model options), captured."""
+    model = model_args() if model is None else model
+    return subprocess.run([sys.executable, "-m", "ingest", *args, *model], capture_output=True, text=True,
                           timeout=timeout)
 
 
@@ -35,7 +48,7 @@ def app(*index_args: str):
     """``python -m app`` on an index; yields an OpenAI client for its API."""
     port = free_port()
     # quoted answers: these tests are about the index, not about who writes the answer
-    command = [sys.executable, "-m", "app", *index_args, "--port", str(port), "--answer", "extract", *MODEL]
+    command = [sys.executable, "-m", "app", *index_args, "--port", str(port), "--answer", "extract", *model_args()]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_for_http(f"http://127.0.0.1:{port}/v1/models", proc, timeout=180)
@@ -76,14 +89,14 @@ def wipe_vectors(db: Path) -> None:
             f.unlink()
 
 
-def indexed_folder(root: Path, files: dict[str, str]) -> tuple[Path, Path]:
-    """``files`` written into ``root/docs`` and ingested with the test model into ``root/db``."""
+def indexed_folder(root: Path, files: dict[str, str], model: list[str] | None = None) -> tuple[Path, Path]:
+    """``files`` written into ``root/docs`` and ingested into ``root/db`` (the tiny model, or ``model``'s options)."""
     docs = root / "docs"
     docs.mkdir()
     for name, text in files.items():
         (docs / name).write_text(text)
     db = root / "db"
-    out = ingest(str(docs), "--db", str(db))
+    out = ingest(str(docs), "--db", str(db), model=model)
     assert out.returncode == 0, out.stderr
     return docs, db
 

@@ -51,7 +51,7 @@ def qwen() -> AnswerModel:
     return load_answer_model(QWEN_CODER_05B.name, precision="bfloat16")
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_the_shipped_parts_join_to_the_checked_file(tmp_path):
     joined = assemble(QWEN_CODER_05B, tmp_path)
     assert joined.stat().st_size == 491_400_064 and joined.name == "Qwen2.5-Coder-0.5B-Instruct.gguf"
@@ -61,7 +61,7 @@ def test_the_shipped_parts_join_to_the_checked_file(tmp_path):
     assert not (tmp_path / "wrong" / "Q.gguf").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_int8_decoding_of_qwen2_is_the_float32_greedy_text(qwen):
     """q/k/v biases included: drafts checked by float32 give float32's own greedy tokens."""
     from searchr3.fast_decode import Int8Decoder, supports
@@ -80,7 +80,7 @@ def test_int8_decoding_of_qwen2_is_the_float32_greedy_text(qwen):
         qwen.model.to(torch.bfloat16)
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_the_answer_model_writes_a_cited_answer_holding_the_command(qwen):
     writer = GenerativeAnswerer(LocalChatModel(model=qwen, max_new_tokens=80), excerpt_words=EXCERPT_WORDS)
     assert qwen.sequence_decoder is not None  # the int8 decoder, not generate

@@ -40,11 +40,11 @@ def folder(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def service(embedder, folder, tmp_path_factory):
+def service(tiny, folder, tmp_path_factory):
     location = IndexLocation.embedded(tmp_path_factory.mktemp("api") / "db")
-    Ingestor(embedder, VectorIndex(location, embedder.fingerprint, embedder.dim, create=True)).run([folder])
+    Ingestor(tiny, VectorIndex(location, tiny.fingerprint, tiny.dim, create=True)).run([folder])
     # the model writes (rather than quotes) here, so generation settings can be tested
-    return ChatService(embedder, location, answerer=GenerativeAnswerer(LocalChatModel(embedder=embedder,
+    return ChatService(tiny, location, answerer=GenerativeAnswerer(LocalChatModel(embedder=tiny,
                                                                                       max_new_tokens=24)))
 
 
@@ -59,10 +59,10 @@ def client(url):
     return openai.OpenAI(base_url=f"{url}/v1", api_key="unused-on-loopback", max_retries=0, timeout=300)
 
 
-def test_models(client, embedder):
+def test_models(client, tiny):
     card, plain = client.models.list().data
-    assert card.id == "searchr3" and card.model_extra["fingerprint"] == embedder.fingerprint
-    assert card.model_extra["query_fingerprint"] == embedder.query_fingerprint  # (no query adapter here)
+    assert card.id == "searchr3" and card.model_extra["fingerprint"] == tiny.fingerprint
+    assert card.model_extra["query_fingerprint"] == tiny.query_fingerprint  # (no query adapter here)
     assert plain.id == "searchr3-chat"  # the local model chatting without retrieval (tests/test_llm.py)
     assert client.models.retrieve("searchr3").id == "searchr3"
     assert client.models.retrieve("searchr3-chat").id == "searchr3-chat"
@@ -72,27 +72,27 @@ def test_models(client, embedder):
         client.embeddings.create(model="searchr3-chat", input="x")
 
 
-def test_embeddings_equal_embedder_vectors(client, embedder):
+def test_embeddings_equal_embedder_vectors(client, tiny):
     texts = list(PLANTED.values())
     # the openai client asks for base64 by default; floats on request; both decode to our vectors
     b64 = client.embeddings.create(model="searchr3", input=texts)
     floats = client.embeddings.create(model="searchr3", input=texts, encoding_format="float")
-    want = embedder.embed_documents(texts)
+    want = tiny.embed_documents(texts)
     for got in (b64, floats):
         assert [d.index for d in got.data] == [0, 1, 2]
         np.testing.assert_allclose(np.array([d.embedding for d in got.data]), want, atol=1e-5)
-    assert b64.usage.prompt_tokens == sum(len(embedder.tokenizer(t)["input_ids"]) for t in texts)
+    assert b64.usage.prompt_tokens == sum(len(tiny.tokenizer(t)["input_ids"]) for t in texts)
     query = client.embeddings.create(model="searchr3", input="when was the lighthouse lit?",
                                       extra_body={"input_type": "query"})
-    np.testing.assert_allclose(query.data[0].embedding, embedder.embed_query("when was the lighthouse lit?"),
+    np.testing.assert_allclose(query.data[0].embedding, tiny.embed_query("when was the lighthouse lit?"),
                                atol=1e-5)
-    assert not np.allclose(query.data[0].embedding, embedder.embed_documents(["when was the lighthouse lit?"])[0])
+    assert not np.allclose(query.data[0].embedding, tiny.embed_documents(["when was the lighthouse lit?"])[0])
 
 
-def test_reasoning_embeddings_return_the_trace(client, embedder):
+def test_reasoning_embeddings_return_the_trace(client, tiny):
     got = client.embeddings.create(model="searchr3", input=["how do volcanoes make rock?"], encoding_format="float",
                                    extra_body={"input_type": "query", "reasoning": True})
-    (want,) = embedder.reason(["how do volcanoes make rock?"])
+    (want,) = tiny.reason(["how do volcanoes make rock?"])
     assert got.data[0].model_extra["trace"] == want.trace and want.trace
     np.testing.assert_allclose(got.data[0].embedding, want.vector, atol=1e-4)
 
@@ -249,6 +249,7 @@ def test_upload_names_keep_only_their_base_name():
 
 
 @pytest.mark.parametrize("module", ["searchr3.serve", "app"])
+@pytest.mark.tiny  # starts a process
 def test_open_bind_without_a_key_exits_with_one_line(module, monkeypatch):
     monkeypatch.delenv("SEARCHR3_API_KEY", raising=False)
     out = subprocess.run([sys.executable, "-m", module, "--host", "0.0.0.0"], capture_output=True, text=True,
@@ -266,14 +267,16 @@ def test_base64_is_little_endian_float32(client):
     np.testing.assert_array_equal(vec, np.array(floats["data"][0]["embedding"], dtype=np.float32))
 
 
-@pytest.mark.slow
+@pytest.mark.tiny  # starts a process
 def test_app_with_a_key_guards_the_page_and_the_api(tmp_path):
     """`python -m app --api-key`: one port; the page asks for the key as password, the API as bearer."""
+    from tests.index_tools import model_args
     from tests.net import free_port, wait_for_http
 
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "app", "--db", str(tmp_path / "db"), "--port", str(port),
-                             "--api-key", "s3cret"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                             "--api-key", "s3cret", "--answer", "extract", *model_args()],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(base, proc, timeout=180)

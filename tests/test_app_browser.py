@@ -15,7 +15,7 @@ from tests.test_app_page import server  # noqa: F401  (the running app)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
-    pytest.mark.slow,
+    pytest.mark.model,
     pytest.mark.skipif(
         not os.path.exists(CHROMIUM),
         reason="Debian's chromium is not installed (scripts/setup.sh installs it as root)",

@@ -15,9 +15,8 @@ from searchr3.errors import SourceNotFoundError
 from searchr3.grounding import unsupported_terms
 from searchr3.index import IndexLocation
 from searchr3.service import EMPTY_INDEX, ChatService
+from tests.index_tools import model_args
 from tests.net import free_port, wait_for_http
-
-pytestmark = pytest.mark.slow  # loads the real model or starts a server
 
 FAST = SearchOptions(k=2, reasoning=True, hybrid=False)
 
@@ -142,11 +141,11 @@ def test_concurrent_questions_all_finish(uploaded, service):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """`python -m app` on a fresh index, stopped after the module."""
+    """`python -m app` on a fresh index over the tiny model, stopped after the module."""
     port = free_port()
     db = tmp_path_factory.mktemp("server") / "db"
-    proc = subprocess.Popen([sys.executable, "-m", "app", "--db", str(db), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    command = [sys.executable, "-m", "app", "--db", str(db), "--port", str(port), "--answer", "extract", *model_args()]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     wait_for_http(url, proc, timeout=180)
     yield url
@@ -154,6 +153,7 @@ def server(tmp_path_factory):
     proc.wait(timeout=30)
 
 
+@pytest.mark.tiny  # starts a process
 def test_server_queues_many_users(server):
     from gradio_client import Client
 
@@ -167,6 +167,7 @@ def test_server_queues_many_users(server):
         assert "index is empty" in text
 
 
+@pytest.mark.tiny  # starts a process
 def test_the_api_shares_the_page_port(server):
     import openai
 
@@ -176,6 +177,7 @@ def test_the_api_shares_the_page_port(server):
         api.chat.completions.create(model="searchr3", messages=[{"role": "user", "content": "hi"}])
 
 
+@pytest.mark.tiny  # starts a process
 def test_page_has_no_outside_assets(server):
     body = urllib.request.urlopen(server, timeout=10).read().decode()
     assert "searchr3" in body
@@ -183,6 +185,7 @@ def test_page_has_no_outside_assets(server):
         assert marker not in body
 
 
+@pytest.mark.tiny  # starts a process
 def test_bad_model_path_is_one_line_and_nonzero(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "app", "--model", str(tmp_path / "missing")],

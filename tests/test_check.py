@@ -17,7 +17,7 @@ FILES = {
     "tea.txt": "Green tea is steamed or pan-fired soon after picking, which stops oxidation.",
 }
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.tiny  # processes over the tiny model
 
 
 @pytest.fixture

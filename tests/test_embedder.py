@@ -7,7 +7,7 @@ from searchr3 import InvalidInputError, Sampling
 from searchr3.reasoning import TRACE_REPEATS
 from searchr3.repeats import repeat_start
 
-pytestmark = pytest.mark.slow  # loads the real model or starts a server
+pytestmark = pytest.mark.model
 
 DOCS = [
     "Python lists are mutable sequences; list.sort() sorts them in place.",

@@ -142,7 +142,7 @@ def _eval_cli(*args):
     )
 
 
-@pytest.mark.slow
+@pytest.mark.model
 @pytest.mark.parametrize("method", ["bm25", "minilm", "mpnet", "searchr3", "hybrid"])
 def test_cli_methods_write_exact_metric_keys(tiny_dir, tmp_path, method):
     out = _eval_cli("--data", tiny_dir, "--method", method, "--json", tmp_path / "r.json")
@@ -162,7 +162,7 @@ def test_cli_methods_write_exact_metric_keys(tiny_dir, tmp_path, method):
     assert "ndcg@10" in out.stdout
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_cli_reasoning_records_traces(tiny_dir, tmp_path):
     out = _eval_cli(
         "--data", tiny_dir, "--method", "searchr3", "--reasoning", "--limit", 1, "--json", tmp_path / "r.json"
@@ -173,7 +173,7 @@ def test_cli_reasoning_records_traces(tiny_dir, tmp_path):
     assert list(result["traces"]) == ["q1"] and result["traces"]["q1"].strip()
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_cli_errors_are_one_line(tmp_path, tiny_dir):
     out = _eval_cli("--data", tmp_path / "nothing", "--method", "bm25")
     assert out.returncode == 2 and out.stderr.strip() == f"error: no such dataset folder: {tmp_path / 'nothing'}"
@@ -196,6 +196,7 @@ def _has_python_docs():
 @pytest.mark.skipif(
     not _has_python_docs(), reason="python3-doc is not installed (scripts/setup.sh installs it as root)"
 )
+@pytest.mark.tiny  # starts a process
 def test_pyfaq_builder(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "searchr3.eval.build", "pyfaq", str(tmp_path / "pyfaq")],

@@ -17,7 +17,7 @@ from searchr3.chat import LocalChatModel, repeat_start
 from searchr3.fast_decode import Int8Decoder, block_edge, prompt_blocks, supports
 from searchr3.reasoning import Sampling
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.model
 
 TEXT = (
     "The json module encodes Python objects as JSON text and decodes JSON text back into dicts and lists. "

@@ -28,35 +28,35 @@ def _fresh_view(tmp_path, index_args: list[str]) -> None:
     (docs / "rock.txt").write_text(ROCK)
     assert ingest(str(docs), *index_args).returncode == 0
     with app(*index_args) as api:
-        assert sources(api, QUESTION) == ["rock.txt"]  # the app has served a question: its view is open
+        assert sources(api, QUESTION, hybrid=False) == ["rock.txt"]  # the app has served a question: its view is open
         (docs / "zorblax.txt").write_text(ZORBLAX)
         assert ingest(str(docs), *index_args).returncode == 0  # another process adds a file
-        assert sources(api, QUESTION)[0] == "zorblax.txt"
-        assert sources(api, QUESTION, hybrid=True)[0] == "zorblax.txt"  # BM25 follows too
+        assert sources(api, QUESTION, hybrid=False)[0] == "zorblax.txt"
+        assert sources(api, QUESTION)[0] == "zorblax.txt"  # hybrid (the default): BM25 follows too
         (docs / "zorblax.txt").unlink()
         assert ingest(str(docs), "--prune", *index_args).returncode == 0  # ... and removes it
+        assert sources(api, QUESTION, hybrid=False) == ["rock.txt"]
         assert sources(api, QUESTION) == ["rock.txt"]
-        assert sources(api, QUESTION, hybrid=True) == ["rock.txt"]
 
 
-@pytest.mark.slow
+@pytest.mark.tiny
 def test_running_app_sees_what_another_process_ingests(tmp_path):
     _fresh_view(tmp_path, ["--db", str(tmp_path / "db")])
 
 
-@pytest.mark.slow
+@pytest.mark.tiny
 def test_the_same_on_a_chroma_server(tmp_path, chroma_server):
     _fresh_view(tmp_path, ["--chroma-host", "127.0.0.1", "--chroma-port", str(chroma_server),
                            "--collection", f"fresh-{uuid.uuid4().hex[:8]}"])
 
 
-def test_a_second_writer_is_refused_with_one_line(tmp_path, embedder):
+def test_a_second_writer_is_refused_with_one_line(tmp_path, tiny):
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "rock.txt").write_text(ROCK)
     db = tmp_path / "db"
     assert ingest(str(docs), "--db", str(db)).returncode == 0
-    service = ChatService(embedder, IndexLocation.embedded(db))
+    service = ChatService(tiny, IndexLocation.embedded(db))
     with sole_writer(db, "a test holding the lock"):
         refused = ingest(str(docs), "--db", str(db))
         assert refused.returncode == 2
@@ -71,7 +71,7 @@ def test_a_second_writer_is_refused_with_one_line(tmp_path, embedder):
     assert service.upload([docs / "rock.txt"], "documents").files_indexed == 1  # the app may write again
 
 
-@pytest.mark.slow
+@pytest.mark.tiny
 def test_two_writers_at_once_both_succeed_or_one_is_refused(tmp_path):
     db = tmp_path / "db"
     folders = []
@@ -94,16 +94,16 @@ def test_two_writers_at_once_both_succeed_or_one_is_refused(tmp_path):
     assert rc == 0 and report["ok"] and report["chunks"] == 24 and report["files"] == 24, report
 
 
-def test_a_long_lived_retriever_follows_another_process(tmp_path, embedder):
+def test_a_long_lived_retriever_follows_another_process(tmp_path, tiny):
     from searchr3 import SearchR3Retriever
 
     docs, db = tmp_path / "docs", tmp_path / "db"
     docs.mkdir()
     (docs / "rock.txt").write_text(ROCK)
     assert ingest(str(docs), "--db", str(db)).returncode == 0
-    retriever = SearchR3Retriever.load(db, embedder=embedder, k=2)
-    assert [d.metadata["file_name"] for d in retriever.invoke(QUESTION)] == ["rock.txt"]
+    retriever = SearchR3Retriever.load(db, embedder=tiny, k=2)
+    assert [d.metadata["file_name"] for d in retriever.invoke(QUESTION, hybrid=False)] == ["rock.txt"]
     (docs / "zorblax.txt").write_text(ZORBLAX)
     assert ingest(str(docs), "--db", str(db)).returncode == 0
+    assert retriever.invoke(QUESTION, hybrid=False)[0].metadata["file_name"] == "zorblax.txt"
     assert retriever.invoke(QUESTION)[0].metadata["file_name"] == "zorblax.txt"
-    assert retriever.invoke(QUESTION, hybrid=True)[0].metadata["file_name"] == "zorblax.txt"

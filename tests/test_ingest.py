@@ -1,4 +1,5 @@
-"""Ingestion into a real Chroma (embedded, and a `chroma run` server) with the real model."""
+"""Ingestion into a real Chroma (embedded, and a `chroma run` server) with the tiny stand-in model
+(the real model where a run must last long enough to be killed)."""
 
 import json
 import os
@@ -15,6 +16,7 @@ from searchr3.index import IndexLocation, VectorIndex
 from searchr3.ingestion.pipeline import EMBED_GROUP, Ingestor, collect_files, is_complete
 from searchr3.lexical import LexicalIndex
 from tests.docs import write_corpus
+from tests.index_tools import model_args
 
 CHUNK_TOKENS = 64
 
@@ -27,9 +29,9 @@ def _state(index: VectorIndex) -> dict[str, tuple[str, str]]:
     return {cid: (meta["source"], text) for cid, text, meta in index.iter_all()}
 
 
-def test_each_format_is_indexed_with_its_metadata(tmp_path, embedder):
+def test_each_format_is_indexed_with_its_metadata(tmp_path, tiny):
     files = write_corpus(tmp_path / "docs")
-    ing = _ingestor(embedder, IndexLocation.embedded(tmp_path / "db"))
+    ing = _ingestor(tiny, IndexLocation.embedded(tmp_path / "db"))
     s = ing.run([tmp_path / "docs"])
     assert (s.files_seen, s.files_indexed, s.files_failed, s.files_skipped) == (6, 6, 0, 0)
     metas = [m for _, _, m in ing.index.iter_all()]
@@ -37,7 +39,7 @@ def test_each_format_is_indexed_with_its_metadata(tmp_path, embedder):
     assert sorted(m["page"] for m in metas if m["file_name"] == "report.pdf") == [1, 2]
     assert {m.get("heading") for m in metas if m["file_name"] == "guide.md"} == {"Brewing", "Storage"}
     # dense search finds the planted fact
-    hits = ing.index.query(embedder.embed_query("At what temperature should green tea be brewed?"), k=3)
+    hits = ing.index.query(tiny.embed_query("At what temperature should green tea be brewed?"), k=3)
     assert any("eighty degrees" in h.text for h in hits)
     # BM25 covers exactly the same chunks
     lex = LexicalIndex.in_step_with(ing.index)
@@ -46,10 +48,10 @@ def test_each_format_is_indexed_with_its_metadata(tmp_path, embedder):
     assert "violin" in ing.index.get([top])[top][0]
 
 
-def test_incremental_runs(tmp_path, embedder):
+def test_incremental_runs(tmp_path, tiny):
     docs = tmp_path / "docs"
     files = write_corpus(docs)
-    ing = _ingestor(embedder, IndexLocation.embedded(tmp_path / "db"))
+    ing = _ingestor(tiny, IndexLocation.embedded(tmp_path / "db"))
     first = ing.run([docs])
     before = _state(ing.index)
     # unchanged: nothing added or removed
@@ -76,22 +78,22 @@ def test_incremental_runs(tmp_path, embedder):
     assert not any(src == str(files["md"]) for src, _ in _state(ing.index).values())
 
 
-def test_corrupt_and_binary_files_are_reported_and_the_rest_indexed(tmp_path, embedder):
+def test_corrupt_and_binary_files_are_reported_and_the_rest_indexed(tmp_path, tiny):
     docs = tmp_path / "docs"
     write_corpus(docs)
     (docs / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog")
     (docs / "fake.txt").write_bytes(os.urandom(4096))
     (docs / "image.png").write_bytes(b"\x89PNG\r\n")
-    ing = _ingestor(embedder, IndexLocation.embedded(tmp_path / "db"))
+    ing = _ingestor(tiny, IndexLocation.embedded(tmp_path / "db"))
     s = ing.run([docs])
     assert (s.files_seen, s.files_indexed, s.files_failed, s.files_skipped) == (9, 6, 2, 1)
     assert {Path(f["path"]).name for f in s.failures} == {"broken.pdf", "fake.txt"}
 
 
-def test_a_file_that_turns_corrupt_keeps_its_old_chunks(tmp_path, embedder):
+def test_a_file_that_turns_corrupt_keeps_its_old_chunks(tmp_path, tiny):
     docs = tmp_path / "docs"
     files = write_corpus(docs)
-    ing = _ingestor(embedder, IndexLocation.embedded(tmp_path / "db"))
+    ing = _ingestor(tiny, IndexLocation.embedded(tmp_path / "db"))
     ing.run([docs])
     before = _state(ing.index)
     files["pdf"].write_bytes(b"%PDF-1.4 truncated")
@@ -126,13 +128,13 @@ def _long_docs(folder: Path, files=3, paragraphs=40) -> Path:
     return folder
 
 
-def test_interrupted_run_is_finished_without_duplicates(tmp_path, embedder):
+def test_interrupted_run_is_finished_without_duplicates(tmp_path, tiny):
     docs = _long_docs(tmp_path / "docs", files=2, paragraphs=100)  # > EMBED_GROUP chunks a file
-    clean = _ingestor(embedder, IndexLocation.embedded(tmp_path / "clean"))
+    clean = _ingestor(tiny, IndexLocation.embedded(tmp_path / "clean"))
     clean.run([docs])
     expected = _state(clean.index)
 
-    ing = _ingestor(embedder, IndexLocation.embedded(tmp_path / "db"))
+    ing = _ingestor(tiny, IndexLocation.embedded(tmp_path / "db"))
     with pytest.raises(KeyboardInterrupt):
         ing.run([docs], progress=_InterruptAfter(1))  # stops inside the first file
     partial = _state(ing.index)
@@ -144,13 +146,15 @@ def test_interrupted_run_is_finished_without_duplicates(tmp_path, embedder):
     assert sorted(LexicalIndex.in_step_with(ing.index).ids) == sorted(expected)
 
 
-def _cli(*args, timeout=300):
+def _cli(*args, timeout=300, model: list[str] | None = None):
+    """``python -m ingest ARGS`` over the tiny model (``model``: other model options, ``[]`` the default)."""
+    model = model_args() if model is None else model
     return subprocess.run(
-        [sys.executable, "-m", "ingest", *map(str, args)], capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "ingest", *map(str, args), *model], capture_output=True, text=True, timeout=timeout
     )
 
 
-@pytest.mark.slow
+@pytest.mark.tiny  # starts a process
 def test_cli_json_summary_and_exit_status(tmp_path):
     docs = tmp_path / "docs"
     write_corpus(docs)
@@ -167,13 +171,14 @@ def test_cli_json_summary_and_exit_status(tmp_path):
     assert "bad.pdf" in out.stderr
 
 
+@pytest.mark.tiny  # starts a process
 def test_cli_bad_path_is_one_line(tmp_path):
     out = _cli(tmp_path / "nowhere", "--db", tmp_path / "db")
     assert out.returncode == 2
     assert out.stderr.strip() == f"error: no such file or directory: {tmp_path / 'nowhere'}"
 
 
-@pytest.mark.slow
+@pytest.mark.tiny  # starts a process
 def test_cli_warns_when_a_folder_holds_nothing_it_can_read(tmp_path):
     folder = tmp_path / "pictures"
     folder.mkdir()
@@ -188,7 +193,7 @@ def test_cli_warns_when_a_folder_holds_nothing_it_can_read(tmp_path):
     assert out.returncode == 0 and "warning" not in out.stderr
 
 
-@pytest.mark.slow
+@pytest.mark.model  # the real model: the run must still be going when it is killed
 def test_killed_run_is_finished_by_the_next(tmp_path):
     docs = _long_docs(tmp_path / "docs", files=4, paragraphs=60)
     db = tmp_path / "db"
@@ -200,19 +205,20 @@ def test_killed_run_is_finished_by_the_next(tmp_path):
     time.sleep(14)  # model load (~2 s) and some embedding
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    out = _cli(docs, "--db", db, "--chunk-tokens", 48, "--overlap", 0, "--json")
+    out = _cli(docs, "--db", db, "--chunk-tokens", 48, "--overlap", 0, "--json", model=[])
     assert out.returncode == 0, out.stderr
     resumed = json.loads(out.stdout)
-    clean = json.loads(_cli(docs, "--db", tmp_path / "clean", "--chunk-tokens", 48, "--overlap", 0, "--json").stdout)
+    clean = _cli(docs, "--db", tmp_path / "clean", "--chunk-tokens", 48, "--overlap", 0, "--json", model=[])
+    clean = json.loads(clean.stdout)
     assert resumed["chunks_total"] == clean["chunks_total"]
     assert resumed["files_indexed"] + resumed["files_unchanged"] == 4
 
 
-def test_fingerprint_mismatch_is_refused(tmp_path, embedder):
+def test_fingerprint_mismatch_is_refused(tmp_path, tiny):
     location = IndexLocation.embedded(tmp_path / "db")
-    VectorIndex(location, "some-other-model|adapter=none|prompts=v1", embedder.dim)
+    VectorIndex(location, "some-other-model|adapter=none|prompts=v1", tiny.dim)
     with pytest.raises(FingerprintMismatchError, match="some-other-model"):
-        VectorIndex(location, embedder.fingerprint, embedder.dim)
+        VectorIndex(location, tiny.fingerprint, tiny.dim)
     docs = tmp_path / "docs"
     write_corpus(docs)
     out = _cli(docs, "--db", tmp_path / "db")
@@ -238,7 +244,7 @@ def test_is_complete():
     assert not is_complete({"a": {"file_sha": "y", "n_chunks": 1}}, "x")
 
 
-@pytest.mark.slow
+@pytest.mark.tiny  # starts a process
 def test_same_flow_against_a_chroma_server(tmp_path, chroma_server):
     docs = tmp_path / "docs"
     files = write_corpus(docs)
@@ -252,8 +258,8 @@ def test_same_flow_against_a_chroma_server(tmp_path, chroma_server):
     assert pruned["chunks_removed"] == 1 and pruned["chunks_total"] == first["chunks_total"] - 1
 
 
-def test_server_fingerprint_mismatch(chroma_server, embedder):
+def test_server_fingerprint_mismatch(chroma_server, tiny):
     location = IndexLocation.server("127.0.0.1", chroma_server, "server-mismatch")
-    VectorIndex(location, "another-model", embedder.dim)
+    VectorIndex(location, "another-model", tiny.dim)
     with pytest.raises(FingerprintMismatchError):
-        VectorIndex(location, embedder.fingerprint, embedder.dim)
+        VectorIndex(location, tiny.fingerprint, tiny.dim)

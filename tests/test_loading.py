@@ -10,7 +10,7 @@ from searchr3.adapter import ADAPTER_META, adapter_identity, save_adapter
 from searchr3.default_model import default_gguf_path
 from searchr3.loading import load_model
 
-pytestmark = pytest.mark.slow  # loads the real model or starts a server
+pytestmark = pytest.mark.model
 
 
 def test_default_fingerprint_names_base_adapter_and_prompts(embedder):

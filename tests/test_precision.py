@@ -40,7 +40,7 @@ def fast() -> Embedder:
     return Embedder.load(ModelConfig(precision="bfloat16"))
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_bfloat16_vectors_match_float32_on_real_text(fast, trained):
     ref = trained.embed_documents(TEXTS)
     got = fast.embed_documents(TEXTS)
@@ -54,7 +54,7 @@ def test_bfloat16_vectors_match_float32_on_real_text(fast, trained):
     assert fast.fingerprint == trained.fingerprint
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_bfloat16_vector_does_not_depend_on_batch_mates(fast):
     batched = fast.embed_documents(TEXTS)
     for i, text in enumerate(TEXTS):
@@ -62,7 +62,7 @@ def test_bfloat16_vector_does_not_depend_on_batch_mates(fast):
         assert float(alone @ batched[i]) > 0.9995, i
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_merged_adapter_equals_the_adapter_applied_through_peft(trained):
     assert type(trained.loaded.model).__name__ == "LlamaForCausalLM"  # merged: no peft wrapper left
     bare = load_model(ModelConfig(adapter=None, precision="float32"))
@@ -91,7 +91,7 @@ def test_decode_precision_rules():
         resolve_decode_precision("fp8", "bfloat16", CPU)
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_int8_decoder_tracks_the_bfloat16_model_and_leaves_embedding_alone(fast):
     from searchr3.precision import Int8WeightLinear, int8_decoder
 

@@ -11,7 +11,7 @@ from searchr3.batching import pad_right
 from searchr3.prefix_cache import PromptPrefixes
 from searchr3.readout import embed_states
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.model
 
 DOCS = [
     "The json module encodes Python objects as JSON text and decodes JSON text back into dicts and lists.",

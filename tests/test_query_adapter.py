@@ -32,7 +32,7 @@ def test_the_query_adapter_goes_with_the_shipped_pair_only():
     assert size < 12_000_000, size
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_queries_move_documents_do_not(trained):
     queries = ["How do I read a JSON file?", "Wie kopiere ich Dateien?", "What is a lambda?"]
     assert trained.query_embedder is not trained
@@ -51,7 +51,7 @@ def test_queries_move_documents_do_not(trained):
     assert trained.query_embedder.fingerprint != trained.fingerprint
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_the_query_adapter_ranks_the_python_faq_better(trained, pyfaq):
     """On the Python FAQ dev set (at the tests' short limits) the shipped pair ranks answers
     better than the document model reading the questions itself."""
@@ -67,7 +67,7 @@ def test_the_query_adapter_ranks_the_python_faq_better(trained, pyfaq):
     assert scores["adapter"]["ndcg@10"] > scores["own"]["ndcg@10"] + 0.005, scores
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_a_query_adapter_that_is_not_there_fails_at_load(tmp_path):
     with pytest.raises(ModelNotFoundError, match=f"adapter not found: {tmp_path} has no adapter_config.json"):
         Embedder.load(ModelConfig(query_adapter=str(tmp_path), **SMALL))

@@ -82,7 +82,7 @@ def local(tmp_path_factory):
     return docs, json.loads(out.stdout), _stored(root / "local")
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_ray_run_equals_a_local_run(tmp_path, local):
     docs, summary, want = local
     out = _ingest(docs, "--db", tmp_path / "db", ray=True)
@@ -114,7 +114,7 @@ def test_ray_run_equals_a_local_run(tmp_path, local):
     assert set(after) == (set(before) - old) | new
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_a_killed_worker_and_a_killed_driver_leave_no_duplicates(tmp_path, local):
     docs, summary, want = local
     db = tmp_path / "db"
@@ -140,6 +140,7 @@ def test_a_killed_worker_and_a_killed_driver_leave_no_duplicates(tmp_path, local
         _same_index(_stored(target), want)
 
 
+@pytest.mark.tiny  # starts a process
 def test_a_plain_run_never_imports_ray():
     code = ("import sys, searchr3, searchr3.ingestion.pipeline, ingest.__main__, app.__main__; "
             "print('ray' in sys.modules)")
@@ -147,13 +148,14 @@ def test_a_plain_run_never_imports_ray():
     assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr
 
 
+@pytest.mark.tiny  # starts a process
 def test_ray_options_are_checked_in_one_line(tmp_path):
     out = subprocess.run([sys.executable, "-m", "ingest", str(tmp_path), "--ray", "--watch"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and out.stderr.strip() == "error: --ray indexes a folder once; --watch runs locally"
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_an_unreachable_cluster_is_one_line(tmp_path):
     (tmp_path / "a.txt").write_text("some text")
     out = subprocess.run([sys.executable, "-m", "ingest", str(tmp_path), "--db", str(tmp_path / "db"),

@@ -20,8 +20,9 @@ FILES = {
     "long.md": "# Lighthouses\n\n" + "The keeper's log records storms, repairs to the lamp and supply boats. " * 60,
 }
 NEW = ["--adapter", "default", "--precision", "float32"]  # the shipped default, exact arithmetic
+OLD = ["--adapter", "none", "--precision", "float32"]  # the bare model: the conftest embedder's vector space
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.model
 
 
 def ingest_new(*args: str) -> subprocess.CompletedProcess:
@@ -33,7 +34,7 @@ def ingest_new(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture
 def old_index(tmp_path):
     """A folder indexed by the bare model (adapter none): an index from before an upgrade."""
-    return indexed_folder(tmp_path, FILES)
+    return indexed_folder(tmp_path, FILES, model=OLD)
 
 
 def test_an_old_index_is_refused_then_reembedded_as_a_fresh_ingest_would(old_index, tmp_path):

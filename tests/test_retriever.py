@@ -12,7 +12,7 @@ from searchr3.chat import LocalChatModel
 from searchr3.index import IndexLocation, VectorIndex
 from searchr3.ingestion.pipeline import Ingestor
 
-pytestmark = pytest.mark.slow  # loads the real model or starts a server
+pytestmark = pytest.mark.model
 
 PLANTED = {
     "tea.txt": "Green tea should be brewed with water at eighty degrees Celsius for two minutes.",

@@ -14,13 +14,14 @@ def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(RUN), *args], cwd=cwd, capture_output=True, text=True, timeout=900)
 
 
+@pytest.mark.tiny  # starts a process
 def test_python_runs_in_the_callers_directory(tmp_path):
     out = _run(tmp_path, "python", "-c", "import os, searchr3; print(os.getcwd())")
     assert out.returncode == 0, out.stderr
     assert Path(out.stdout.strip()) == tmp_path
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_ingest_reads_and_writes_relative_to_the_caller(tmp_path):
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "lighthouse.md").write_text("# Skerryvore\n\nThe lighthouse was first lit in 1844.\n")
@@ -33,6 +34,7 @@ def test_ingest_reads_and_writes_relative_to_the_caller(tmp_path):
     assert (tmp_path / "db").is_dir()
 
 
+@pytest.mark.tiny  # starts a process
 def test_an_unknown_command_is_one_usage_line(tmp_path):
     out = _run(tmp_path, "nonsense")
     assert out.returncode == 2

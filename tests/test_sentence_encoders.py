@@ -67,7 +67,7 @@ def test_unknown_encoder_names_fail_in_one_line(tmp_path):
         encoder_path(str(tmp_path / "nowhere"))
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_mpnet_joins_from_its_wheels_and_ranks_like_a_sentence_encoder():
     assert len(MPNET_PARTS) == 5
     folder = mpnet_path()

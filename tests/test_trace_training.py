@@ -1,5 +1,5 @@
 """Stage 1 with trace targets (#14): the gain filter that picks them and the trainer that
-teaches them, on the real default model."""
+teaches them, on the real default model (the trainer's logic on the tiny one)."""
 
 import json
 import random
@@ -9,14 +9,13 @@ import pytest
 import torch
 
 from searchr3 import Embedder, ModelConfig
+from searchr3.config import DEFAULT_MODEL
 from searchr3.errors import SearchR3Error
 from searchr3.trace_targets import OPENING, TermWeights
-from tests.test_training_sft import PAIRS, tiny
+from tests.test_training_sft import PAIRS, small
 from training.pairs import Pair, load_pairs
 from training.sft_trainer import SFTTrainer
 from training.traces import about_the_prompt, choose_traces, main, margins, noise_floors
-
-pytestmark = pytest.mark.slow
 
 
 def test_margins_are_the_positive_over_the_best_other():
@@ -120,10 +119,11 @@ def test_the_gain_filter_keeps_only_traces_that_help(trained, tmp_path):
     assert main([str(src), str(out), "--plain-share", "2"]) == 2
 
 
+@pytest.mark.model  # the tiny model's uniform attention cannot learn to write a sequence
 def test_stage_one_teaches_the_trace_and_reads_the_vector_after_it(tmp_path):
     traced = [Pair(p.query, p.positive, p.negatives, f"Looking for {p.positive.split()[0]}") for p in PAIRS[:2]]
     pairs = traced + PAIRS[2:]  # two reasoning queries with traces, two plain ones
-    trainer = SFTTrainer(tiny(steps=14, w_lm=1.0, w_kl=0.0, lr=3e-3), pairs, tmp_path)
+    trainer = SFTTrainer(small(model=DEFAULT_MODEL, steps=14, w_lm=1.0, w_kl=0.0, lr=3e-3), pairs, tmp_path)
     ids, assistant = trainer.query_ids(traced[0])
     tail = trainer.tokenizer.decode(ids[-assistant:])
     assert tail.startswith("Looking for list.reverse()") and tail.endswith("The embedding is <|embed_token|>")
@@ -140,14 +140,15 @@ def test_stage_one_teaches_the_trace_and_reads_the_vector_after_it(tmp_path):
     assert trace.text.startswith("Looking for list.reverse()") and trace.emitted_embed_token
 
 
+@pytest.mark.tiny
 def test_the_trace_span_leaves_the_plain_turns_out_of_the_language_terms(tmp_path):
     traced = Pair(PAIRS[0].query, PAIRS[0].positive, PAIRS[0].negatives, "Looking for list.reverse()")
-    every = SFTTrainer(tiny(steps=1), PAIRS, tmp_path / "turn")
-    only = SFTTrainer(tiny(steps=1, lm_span="trace"), PAIRS, tmp_path / "trace")
+    every = SFTTrainer(small(steps=1), PAIRS, tmp_path / "turn")
+    only = SFTTrainer(small(steps=1, lm_span="trace"), PAIRS, tmp_path / "trace")
     assert only.query_ids(PAIRS[1])[1] == 0 < every.query_ids(PAIRS[1])[1]  # a plain query: no turn trained
     assert only.query_ids(traced) == every.query_ids(traced)  # a traced one: the trace and the embed sentence
     a, b = every.train_step(), only.train_step()  # plain pairs only: the same contrastive step, no LM or KL
     assert a["lm"] > 0.1 and b["lm"] == 0 == b["kl"] and not b["skipped"]  # (a fresh LoRA: KL 0 at first)
     assert b["nce"] == pytest.approx(a["nce"], rel=1e-5) and np.isfinite(b["grad_norm"])
-    mixed = SFTTrainer(tiny(steps=1, lm_span="trace"), [traced, *PAIRS[1:]], tmp_path / "mixed").train_step()
+    mixed = SFTTrainer(small(steps=1, lm_span="trace"), [traced, *PAIRS[1:]], tmp_path / "mixed").train_step()
     assert mixed["lm"] > 0.1 and not mixed["skipped"]

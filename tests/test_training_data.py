@@ -62,6 +62,7 @@ def test_hard_negatives_exclude_the_positive():
 
 
 @pytest.mark.parametrize("teacher", ["minilm", "mpnet"])
+@pytest.mark.tiny  # loads sentence encoders
 def test_the_teacher_drops_false_negatives_and_keeps_true_ones(teacher):
     from searchr3.manpages import read_page
     from searchr3.sentence_encoders import load_sentence_encoder
@@ -109,6 +110,7 @@ def test_the_teacher_mines_negatives_on_the_same_topic_and_its_filter_drops_rest
         hard_negatives(queries, positives, 2, None, "minilm", "dense")
 
 
+@pytest.mark.tiny  # starts a process
 def test_a_missing_teacher_fails_in_one_line_before_the_build(tmp_path):
     out = tmp_path / "pairs.jsonl"
     run = subprocess.run([sys.executable, "-m", "training.data", str(out), "--filter-margin", "0.05",

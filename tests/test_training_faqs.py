@@ -119,6 +119,7 @@ def test_no_faq_installed_is_one_clear_error_and_the_set_up_installs_each(tmp_pa
     assert not set(FAQ_PAGES) - set(re.split(r"[\s;\\()]+", setup))
 
 
+@pytest.mark.tiny  # starts a process
 def test_the_builder_takes_the_faqs_as_a_source(tmp_path):
     _installed()
     out = tmp_path / "pairs.jsonl"

@@ -82,6 +82,7 @@ def _kit(args, home, **kw):
                           capture_output=True, text=True, **kw)
 
 
+@pytest.mark.tiny  # starts a process
 def test_a_training_run_inside_the_kit_uses_its_model_and_comes_back(kit, tmp_path):
     d, manifest = kit
     home, run, out = tmp_path / "home", tmp_path / "run", tmp_path / "out"
@@ -109,6 +110,7 @@ def test_a_training_run_inside_the_kit_uses_its_model_and_comes_back(kit, tmp_pa
     assert "model from" in (out / "exec.log").read_text()
 
 
+@pytest.mark.tiny  # starts a process
 def test_errors_are_one_line(kit, tmp_path):
     d, _ = kit
     done = _kit(["pack", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "k")], tmp_path / "home")

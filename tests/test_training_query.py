@@ -85,7 +85,7 @@ def test_draw_pairs_and_config_rules():
         tiny(filter_margin=-0.1)
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_documents_stay_frozen_queries_learn_and_the_adapter_serves_as_query_adapter(tmp_path):
     trainer = QueryTrainer(tiny(steps=6, batch_size=6), PAIRS, tmp_path / "run")
     assert trainer.documents == BUNDLED_ADAPTERS / "sft"
@@ -103,7 +103,7 @@ def test_documents_stay_frozen_queries_learn_and_the_adapter_serves_as_query_ada
     assert (queries @ trainer.bank.numpy().T).argmax(1).tolist() == BankRows.of(PAIRS).labels
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_filter_resume_and_cli(tmp_path):
     data = tmp_path / "pairs.jsonl"
     data.write_text("\n".join(json.dumps({"query": p.query, "positive": p.positive}) for p in PAIRS))

@@ -150,7 +150,7 @@ def test_the_pool_holds_the_queries_with_room_to_improve(trainer, trained):
     assert with_room(np.array([1, 3, 2, 1]), 2).tolist() == [1, 2]
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_format_reward_punishes_a_forced_embed_token(trainer):
     trainer.config.max_new_tokens, rule = 2, trainer.format_rule  # too short to write "The embedding is" itself
     try:
@@ -164,7 +164,7 @@ def test_format_reward_punishes_a_forced_embed_token(trainer):
     assert FormatRule().missing_embed_penalty > 0
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_tiny_run_kl_starts_at_zero_and_refresh_is_local(tmp_path):
     trainer = RLTrainer(tiny(drop_flat=False), PAIRS, tmp_path)  # the KL is checked on every rollout
     init = {n: p.detach().clone() for n, p in trainer.peft_model.named_parameters() if p.requires_grad}
@@ -185,7 +185,7 @@ def test_tiny_run_kl_starts_at_zero_and_refresh_is_local(tmp_path):
     assert second["kl"] > 0  # the policy has left the reference
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_cli_trains_and_exports(tmp_path):
     data = tmp_path / "pairs.jsonl"
     data.write_text(
@@ -251,7 +251,7 @@ def test_flat_groups_are_left_out_and_infonce_reads_the_sampled_traces(trainer, 
     assert stats["nce"] == pytest.approx(expected, rel=1e-3) and moved()
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_no_query_with_room_is_a_one_line_error(tmp_path, capsys):
     data = tmp_path / "pairs.jsonl"
     data.write_text("".join(json.dumps({"query": p.query, "positive": p.positive}) + "\n" for p in PAIRS))

@@ -1,4 +1,4 @@
-"""Stage 1 (contrastive SFT) on the real default model, with tiny settings."""
+"""Stage 1 (contrastive SFT) on the tiny stand-in model (tests/tiny_model.py), with small settings."""
 
 import json
 import math
@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from searchr3 import Embedder, ModelConfig, SearchR3Retriever
+from tests.tiny_model import HIDDEN, LAYERS, tiny_model_dir
 from training.config import ConfigError, SFTConfig
 from training.losses import info_nce, kl_to_base, lm_loss, score_distillation, teacher_agrees, triplet
 from training.pairs import Pair, batch_indices, load_pairs
@@ -40,8 +41,9 @@ PAIRS = [
 ]
 
 
-def tiny(**changes) -> SFTConfig:
-    base = dict(steps=4, batch_size=4, chunk_size=8, negatives=1, lr=1e-3, warmup=1, lora_r=4, lora_alpha=8,
+def small(**changes) -> SFTConfig:
+    base = dict(model=str(tiny_model_dir()), steps=4, batch_size=4, chunk_size=8, negatives=1, lr=1e-3, warmup=1,
+                lora_r=4, lora_alpha=8,
                 max_query_tokens=16, max_document_tokens=24, save_every=2, seed=3, mixed_precision="no")
     base.update(changes)
     return SFTConfig(**base)
@@ -118,11 +120,11 @@ def test_seqs_hold_rows_longest_first_and_pad_a_span_only_to_its_longest():
     assert plain.order == [0, 1, 2, 3] and plain.rows(0, 1)["input_ids"].tolist() == [[5, 6]]
 
 
-@pytest.mark.slow
+@pytest.mark.tiny
 def test_chunked_sorted_vectors_equal_each_prompt_embedded_alone(tmp_path):
     """The trainer's vectors of a batch (held longest first, 3-row chunks each padded to its own
     longest, restored to the pairs' order) are each prompt's vector without any padding."""
-    trainer = SFTTrainer(tiny(steps=1, negatives=1), PAIRS, tmp_path)
+    trainer = SFTTrainer(small(steps=1, negatives=1), PAIRS, tmp_path)
     groups = trainer.batch(*trainer.batch_texts(0))
     assert len(set(groups[DOCUMENTS].lengths)) > 1  # the test needs prompts of different lengths
     with torch.no_grad():
@@ -136,9 +138,9 @@ def test_chunked_sorted_vectors_equal_each_prompt_embedded_alone(tmp_path):
                 torch.testing.assert_close(batched[row], alone, atol=2e-5, rtol=1e-4)
 
 
-@pytest.mark.slow
+@pytest.mark.tiny
 def test_every_loss_term_is_finite_and_kl_starts_at_zero(tmp_path):
-    trainer = SFTTrainer(tiny(), PAIRS, tmp_path)
+    trainer = SFTTrainer(small(), PAIRS, tmp_path)
     first = trainer.train_step()
     second = trainer.train_step()
     for row in (first, second):
@@ -149,11 +151,11 @@ def test_every_loss_term_is_finite_and_kl_starts_at_zero(tmp_path):
     assert second["kl"] > 0 and first["lm"] > 1.0
 
 
-@pytest.mark.slow
+@pytest.mark.tiny
 def test_distillation_reads_the_teachers_scores_of_the_batch(tmp_path):
     from searchr3.sentence_encoders import load_sentence_encoder
 
-    trainer = SFTTrainer(tiny(w_distill=1.0, steps=2), PAIRS, tmp_path)
+    trainer = SFTTrainer(small(w_distill=1.0, steps=2), PAIRS, tmp_path)
     pairs, docs = trainer.batch_texts(0)
     scores = trainer.teacher_scores(pairs, docs)
     assert scores.shape == (len(pairs), 2 * len(pairs))  # positives, then one hard negative each
@@ -167,9 +169,9 @@ def test_distillation_reads_the_teachers_scores_of_the_batch(tmp_path):
     parts = row["nce"] + 0.5 * row["triplet"] + row["distill"] + 0.1 * row["lm"] + 0.1 * row["kl"]
     assert row["loss"] == pytest.approx(parts, rel=1e-6)
     assert "distilled" not in row  # every row is distilled unless --teacher-must-agree
-    plain = SFTTrainer(tiny(steps=2), PAIRS, tmp_path / "plain")
+    plain = SFTTrainer(small(steps=2), PAIRS, tmp_path / "plain")
     assert plain.teacher is None and plain.train_step()["distill"] == 0.0
-    agreeing = SFTTrainer(tiny(w_distill=1.0, teacher_must_agree=True, steps=2), PAIRS, tmp_path / "agree")
+    agreeing = SFTTrainer(small(w_distill=1.0, teacher_must_agree=True, steps=2), PAIRS, tmp_path / "agree")
     pairs, docs = agreeing.batch_texts(0)
     share = float(teacher_agrees(agreeing.teacher_scores(pairs, docs)).float().mean())
     assert agreeing.train_step()["distilled"] == pytest.approx(share)
@@ -189,36 +191,36 @@ def _step_gradients(trainer: SFTTrainer) -> tuple[dict, dict]:
     return trainer.train_step(), captured
 
 
-@pytest.mark.slow
+@pytest.mark.tiny
 def test_gradient_caching_matches_the_direct_gradient(tmp_path):
     """The gradient of a step in 2-sequence chunks equals the gradient of the whole batch at
     once (compared before the optimizer, whose first Adam step amplifies rounding)."""
     grads = []
     for chunk in (2, 64):
-        trainer = SFTTrainer(tiny(chunk_size=chunk, steps=1), PAIRS, tmp_path / str(chunk))
+        trainer = SFTTrainer(small(chunk_size=chunk, steps=1), PAIRS, tmp_path / str(chunk))
         grads.append(_step_gradients(trainer)[1])
     assert grads[0].keys() == grads[1].keys() and len(grads[0]) > 0
     for name in grads[0]:
         torch.testing.assert_close(grads[0][name], grads[1][name], atol=1e-7, rtol=1e-3)
 
 
-@pytest.mark.slow
+@pytest.mark.tiny
 def test_infonce_falls_on_a_fixed_batch(tmp_path):
-    trainer = SFTTrainer(tiny(steps=8, lr=2e-3, w_lm=0.0, w_kl=0.0), PAIRS, tmp_path)  # the batch is all 4 pairs
+    trainer = SFTTrainer(small(steps=8, lr=2e-3, w_lm=0.0, w_kl=0.0), PAIRS, tmp_path)  # the batch is all 4 pairs
     rows = [trainer.train_step() for _ in range(8)]
     assert rows[-1]["nce"] < 0.7 * rows[0]["nce"], [round(r["nce"], 3) for r in rows]
 
 
-@pytest.mark.slow
+@pytest.mark.tiny
 def test_resume_reaches_the_same_state(tmp_path):
-    straight = SFTTrainer(tiny(), PAIRS, tmp_path / "a")
+    straight = SFTTrainer(small(), PAIRS, tmp_path / "a")
     straight.fit()
-    interrupted = SFTTrainer(tiny(), PAIRS, tmp_path / "b")
+    interrupted = SFTTrainer(small(), PAIRS, tmp_path / "b")
     interrupted.train_step()
     interrupted.train_step()
     interrupted.save()
     del interrupted
-    resumed = SFTTrainer(tiny(), PAIRS, tmp_path / "b")
+    resumed = SFTTrainer(small(), PAIRS, tmp_path / "b")
     assert resumed.resume() and resumed.step == 2
     resumed.fit()
     a = {n: p for n, p in straight.peft_model.named_parameters() if p.requires_grad}
@@ -229,14 +231,14 @@ def test_resume_reaches_the_same_state(tmp_path):
     assert [r["step"] for r in log] == [3, 4]
 
 
-@pytest.mark.slow
+@pytest.mark.tiny
 def test_a_fitted_schedule_ends_within_max_minutes_with_the_learning_rate_at_zero(tmp_path):
     """--fit-schedule times the steps after the first and ends the cosine where the time runs out
     (here fitted after 2 steps, with a clock that moves 2 s at every reading: 6 s a step, 30 s
     allowed, so 2 + floor(0.95 * 18 s / 6 s) = 4); without it the same time cuts the run mid-schedule."""
 
     def run(name: str, **changes) -> tuple[SFTTrainer, list[dict]]:
-        trainer = SFTTrainer(tiny(steps=40, max_minutes=0.5, save_every=100, **changes), PAIRS, tmp_path / name)
+        trainer = SFTTrainer(small(steps=40, max_minutes=0.5, save_every=100, **changes), PAIRS, tmp_path / name)
         ticks = iter(range(0, 10**6, 2))
         trainer.clock, trainer.fit_after = (lambda: float(next(ticks))), 1
         trainer.fit()
@@ -245,22 +247,22 @@ def test_a_fitted_schedule_ends_within_max_minutes_with_the_learning_rate_at_zer
     fitted, log = run("fit", fit_schedule=True)
     assert fitted.step == fitted.total_steps == 4 and len(log) == 4 and log[1]["total_steps"] == 4
     assert log[-1]["lr"] == pytest.approx(0.0, abs=1e-12) and log[1]["lr"] > log[2]["lr"] > log[3]["lr"]
-    resumed = SFTTrainer(tiny(steps=40), PAIRS, tmp_path / "fit")
+    resumed = SFTTrainer(small(steps=40), PAIRS, tmp_path / "fit")
     assert resumed.resume() and (resumed.step, resumed.total_steps) == (4, 4)
     cut, log = run("cut")
     assert cut.total_steps == 40 and cut.step == 5 and log[-1]["lr"] > 0.5 * 1e-3  # stopped by the deadline
 
 
-@pytest.mark.slow
+@pytest.mark.tiny
 def test_saved_adapter_reloads_into_the_retriever(tmp_path):
     from searchr3.index import IndexLocation, VectorIndex
     from searchr3.ingestion.pipeline import Ingestor
 
-    trainer = SFTTrainer(tiny(steps=2), PAIRS, tmp_path / "run")
+    trainer = SFTTrainer(small(steps=2), PAIRS, tmp_path / "run")
     trainer.fit()
     adapter = trainer.export()
     trainer.peft_model.eval()
-    reloaded = Embedder.load(ModelConfig(adapter=str(adapter), precision="float32"))
+    reloaded = Embedder.load(ModelConfig(model=str(tiny_model_dir()), adapter=str(adapter), precision="float32"))
     in_memory = Embedder.from_model(trainer.peft_model, trainer.tokenizer, base_id=trainer.base_id, adapter_id="x")
     texts = [p.positive for p in PAIRS]
     assert np.abs(reloaded.embed_documents(texts) - in_memory.embed_documents(texts)).max() < 1e-4
@@ -271,12 +273,13 @@ def test_saved_adapter_reloads_into_the_retriever(tmp_path):
     Ingestor(reloaded, VectorIndex(IndexLocation.embedded(tmp_path / "db"), reloaded.fingerprint, reloaded.dim)).run(
         [docs]
     )
-    retriever = SearchR3Retriever.load(tmp_path / "db", model=ModelConfig(adapter=str(adapter)), k=2)
+    model = ModelConfig(model=str(tiny_model_dir()), adapter=str(adapter))
+    retriever = SearchR3Retriever.load(tmp_path / "db", model=model, k=2)
     found = retriever.invoke("how do I reverse a list?")
     assert found[0].metadata["file_name"] == "0.txt"
 
 
-@pytest.mark.slow
+@pytest.mark.tiny
 def test_cli_writes_adapter_log_and_curve(tmp_path):
     data = tmp_path / "pairs.jsonl"
     data.write_text(
@@ -285,6 +288,7 @@ def test_cli_writes_adapter_log_and_curve(tmp_path):
         )
     )
     args = "--steps 2 --batch-size 4 --chunk-size 4 --max-query-tokens 16 --max-document-tokens 24 --lora-r 4".split()
+    args += ["--model", str(tiny_model_dir())]
     out = subprocess.run(
         [sys.executable, "-m", "training.sft", "--data", str(data), "--out", str(tmp_path / "run"), *args],
         capture_output=True,
@@ -312,7 +316,7 @@ def test_cli_writes_adapter_log_and_curve(tmp_path):
     assert bad.returncode == 2 and bad.stderr.strip() == f"error: no such pairs file: {tmp_path / 'nope.jsonl'}"
 
 
-@pytest.mark.slow
+@pytest.mark.tiny
 def test_accelerate_launch_two_cpu_processes_writes_the_same_results(tmp_path):
     """``accelerate launch --multi_gpu --num_processes 2 -m training.sft`` on a machine without
     CUDA: two processes over gloo (each a shard of every batch), the same files, summary and
@@ -321,7 +325,8 @@ def test_accelerate_launch_two_cpu_processes_writes_the_same_results(tmp_path):
     data.write_text("\n".join(
         json.dumps({"query": p.query, "positive": p.positive, "negatives": list(p.negatives)}) for p in PAIRS
     ))
-    args = ["--data", str(data), "--steps", "6", "--batch-size", "4", "--chunk-size", "8",
+    args = ["--data", str(data), "--model", str(tiny_model_dir()), "--steps", "6", "--batch-size", "4",
+            "--chunk-size", "8",
             "--max-query-tokens", "16", "--max-document-tokens", "24", "--lora-r", "4",
             "--max-minutes", "30", "--fit-schedule"]  # fitted after 5 steps, by both processes alike
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
@@ -341,8 +346,8 @@ def test_accelerate_launch_two_cpu_processes_writes_the_same_results(tmp_path):
     assert [row["lr"] for row in logs[0]] == [row["lr"] for row in logs[1]]  # one scheduler step per step
     for name in ("adapter/adapter_model.safetensors", "loss.png", "config.json"):
         assert (tmp_path / "two" / name).is_file(), name
-    adapter = ModelConfig(adapter=str(tmp_path / "two" / "adapter"), precision="float32")
-    assert Embedder.load(adapter).embed_query("reverse a list").shape == (576,)
+    adapter = ModelConfig(model=str(tiny_model_dir()), adapter=str(tmp_path / "two" / "adapter"), precision="float32")
+    assert Embedder.load(adapter).embed_query("reverse a list").shape == (HIDDEN,)
 
 
 def test_a_teacher_that_is_not_there_is_one_line(tmp_path):
@@ -353,26 +358,26 @@ def test_a_teacher_that_is_not_there_is_one_line(tmp_path):
         load_teacher(str(tmp_path / "nowhere"))
 
 
-@pytest.mark.slow
+@pytest.mark.tiny
 def test_training_the_top_layers_gives_their_full_gradient_and_leaves_the_rest(tmp_path):
     """--train-layers 2: the second pass starts from the first pass's kept hidden states and gives
     the last two layers the gradient a whole-model step gives them (clipping off, so that the
     other layers' gradients do not rescale it); after the step nothing below them has moved."""
     grads = []
     for layers in (0, 2):
-        trainer = SFTTrainer(tiny(train_layers=layers, steps=1, max_grad_norm=1e9), PAIRS, tmp_path / str(layers))
+        trainer = SFTTrainer(small(train_layers=layers, steps=1, max_grad_norm=1e9), PAIRS, tmp_path / str(layers))
         before = {n: p.detach().clone() for n, p in trainer.peft_model.named_parameters()}
         row, captured = _step_gradients(trainer)
         assert math.isfinite(row["loss"]) and not row["skipped"]
         assert trainer.top is None if layers == 0 else trainer.top.kept == {}  # every kept state was used
         grads.append(captured)
     full, top = grads
-    last = {f".layers.{i}." for i in (28, 29)}
+    last = {f".layers.{i}." for i in (LAYERS - 2, LAYERS - 1)}
     assert top and all(any(k in name for k in last) for name in top)
     assert {n for n in full if any(k in n for k in last)} == set(top)
     for name in top:
         torch.testing.assert_close(top[name], full[name], atol=1e-7, rtol=1e-3)
     moved = {n for n, p in trainer.peft_model.named_parameters() if not torch.equal(p.detach(), before[n])}
     assert moved and moved <= set(top)
-    with pytest.raises(ConfigError, match="between 1 and the model's 30 layers, not 31"):
-        SFTTrainer(tiny(train_layers=31), PAIRS, tmp_path / "too-many")
+    with pytest.raises(ConfigError, match=f"between 1 and the model's {LAYERS} layers, not {LAYERS + 1}"):
+        SFTTrainer(small(train_layers=LAYERS + 1), PAIRS, tmp_path / "too-many")

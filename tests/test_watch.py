@@ -29,7 +29,7 @@ def _wait(predicate, what: str, timeout: float = 120) -> None:
         time.sleep(0.3)
 
 
-def test_watch_follows_real_file_events(tmp_path, embedder):
+def test_watch_follows_real_file_events(tmp_path, tiny):
     docs, db = tmp_path / "docs", tmp_path / "db"
     docs.mkdir()
     (docs / "rock.txt").write_text("Basalt forms when lava cools quickly.")
@@ -40,7 +40,7 @@ def test_watch_follows_real_file_events(tmp_path, embedder):
     proc = subprocess.Popen([sys.executable, "-m", "ingest", str(docs), "--db", str(db), "--watch", *MODEL],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        index = VectorIndex(IndexLocation.embedded(db), embedder.fingerprint, embedder.dim, create=False)
+        index = VectorIndex(IndexLocation.embedded(db), tiny.fingerprint, tiny.dim, create=False)
 
         def chunks(path: Path) -> dict[str, dict]:
             return index.metadata_where({"source": str(path.resolve())})
@@ -88,6 +88,7 @@ def test_watch_follows_real_file_events(tmp_path, embedder):
 
 
 @pytest.mark.parametrize("target", ["a-file.txt", "missing"])
+@pytest.mark.tiny  # starts a process
 def test_watch_wants_existing_folders(tmp_path, target):
     (tmp_path / "a-file.txt").write_text("x")
     out = subprocess.run([sys.executable, "-m", "ingest", str(tmp_path / target), "--watch"], capture_output=True,
