@@ -101,7 +101,9 @@ class RichProgress:
         self._advance_bytes(max(0.0, self.sizes.get(result.path, 0) - self.counted))  # the rest of its share
         self.current, self.counted = (0, 1), 0.0
         if result.status == "failed":
-            self.bar.console.print(f"[red]failed[/red] {result.path}: {result.error}")
+            # one line whatever the width: a log or a script finds the path whole
+            self.bar.console.print(f"[red]failed[/red] {escape(str(result.path))}: {escape(str(result.error))}",
+                                   soft_wrap=True)
 
 
 def _duration(seconds: float) -> str:
@@ -308,7 +310,8 @@ def watch(ingestor: Ingestor, folders: list[str], console: Console) -> int:
             markup=False, highlight=False, soft_wrap=True,
         )
         for failure in s.failures:
-            console.print(f"failed {failure['path']}: {failure['error']}", markup=False, highlight=False)
+            console.print(f"failed {failure['path']}: {failure['error']}", markup=False, highlight=False,
+                          soft_wrap=True)
 
     stop_on_sigterm()
     watcher = FolderWatcher(ingestor, folders, on_update=report)

@@ -1,4 +1,5 @@
-"""Stage 2 (RL of the reasoning trace) on the real default model, with tiny settings."""
+"""Stage 2 (RL of the reasoning trace) on the tiny stand-in model from a stage-1 adapter stage1 for
+it (tests/tiny_model.py), with small settings: the trainer's logic, not what RL teaches."""
 
 import dataclasses
 import json
@@ -8,7 +9,9 @@ import pytest
 import torch
 
 from searchr3 import Embedder, ModelConfig
+from searchr3.config import DEFAULT_ADAPTER, DEFAULT_MODEL
 from searchr3.errors import InvalidInputError
+from tests.tiny_model import tiny_adapter, tiny_model_dir
 from training.config import RLConfig
 from training.losses import grpo_loss
 from training.pairs import Pair
@@ -46,8 +49,23 @@ PAIRS = [
 ]
 
 
-def tiny(**changes) -> RLConfig:
+@pytest.fixture(scope="module")
+def init_adapter(tmp_path_factory) -> str:
+    """The stage-1 adapter RL starts from: one stage1 for the tiny model."""
+    return str(tiny_adapter(tmp_path_factory.mktemp("stage1")))
+
+
+@pytest.fixture(scope="module")
+def stage1(init_adapter) -> Embedder:
+    """The tiny model with the stage-1 adapter, loaded independently of the trainer."""
+    return Embedder.load(ModelConfig(model=str(tiny_model_dir()), adapter=init_adapter, precision="float32",
+                                     max_query_tokens=64, max_document_tokens=128))
+
+
+def small(init: str, **changes) -> RLConfig:
     base = dict(
+        model=str(tiny_model_dir()),
+        init=init,
         steps=2,
         queries=2,
         group=2,
@@ -71,8 +89,8 @@ def tiny(**changes) -> RLConfig:
 
 
 @pytest.fixture(scope="module")
-def trainer(tmp_path_factory) -> RLTrainer:
-    return RLTrainer(tiny(), PAIRS, tmp_path_factory.mktemp("rl"))
+def trainer(tmp_path_factory, init_adapter) -> RLTrainer:
+    return RLTrainer(small(init_adapter), PAIRS, tmp_path_factory.mktemp("rl"))
 
 
 def test_grpo_loss_by_hand():
@@ -91,26 +109,26 @@ def test_grpo_loss_by_hand():
     )  # k3 at token 1, 0 at token 2, pad ignored
 
 
-def _plain(trained, trainer, positives):
+def _plain(stage1, trainer, positives):
     """Independently: the plain (no-trace) query vectors of the pairs whose positives these are,
     read by the policy's own weights (the document model, not the shipped query adapter)."""
     pairs = [trainer.corpus.pairs[trainer.corpus.positive.index(p)] for p in positives]
-    return trained.document_side.embed_queries([p.query for p in pairs])
+    return stage1.document_side.embed_queries([p.query for p in pairs])
 
 
-def test_rewards_come_from_real_embeddings(trainer, trained):
+def test_rewards_come_from_real_embeddings(trainer, stage1):
     """Rewards equal the gain of 1/rank over the plain query's (+ format), recomputed
-    independently with the shipped model."""
+    independently with the stage-1 model."""
     r = trainer.rollout(0)
     assert len(r.traces) == 4 and [t.query_index for t in r.traces] == [0, 0, 1, 1]
-    docs = trained.embed_documents(trainer.corpus.docs)
-    queries = trained.vectors_for_ids([t.final_ids for t in r.traces])
+    docs = stage1.embed_documents(trainer.corpus.docs)
+    queries = stage1.vectors_for_ids([t.final_ids for t in r.traces])
     np.testing.assert_allclose(r.vectors, queries, atol=1e-4)
     sims = queries @ docs.T
     own = sims[np.arange(len(r.positives)), r.positives]
     ranks = (sims >= own[:, None]).sum(axis=1)
     assert r.ranks.tolist() == ranks.tolist()
-    plain_sims = _plain(trained, trainer, r.positives) @ docs.T
+    plain_sims = _plain(stage1, trainer, r.positives) @ docs.T
     plain_own = plain_sims[np.arange(len(r.positives)), r.positives]
     plain_ranks = (plain_sims >= plain_own[:, None]).sum(axis=1)
     assert r.plain_ranks.tolist() == plain_ranks[::2].tolist()  # one per query, rollouts come in groups of 2
@@ -133,12 +151,12 @@ def test_rewards_come_from_real_embeddings(trainer, trained):
     np.testing.assert_allclose(soft.rewards, soft.gain + trainer.config.w_format * soft.format, rtol=1e-3, atol=1e-5)
 
 
-def test_the_pool_holds_the_queries_with_room_to_improve(trainer, trained):
+def test_the_pool_holds_the_queries_with_room_to_improve(trainer, stage1):
     """Queries whose plain query ranks the positive at min_plain_rank or below, ranked
-    independently with the shipped model; no room at all is a typed error."""
-    docs = trained.embed_documents(trainer.corpus.docs)
+    independently with the stage-1 model; no room at all is a typed error."""
+    docs = stage1.embed_documents(trainer.corpus.docs)
     positives = np.array(trainer.corpus.positive)
-    sims = _plain(trained, trainer, positives) @ docs.T
+    sims = _plain(stage1, trainer, positives) @ docs.T
     ranks = (sims >= sims[np.arange(len(positives)), positives][:, None]).sum(axis=1)
     try:
         for at_least in (1, 2, int(ranks.max()), int(ranks.max()) + 1):
@@ -150,7 +168,7 @@ def test_the_pool_holds_the_queries_with_room_to_improve(trainer, trained):
     assert with_room(np.array([1, 3, 2, 1]), 2).tolist() == [1, 2]
 
 
-@pytest.mark.model
+@pytest.mark.tiny
 def test_format_reward_punishes_a_forced_embed_token(trainer):
     trainer.config.max_new_tokens, rule = 2, trainer.format_rule  # too short to write "The embedding is" itself
     try:
@@ -164,9 +182,10 @@ def test_format_reward_punishes_a_forced_embed_token(trainer):
     assert FormatRule().missing_embed_penalty > 0
 
 
-@pytest.mark.model
+@pytest.mark.model  # the tiny model's traces are one repeated word: its policy cannot leave the reference
 def test_tiny_run_kl_starts_at_zero_and_refresh_is_local(tmp_path):
-    trainer = RLTrainer(tiny(drop_flat=False), PAIRS, tmp_path)  # the KL is checked on every rollout
+    config = small(DEFAULT_ADAPTER, model=DEFAULT_MODEL, drop_flat=False)  # the KL is checked on every rollout
+    trainer = RLTrainer(config, PAIRS, tmp_path)
     init = {n: p.detach().clone() for n, p in trainer.peft_model.named_parameters() if p.requires_grad}
     first = trainer.train_step()
     assert first["kl"] == 0.0  # the policy is the reference at step 0
@@ -185,8 +204,8 @@ def test_tiny_run_kl_starts_at_zero_and_refresh_is_local(tmp_path):
     assert second["kl"] > 0  # the policy has left the reference
 
 
-@pytest.mark.model
-def test_cli_trains_and_exports(tmp_path):
+@pytest.mark.tiny
+def test_cli_trains_and_exports(tmp_path, init_adapter):
     data = tmp_path / "pairs.jsonl"
     data.write_text(
         "".join(
@@ -196,13 +215,14 @@ def test_cli_trains_and_exports(tmp_path):
     )
     out = tmp_path / "run"
     config = tmp_path / "rl.json"
-    config.write_text(json.dumps({k: v for k, v in tiny(steps=1).__dict__.items()}))
+    config.write_text(json.dumps({k: v for k, v in small(init_adapter, steps=1).__dict__.items()}))
     assert main(["--data", str(data), "--out", str(out), "--config", str(config)]) == 0
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [row["step"] for row in log] == [1] and log[0]["kl"] == 0.0
     assert (out / "rewards.png").stat().st_size > 10_000 and (out / "checkpoints" / "step-000001").is_dir()
-    before = Embedder.load(ModelConfig(max_query_tokens=64, max_document_tokens=128))
-    after = Embedder.load(ModelConfig(adapter=str(out / "adapter"), max_query_tokens=64, max_document_tokens=128))
+    tiny = ModelConfig(model=str(tiny_model_dir()), max_query_tokens=64, max_document_tokens=128)
+    before = Embedder.load(tiny.with_(adapter=init_adapter))
+    after = Embedder.load(tiny.with_(adapter=str(out / "adapter")))
     assert after.fingerprint != before.fingerprint
     text = [PAIRS[0].positive]
     assert 1e-6 < np.abs(after.embed_documents(text) - before.embed_documents(text)).max() < 0.5
@@ -222,7 +242,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys, args, message):
     assert err.startswith("error: ") and message in err and "\n" not in err
 
 
-def test_flat_groups_are_left_out_and_infonce_reads_the_sampled_traces(trainer, trained):
+def test_flat_groups_are_left_out_and_infonce_reads_the_sampled_traces(trainer, stage1):
     """A group whose rewards are all equal carries no policy gradient: without InfoNCE an
     all-flat step changes nothing; the InfoNCE term is the cross-entropy of each rollout's
     vector against the corpus, and alone it moves the adapter. (Runs last on the fixture: it
@@ -241,9 +261,9 @@ def test_flat_groups_are_left_out_and_infonce_reads_the_sampled_traces(trainer, 
     finally:
         trainer.config.w_nce = 0.1
     assert stats["dropped_groups"] == 1.0 and not stats["updated"] and not moved()
-    # InfoNCE alone: its value before the step is the cross-entropy recomputed with the shipped model
+    # InfoNCE alone: its value before the step is the cross-entropy recomputed with the stage-1 model
     docs = trainer.env.vectors
-    logits = trained.vectors_for_ids([t.final_ids for t in r.traces]) @ docs.T / trainer.config.tau
+    logits = stage1.vectors_for_ids([t.final_ids for t in r.traces]) @ docs.T / trainer.config.tau
     logits -= logits.max(axis=1, keepdims=True)
     expected = np.mean(np.log(np.exp(logits).sum(axis=1)) - logits[np.arange(len(logits)), r.positives])
     stats = trainer.update(flat)
@@ -251,11 +271,12 @@ def test_flat_groups_are_left_out_and_infonce_reads_the_sampled_traces(trainer, 
     assert stats["nce"] == pytest.approx(expected, rel=1e-3) and moved()
 
 
-@pytest.mark.model
-def test_no_query_with_room_is_a_one_line_error(tmp_path, capsys):
+@pytest.mark.tiny
+def test_no_query_with_room_is_a_one_line_error(tmp_path, capsys, init_adapter):
     data = tmp_path / "pairs.jsonl"
     data.write_text("".join(json.dumps({"query": p.query, "positive": p.positive}) + "\n" for p in PAIRS))
-    argv = ["--data", str(data), "--out", str(tmp_path / "run"), "--min-plain-rank", "50", "--corpus-pairs", "4"]
+    argv = ["--data", str(data), "--out", str(tmp_path / "run"), "--min-plain-rank", "50", "--corpus-pairs", "4",
+            "--model", str(tiny_model_dir()), "--init", init_adapter]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: no training query has room to improve") and "\n" not in err

@@ -90,3 +90,20 @@ def tiny_model_dir() -> Path:
         except OSError:  # built by another process in between: theirs stands
             shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def tiny_adapter(directory: Path) -> Path:
+    """A stage-1 LoRA adapter for the tiny model (one training step on four pairs), exported under
+    ``directory``: what RL starts from in tests."""
+    from training.config import SFTConfig
+    from training.pairs import Pair
+    from training.sft_trainer import SFTTrainer
+
+    pairs = [Pair(f"how do I {verb} a file", f"Use the {verb} command to {verb} a file.", (f"{verb} is a verb.",))
+             for verb in ("copy", "move", "delete", "rename")]
+    config = SFTConfig(model=str(tiny_model_dir()), steps=1, batch_size=4, chunk_size=8, negatives=1, lr=1e-3,
+                       warmup=1, lora_r=4, lora_alpha=8, max_query_tokens=16, max_document_tokens=24, seed=3,
+                       mixed_precision="no")
+    trainer = SFTTrainer(config, pairs, directory)
+    trainer.fit()
+    return trainer.export()
