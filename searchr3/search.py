@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .conversation import split_search
 from .embedder import Embedder
 from .encoding import validate_texts
 from .errors import FingerprintMismatchError
@@ -92,7 +93,10 @@ class Searcher:
                 RankedHit(h.id, h.text, h.metadata, r, h.score, dense_score=h.score) for r, h in enumerate(dense, 1)
             ]
             return SearchResult(query, hits, trace, cut)
-        lexical = self.lexical().search(query, o.candidates * (4 if o.filter else 1))
+        # a follow-up's context terms steer the dense vector to the topic; matched word for word they
+        # pull the earlier turn's passages back over the answer, so BM25 reads the question's own words
+        own_words, _ = split_search(query)
+        lexical = self.lexical().search(own_words, o.candidates * (4 if o.filter else 1))
         bm25 = dict(lexical)
         found = {h.id: h for h in dense}
         missing = [i for i in bm25 if i not in found]

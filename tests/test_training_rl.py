@@ -116,6 +116,7 @@ def _plain(stage1, trainer, positives):
     return stage1.document_side.embed_queries([p.query for p in pairs])
 
 
+@pytest.mark.tiny
 def test_rewards_come_from_real_embeddings(trainer, stage1):
     """Rewards equal the gain of 1/rank over the plain query's (+ format), recomputed
     independently with the stage-1 model."""
@@ -151,6 +152,7 @@ def test_rewards_come_from_real_embeddings(trainer, stage1):
     np.testing.assert_allclose(soft.rewards, soft.gain + trainer.config.w_format * soft.format, rtol=1e-3, atol=1e-5)
 
 
+@pytest.mark.tiny
 def test_the_pool_holds_the_queries_with_room_to_improve(trainer, stage1):
     """Queries whose plain query ranks the positive at min_plain_rank or below, ranked
     independently with the stage-1 model; no room at all is a typed error."""
@@ -242,6 +244,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys, args, message):
     assert err.startswith("error: ") and message in err and "\n" not in err
 
 
+@pytest.mark.tiny
 def test_flat_groups_are_left_out_and_infonce_reads_the_sampled_traces(trainer, stage1):
     """A group whose rewards are all equal carries no policy gradient: without InfoNCE an
     all-flat step changes nothing; the InfoNCE term is the cross-entropy of each rollout's
