@@ -106,4 +106,5 @@ def test_a_long_lived_retriever_follows_another_process(tmp_path, tiny):
     (docs / "zorblax.txt").write_text(ZORBLAX)
     assert ingest(str(docs), "--db", str(db)).returncode == 0
     assert retriever.invoke(QUESTION, hybrid=False)[0].metadata["file_name"] == "zorblax.txt"
-    assert retriever.invoke(QUESTION)[0].metadata["file_name"] == "zorblax.txt"
+    top = retriever.invoke(QUESTION)[0]
+    assert top.metadata["file_name"] == "zorblax.txt" and top.metadata["bm25_score"] > 0  # BM25 followed too
