@@ -24,9 +24,8 @@ PLANTED = {
 }
 
 
-@pytest.fixture(scope="module")
-def db(tmp_path_factory, embedder):
-    root = tmp_path_factory.mktemp("retriever")
+def planted_index(root, embedder):
+    """The planted files ingested by ``embedder`` into ``root/db``; returns that folder."""
     docs = root / "docs"
     docs.mkdir()
     for name, text in PLANTED.items():
@@ -34,6 +33,11 @@ def db(tmp_path_factory, embedder):
     location = IndexLocation.embedded(root / "db")
     Ingestor(embedder, VectorIndex(location, embedder.fingerprint, embedder.dim), 64, 8).run([docs])
     return root / "db"
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory, embedder):
+    return planted_index(tmp_path_factory.mktemp("retriever"), embedder)
 
 
 @pytest.fixture
@@ -61,13 +65,7 @@ def test_finds_the_planted_passage(retriever, query, expected):
 def test_history_makes_a_follow_up_standalone(tmp_path, tiny):
     # BM25 reads only the follow-up's own words ("long"), so the topic reaches the search through the
     # dense vector alone: the tiny model's bag of words reads it, the bare model too poorly
-    docs_dir = tmp_path / "docs"
-    docs_dir.mkdir()
-    for name, text in PLANTED.items():
-        (docs_dir / name).write_text(text)
-    location = IndexLocation.embedded(tmp_path / "db")
-    Ingestor(tiny, VectorIndex(location, tiny.fingerprint, tiny.dim), 64, 8).run([docs_dir])
-    retriever = SearchR3Retriever.load(tmp_path / "db", embedder=tiny, k=3)
+    retriever = SearchR3Retriever.load(planted_index(tmp_path, tiny), embedder=tiny, k=3)
     history = ["At what temperature do I brew green tea?"]
     docs = retriever.invoke("And for how long?", history=history, k=1)
     assert docs[0].metadata["search_query"] == "And for how long? (temperature brew green tea)"
