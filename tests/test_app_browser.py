@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from tests.test_app_page import server  # noqa: F401  (the running app)
+from tests.test_app_page import shipped_server  # noqa: F401  (the running app, as a user starts it)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
@@ -26,7 +26,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def test_upload_ask_and_see_answer_trace_and_passage(server, tmp_path):  # noqa: F811
+def test_upload_ask_and_see_answer_trace_and_passage(shipped_server, tmp_path):  # noqa: F811
     from playwright.sync_api import expect, sync_playwright
 
     doc = tmp_path / "lighthouse.txt"
@@ -40,11 +40,11 @@ def test_upload_ask_and_see_answer_trace_and_passage(server, tmp_path):  # noqa:
             "request",
             lambda r: (
                 None
-                if r.url.startswith(server) or r.url.startswith("data:") or r.url.startswith("blob:")
+                if r.url.startswith(shipped_server) or r.url.startswith("data:") or r.url.startswith("blob:")
                 else outside.append(r.url)
             ),
         )
-        page.goto(server)
+        page.goto(shipped_server)
         expect(page.locator("#stats")).to_contain_text("0 chunks", timeout=60_000)
 
         page.locator("#upload input[type=file]").set_input_files(str(doc))
@@ -82,7 +82,7 @@ GIT_DOCS = {
 }
 
 
-def test_a_follow_up_finds_its_passage_and_its_source_opens(server, tmp_path):  # noqa: F811
+def test_a_follow_up_finds_its_passage_and_its_source_opens(shipped_server, tmp_path):  # noqa: F811
     from playwright.sync_api import expect, sync_playwright
 
     for name, text in GIT_DOCS.items():
@@ -90,7 +90,7 @@ def test_a_follow_up_finds_its_passage_and_its_source_opens(server, tmp_path):  
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1500})
-        page.goto(server)
+        page.goto(shipped_server)
         page.locator("#collection input").fill("git")  # a new collection, created by the upload
         page.locator("#collection input").press("Enter")
         page.locator("#upload input[type=file]").set_input_files([str(tmp_path / n) for n in GIT_DOCS])
@@ -119,7 +119,7 @@ def test_a_follow_up_finds_its_passage_and_its_source_opens(server, tmp_path):  
             first.locator("a").first.click()
         source = opened.value
         source.wait_for_load_state()
-        assert source.url.startswith(server + "/sources/git/")
+        assert source.url.startswith(shipped_server + "/sources/git/")
         assert "Deleting a branch: git branch -d NAME" in source.locator("body").inner_text()
         browser.close()
     assert shot.stat().st_size > 10_000
@@ -127,7 +127,7 @@ def test_a_follow_up_finds_its_passage_and_its_source_opens(server, tmp_path):  
         shutil.copy(shot, os.environ["SEARCHR3_SCREENSHOT"])
 
 
-def test_documents_list_and_remove(server, tmp_path):  # noqa: F811
+def test_documents_list_and_remove(shipped_server, tmp_path):  # noqa: F811
     from playwright.sync_api import expect, sync_playwright
 
     doc = tmp_path / "kiln.txt"
@@ -135,7 +135,7 @@ def test_documents_list_and_remove(server, tmp_path):  # noqa: F811
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.goto(server)
+        page.goto(shipped_server)
         page.locator("#upload input[type=file]").set_input_files(str(doc))
         page.locator("#index").click()
         expect(page.locator("#upload-status")).to_contain_text("Indexed 1 files", timeout=180_000)

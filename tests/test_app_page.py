@@ -139,18 +139,29 @@ def test_concurrent_questions_all_finish(uploaded, service):
     assert not errors and len(results) == 4 and all(r.done and not r.error for r in results)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`python -m app` on a fresh index over the tiny model, stopped after the module."""
+def _app(tmp_path_factory, *options: str):
+    """`python -m app` on a fresh index with ``options``, its URL while it runs."""
     port = free_port()
     db = tmp_path_factory.mktemp("server") / "db"
-    command = [sys.executable, "-m", "app", "--db", str(db), "--port", str(port), "--answer", "extract", *model_args()]
+    command = [sys.executable, "-m", "app", "--db", str(db), "--port", str(port), *options]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     wait_for_http(url, proc, timeout=180)
     yield url
     proc.terminate()
     proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`python -m app` over the tiny model, answers quoted, stopped after the module."""
+    yield from _app(tmp_path_factory, "--answer", "extract", *model_args())
+
+
+@pytest.fixture(scope="module")
+def shipped_server(tmp_path_factory):
+    """`python -m app` as a user starts it: the shipped model and answer model."""
+    yield from _app(tmp_path_factory)
 
 
 @pytest.mark.tiny  # starts a process
