@@ -54,13 +54,17 @@ def _stored(db: Path) -> dict[str, tuple[np.ndarray, str]]:
     return {cid: (np.asarray(v), m["source"]) for cid, v, m in zip(got["ids"], got["embeddings"], got["metadatas"])}
 
 
-def _embed_worker(timeout: float = 180) -> psutil.Process:
-    """The Ray actor process that embeds, once it is up."""
+def _embed_worker(run: subprocess.Popen, timeout: float = 180) -> psutil.Process:
+    """The Ray actor process that embeds for ``run`` (a descendant of its driver, so never another
+    run's worker still shutting down), once it is up."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for proc in psutil.process_iter(["cmdline"]):
-            if "EmbedWorker" in " ".join(proc.info["cmdline"] or []):
-                return proc
+        for proc in psutil.Process(run.pid).children(recursive=True):
+            try:
+                if "EmbedWorker" in " ".join(proc.cmdline()):
+                    return proc
+            except psutil.NoSuchProcess:
+                continue
         time.sleep(0.2)
     raise AssertionError("no embedding actor appeared")
 
@@ -120,14 +124,14 @@ def test_a_killed_worker_and_a_killed_driver_leave_no_duplicates(tmp_path, local
     db = tmp_path / "db"
     # a worker killed mid-run: Ray restarts the actor and retries its batch
     run = _start(docs, db)
-    worker = _embed_worker()
+    worker = _embed_worker(run)
     time.sleep(4)
     worker.kill()
     assert run.wait(timeout=600) == 1  # finished: only the two bad files failed
     # a driver killed mid-run (with its local Ray): the next run finishes the job
     db2 = tmp_path / "db2"
     run = _start(docs, db2)
-    _embed_worker()
+    _embed_worker(run)
     time.sleep(6)
     os.killpg(run.pid, signal.SIGKILL)
     run.wait()
