@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from searchr3.cli import parse_server_args, start_service
+from searchr3.serving.launch import parse_server_args, start_service
 
 
 def main(argv: list[str] | None = None) -> int:

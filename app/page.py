@@ -1,7 +1,7 @@
 """The Gradio page: the conversation on the left (each answer after its search step: what was
 searched and, with reasoning, the trace, streamed, then collapsed); the retrieved passages on
 the right (source links, best sentences marked); settings, upload and documents below. The
-logic lives in :mod:`searchr3.service`."""
+logic lives in :mod:`searchr3.serving.service`."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
+from searchr3.answers.grounding import cited  # noqa: E402
 from searchr3.errors import SearchR3Error  # noqa: E402
-from searchr3.grounding import cited  # noqa: E402
-from searchr3.search_options import SearchOptions  # noqa: E402
-from searchr3.service import DEFAULT_OPTIONS, ChatService, Reply  # noqa: E402
+from searchr3.retrieval.options import SearchOptions  # noqa: E402
+from searchr3.serving.service import DEFAULT_OPTIONS, ChatService, Reply  # noqa: E402
 
 INTRO = (
     "## searchr3\n"
@@ -51,7 +51,7 @@ def marked(text: str, spans: list[tuple[int, int]], limit: int = 700) -> str:
 
 def passages_markdown(reply: Reply, links=None, collection: str = "") -> str:
     """The passages with file, page and heading, a link to the source (with ``links``, a
-    :class:`~searchr3.source_links.SourceLinks`) and their best sentences marked; each passage's
+    :class:`~searchr3.serving.source_links.SourceLinks`) and their best sentences marked; each passage's
     text is shown as written (escaped, line breaks and indentation kept), not read as Markdown."""
     if not reply.passages:
         return "_No passages yet._"
@@ -304,7 +304,7 @@ def serve(page: gr.Blocks, service: ChatService, host: str, port: int, api_key: 
     system fonts). With ``api_key`` the API wants it as a bearer token and the page as password."""
     import uvicorn
 
-    from searchr3.api import create_api, page_auth
+    from searchr3.serving.api import create_api, page_auth
 
     api = create_api(service, api_key)
     app = gr.mount_gradio_app(api, page, "/", auth=page_auth(api_key), show_error=True, css=PASSAGE_CSS,

@@ -7,7 +7,7 @@ mode answer from the same passages. Per mode:
   value, path or name), as a whole token;
 - **cites its passage**: the answer cites ``[n]`` a passage from the answer's page that holds it;
 - **unsupported**: the answer states a number or name found in neither the question nor the
-  passages shown (:func:`searchr3.grounding.unsupported_terms`);
+  passages shown (:func:`searchr3.answers.grounding.unsupported_terms`);
 - seconds to the first piece of text and to the whole answer (medians).
 
 Modes: ``extract`` (quotes the best-matching sentences), ``smollm2`` (the 135 M search model
@@ -34,14 +34,14 @@ from rich.progress import Progress
 from rich.table import Table
 
 from searchr3 import Embedder, SearchOptions
-from searchr3.answer_model import DEFAULT_ANSWER_MODEL, load_answer_model
-from searchr3.answering import EXCERPT_WORDS, ExtractiveAnswerer, GenerativeAnswerer
-from searchr3.chat import LocalChatModel
+from searchr3.answers.answer_model import DEFAULT_ANSWER_MODEL, load_answer_model
+from searchr3.answers.answerers import EXCERPT_WORDS, ExtractiveAnswerer, GenerativeAnswerer
+from searchr3.answers.grounding import cited, unsupported_terms
+from searchr3.answers.local_chat import LocalChatModel
 from searchr3.eval.qa import QAItem, contains_answer, holds_evidence, load_qa, qa_pages
-from searchr3.grounding import cited, unsupported_terms
-from searchr3.index import IndexLocation, VectorIndex
+from searchr3.index.vectors import IndexLocation, VectorIndex
 from searchr3.ingestion import Ingestor
-from searchr3.search import Searcher
+from searchr3.retrieval.searcher import Searcher
 
 #: The warning may flag at most this share of the questions answered correctly.
 MAX_FLAGGED = 0.02

@@ -1,6 +1,6 @@
 """Embedding speed and fidelity by path: float32 reading every prompt whole (the reference),
 bfloat16 reading every prompt whole, and the shipped fast path (bfloat16, each role's prompt
-head read once: ``searchr3.prefix_cache``), on the same passages. Doc tokens/s by batch size,
+head read once: ``searchr3.embedding.prefix_cache``), on the same passages. Doc tokens/s by batch size,
 the ratio to the reference, the mean and minimum cosine between each passage's vector and the
 reference's, and (``--dev``) dev-set nDCG@10 per path.
 
@@ -20,7 +20,7 @@ from rich.table import Table
 
 from bench.corpus import stdlib_passages
 from searchr3 import Embedder, ModelConfig
-from searchr3.precision import cpu_has_fast_bf16
+from searchr3.model.precision import cpu_has_fast_bf16
 
 
 def median_seconds(fn, repeats: int) -> float:

@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.corpus import stdlib_passages
-from tests.net import free_port, wait_for_http
+from bench.net import free_port, wait_for_http
 
 
 def _check(db: Path, *folders: Path) -> dict:

@@ -27,10 +27,10 @@ from searchr3.eval.build import build_manxl, build_perlfaq, build_pyfaq
 from searchr3.eval.methods import DEPTH
 from searchr3.eval.metrics import ndcg_at_k
 from searchr3.eval.qa import holds_evidence, load_qa, qa_pages
-from searchr3.fusion import score_mix
+from searchr3.index.bm25 import LexicalIndex
 from searchr3.ingestion.chunking import Chunker
 from searchr3.ingestion.loaders import load
-from searchr3.lexical import LexicalIndex
+from searchr3.retrieval.fusion import score_mix
 
 WEIGHTS = (0.25, 0.5, 1.0)
 MIXES = (0.1, 0.2, 0.3)

@@ -1,11 +1,11 @@
 """Generation speed at batch 1 with the shipped defaults: the reference path (float32, the
 LoRA adapter applied through peft, as before), the merged bfloat16 model through ``generate``
 (``--decode-precision same``), one sequence decoded with int8 weights alone by
-``searchr3.fast_decode`` (``--decode-precision int8``), and the shipped default
+``searchr3.model.fast_decode`` (``--decode-precision int8``), and the shipped default
 (``Embedder.load``: adapter merged, auto precision, int8 drafts checked by float32). Prints new
 tokens/s of reasoning traces, whether the greedy traces agree with the reference (and for how
 many tokens), a reasoning query's p50 latency, and the time a plain chat question takes to a
-complete answer (``searchr3.service.ChatService`` over a small embedded index): written by the
+complete answer (``searchr3.serving.service.ChatService`` over a small embedded index): written by the
 model, and quoted from the passages (the shipped default).
 
 ``--dev FOLDER`` also prints that dev set's nDCG@10 with reasoning for the shipped model,
@@ -31,12 +31,12 @@ from rich.table import Table
 
 from bench.corpus import stdlib_passages
 from searchr3 import Embedder, ModelConfig, SearchOptions
-from searchr3.adapter import apply_adapter
-from searchr3.answering import ExtractiveAnswerer, GenerativeAnswerer
-from searchr3.chat import LocalChatModel
-from searchr3.index import IndexLocation
-from searchr3.loading import load_model
-from searchr3.service import ChatService
+from searchr3.answers.answerers import ExtractiveAnswerer, GenerativeAnswerer
+from searchr3.answers.local_chat import LocalChatModel
+from searchr3.index.vectors import IndexLocation
+from searchr3.model.adapter import apply_adapter
+from searchr3.model.loading import load_model
+from searchr3.serving.service import ChatService
 
 QUERIES = [
     "How do I run a subprocess and capture its output?",

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from searchr3 import Embedder, ModelConfig
-from searchr3.index import IndexLocation, VectorIndex
+from searchr3.index.vectors import IndexLocation, VectorIndex
 from searchr3.ingestion.pipeline import Ingestor
 
 

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.corpus import stdlib_passages
-from tests.net import free_port, wait_for_http
+from bench.net import free_port, wait_for_http
 
 QUESTIONS = [
     "How do I parse a JSON string into a dictionary?",

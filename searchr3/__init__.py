@@ -9,8 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from .config import DEFAULT_MODEL, ModelConfig
-from .errors import (
+from searchr3.config import DEFAULT_MODEL, ModelConfig
+from searchr3.errors import (
     AdapterMismatchError,
     FingerprintMismatchError,
     IndexBusyError,
@@ -21,32 +21,32 @@ from .errors import (
     ModelNotFoundError,
     SearchR3Error,
 )
-from .prompts import EMBED_TOKEN
+from searchr3.model.prompts import EMBED_TOKEN
 
 _LAZY = {
-    "Embedder": "embedder",
-    "Encoded": "embedder",
-    "ReasonedQuery": "embedder",
-    "Sampling": "reasoning",
-    "SearchR3Retriever": "retriever",
-    "LocalChatModel": "chat",
-    "RankedHit": "search",
-    "SearchResult": "search",
-    "Searcher": "search",
-    "SearchOptions": "search_options",
-    "SearchR3Embeddings": "langchain_embeddings",
-    "SearchR3EmbeddingFunction": "chroma_function",
+    "Embedder": "embedding.embedder",
+    "Encoded": "embedding.embedder",
+    "ReasonedQuery": "embedding.embedder",
+    "Sampling": "embedding.reasoning",
+    "SearchR3Retriever": "integrations.langchain_retriever",
+    "LocalChatModel": "answers.local_chat",
+    "RankedHit": "retrieval.searcher",
+    "SearchResult": "retrieval.searcher",
+    "Searcher": "retrieval.searcher",
+    "SearchOptions": "retrieval.options",
+    "SearchR3Embeddings": "integrations.langchain_embeddings",
+    "SearchR3EmbeddingFunction": "integrations.chroma_function",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .chat import LocalChatModel
-    from .chroma_function import SearchR3EmbeddingFunction
-    from .embedder import Embedder, Encoded, ReasonedQuery
-    from .langchain_embeddings import SearchR3Embeddings
-    from .reasoning import Sampling
-    from .retriever import SearchR3Retriever
-    from .search import RankedHit, Searcher, SearchResult
-    from .search_options import SearchOptions
+    from searchr3.answers.local_chat import LocalChatModel
+    from searchr3.embedding.embedder import Embedder, Encoded, ReasonedQuery
+    from searchr3.embedding.reasoning import Sampling
+    from searchr3.integrations.chroma_function import SearchR3EmbeddingFunction
+    from searchr3.integrations.langchain_embeddings import SearchR3Embeddings
+    from searchr3.integrations.langchain_retriever import SearchR3Retriever
+    from searchr3.retrieval.options import SearchOptions
+    from searchr3.retrieval.searcher import RankedHit, Searcher, SearchResult
 
 
 def __getattr__(name: str):

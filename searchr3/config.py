@@ -28,7 +28,7 @@ def cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """How to build an :class:`~searchr3.embedder.Embedder`.
+    """How to build an :class:`~searchr3.embedding.embedder.Embedder`.
 
     Attributes:
         model: ``DEFAULT_MODEL``, a local directory of a Hugging Face causal LM, or a hub id
@@ -48,19 +48,19 @@ class ModelConfig:
         max_batch_size: texts per forward batch at most.
         reasoning_tokens: new tokens the model may spend on a reasoning trace.
         threads: torch intra-op threads, kept fixed (``None``: the cores other processes leave free,
-            looked at every 2 s; :mod:`searchr3.threads`).
+            looked at every 2 s; :mod:`searchr3.model.threads`).
         device: ``"cpu"``, ``"cuda"``, ... (``None``: CUDA when available).
         precision: ``"float32"`` or ``"bfloat16"`` (``None``/``"auto"``: bfloat16 on a GPU and on
-            CPUs with native bf16 arithmetic, else float32); see :mod:`searchr3.precision`.
+            CPUs with native bf16 arithmetic, else float32); see :mod:`searchr3.model.precision`.
         decode_precision: weights that generate text (reasoning traces, chat answers):
             ``"same"`` as embedding; ``"int8"`` (int8 weights, fastest; rounding changes a greedy
             choice now and then); ``"checked"`` (int8 drafts that float32 weights check: float32's
             own greedy text, most of int8's speed; float32 weights loaded on first use);
             ``None``/``"auto"``: checked where it can run (CPU with bfloat16). One query's trace or
-            one chat answer is decoded by :class:`~searchr3.fast_decode.Int8Decoder`, batches by
+            one chat answer is decoded by :class:`~searchr3.model.fast_decode.Int8Decoder`, batches by
             ``generate`` over an int8 copy; vectors always come from the embedding weights.
         reuse_prompt_heads: read the chat-template head every prompt of a role starts with once
-            and start each batch after it (:mod:`searchr3.prefix_cache`); ``False`` reads every
+            and start each batch after it (:mod:`searchr3.embedding.prefix_cache`); ``False`` reads every
             prompt whole, as before (for comparison: same vectors, to rounding).
     """
 

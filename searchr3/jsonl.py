@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .errors import SearchR3Error
+from searchr3.errors import SearchR3Error
 
 
 def read_jsonl(

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import uvicorn
 
-from tests.net import free_port
+from bench.net import free_port
 
 
 @contextmanager

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.net import free_port, wait_for_http
 from searchr3 import Embedder, ModelConfig
-from tests.net import free_port, wait_for_http
 from tests.tiny_model import tiny_model_dir
 
 # float32: the reference arithmetic, so exactness tests hold to ~1e-5; the default (auto)

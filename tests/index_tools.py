@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import openai
 
-from searchr3.embedded import CLIENTS
-from tests.net import free_port, wait_for_http
+from bench.net import free_port, wait_for_http
+from searchr3.index.sharing import CLIENTS
 
 
 def model_args() -> list[str]:

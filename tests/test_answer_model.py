@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from searchr3.answer_model import QWEN_CODER_05B, AnswerModel, ShippedModel, assemble, load_answer_model
-from searchr3.answering import EXCERPT_WORDS, GenerativeAnswerer, answer_prompt
-from searchr3.chat import LocalChatModel
+from searchr3.answers.answer_model import QWEN_CODER_05B, AnswerModel, ShippedModel, assemble, load_answer_model
+from searchr3.answers.answerers import EXCERPT_WORDS, GenerativeAnswerer, answer_prompt
+from searchr3.answers.evidence import excerpt
+from searchr3.answers.local_chat import LocalChatModel
 from searchr3.errors import ModelLoadError, ModelNotFoundError
-from searchr3.evidence import excerpt
-from searchr3.search import RankedHit
+from searchr3.retrieval.searcher import RankedHit
 
 GIT = [
     "Branches are cheap in git: a branch is a pointer to a commit. Creating a branch: git branch NAME makes a new"
@@ -64,7 +64,7 @@ def test_the_shipped_parts_join_to_the_checked_file(tmp_path):
 @pytest.mark.model
 def test_int8_decoding_of_qwen2_is_the_float32_greedy_text(qwen):
     """q/k/v biases included: drafts checked by float32 give float32's own greedy tokens."""
-    from searchr3.fast_decode import Int8Decoder, supports
+    from searchr3.model.fast_decode import Int8Decoder, supports
 
     model = qwen.model.float()
     try:

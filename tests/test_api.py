@@ -14,14 +14,14 @@ import numpy as np
 import openai
 import pytest
 
-from searchr3.answering import GenerativeAnswerer
-from searchr3.api import check_bind, create_api, is_loopback
-from searchr3.api.security import key_matches
-from searchr3.chat import LocalChatModel
+from searchr3.answers.answerers import GenerativeAnswerer
+from searchr3.answers.local_chat import LocalChatModel
 from searchr3.errors import InvalidInputError, SearchR3Error
-from searchr3.index import IndexLocation, VectorIndex
+from searchr3.index.vectors import IndexLocation, VectorIndex
 from searchr3.ingestion import Ingestor
-from searchr3.service import ChatService, safe_file_name
+from searchr3.serving.api import check_bind, create_api, is_loopback
+from searchr3.serving.api.security import key_matches
+from searchr3.serving.service import ChatService, safe_file_name
 from tests.api_server import running
 
 PLANTED = {
@@ -248,7 +248,7 @@ def test_upload_names_keep_only_their_base_name():
             safe_file_name(bad)
 
 
-@pytest.mark.parametrize("module", ["searchr3.serve", "app"])
+@pytest.mark.parametrize("module", ["searchr3.serving", "app"])
 @pytest.mark.tiny  # starts a process
 def test_open_bind_without_a_key_exits_with_one_line(module, monkeypatch):
     monkeypatch.delenv("SEARCHR3_API_KEY", raising=False)
@@ -270,8 +270,8 @@ def test_base64_is_little_endian_float32(client):
 @pytest.mark.tiny  # starts a process
 def test_app_with_a_key_guards_the_page_and_the_api(tmp_path):
     """`python -m app --api-key`: one port; the page asks for the key as password, the API as bearer."""
+    from bench.net import free_port, wait_for_http
     from tests.index_tools import model_args
-    from tests.net import free_port, wait_for_http
 
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "app", "--db", str(tmp_path / "db"), "--port", str(port),

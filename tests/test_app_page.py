@@ -8,15 +8,15 @@ import urllib.request
 import pytest
 
 from app.page import answer_markdown, passages_markdown
+from bench.net import free_port, wait_for_http
 from searchr3 import SearchOptions
-from searchr3.answering import GenerativeAnswerer
-from searchr3.chat import LocalChatModel
+from searchr3.answers.answerers import GenerativeAnswerer
+from searchr3.answers.grounding import unsupported_terms
+from searchr3.answers.local_chat import LocalChatModel
 from searchr3.errors import SourceNotFoundError
-from searchr3.grounding import unsupported_terms
-from searchr3.index import IndexLocation
-from searchr3.service import EMPTY_INDEX, ChatService
+from searchr3.index.vectors import IndexLocation
+from searchr3.serving.service import EMPTY_INDEX, ChatService
 from tests.index_tools import model_args
-from tests.net import free_port, wait_for_http
 
 FAST = SearchOptions(k=2, reasoning=True, hybrid=False)
 

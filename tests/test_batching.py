@@ -1,6 +1,6 @@
 import torch
 
-from searchr3.batching import pad_left, pad_right, token_budget_batches
+from searchr3.embedding.batching import pad_left, pad_right, token_budget_batches
 
 
 def test_batches_cover_every_index_once_and_respect_budget():

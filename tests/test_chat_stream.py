@@ -1,6 +1,6 @@
 """How a streamed chat answer finds a greedy loop (no model needed)."""
 
-from searchr3.chat import repeat_start
+from searchr3.answers.local_chat import repeat_start
 
 
 def test_a_repeated_run_of_ids_is_found_where_the_repeat_begins():

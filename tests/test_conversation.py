@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from searchr3.conversation import is_follow_up, split_search, standalone_query
-from searchr3.evidence import best_sentences, sentences
-from searchr3.grounding import SupportFilter, attribute, cited, strip_bad_citations, unsupported_terms
-from searchr3.source_links import SourceLinks
+from searchr3.answers.evidence import best_sentences, sentences
+from searchr3.answers.grounding import SupportFilter, attribute, cited, strip_bad_citations, unsupported_terms
+from searchr3.retrieval.conversation import is_follow_up, split_search, standalone_query
+from searchr3.serving.source_links import SourceLinks
 
 FIRST = "How do I create a branch in git?"
 
@@ -97,8 +97,8 @@ def test_words_opening_a_line_or_quote_are_not_names():
 
 
 def test_quotes_mark_gaps_between_sentences_only():
-    from searchr3.answering import ExtractiveAnswerer
-    from searchr3.search import RankedHit
+    from searchr3.answers.answerers import ExtractiveAnswerer
+    from searchr3.retrieval.searcher import RankedHit
 
     text = "Branches are cheap in git. Creating a branch: git branch NAME. Tea is hot. A git branch moves."
     hit = RankedHit("c", text, {}, 1, 0.9)
@@ -129,7 +129,7 @@ def test_an_uncited_answer_is_given_the_passages_that_hold_what_it_states():
 
 
 def test_the_reader_is_told_what_a_follow_up_follows():
-    from searchr3.service import reader_question
+    from searchr3.serving.service import reader_question
 
     earlier = ["How do I get the file extension of a path?"]
     search = standalone_query("and how do I change it?", earlier)
@@ -142,8 +142,8 @@ def test_the_reader_is_told_what_a_follow_up_follows():
 def test_attributed_citations_never_land_inside_a_code_block():
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-    from searchr3.answering import GenerativeAnswerer
-    from searchr3.search import RankedHit
+    from searchr3.answers.answerers import GenerativeAnswerer
+    from searchr3.retrieval.searcher import RankedHit
 
     hits = [RankedHit("c1", "Pretty printing: json.dumps(obj, indent=4) indents nested objects.", {}, 1, 0.8, 0.8)]
     model = FakeListChatModel(responses=["Use this:\n\n```python\njson.dumps(obj, indent=4)"])

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from searchr3.corpora.manpages import held_out, page_keys, read_page, roff_text
+from searchr3.corpora.pod import pod_questions, pod_text
+from searchr3.corpora.pydocs import python_doc_root
 from searchr3.eval.build import build_manxl, build_perlfaq, manxl_query_keys
-from searchr3.manpages import held_out, page_keys, read_page, roff_text
-from searchr3.pod import pod_questions, pod_text
-from searchr3.pydocs import python_doc_root
 from training.data import build, django_pairs, django_root, man_pairs, sphinx_pairs, translated_man_pairs
 from training.faqs import faq_pages
 from training.reserved import is_reserved_package, reserved_files

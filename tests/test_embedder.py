@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from searchr3 import InvalidInputError, Sampling
-from searchr3.reasoning import TRACE_REPEATS
-from searchr3.repeats import repeat_start
+from searchr3.embedding.reasoning import TRACE_REPEATS
+from searchr3.embedding.repeats import repeat_start
 
 pytestmark = pytest.mark.model
 

@@ -7,14 +7,14 @@ import sys
 
 import pytest
 
-from searchr3.adapter import adapter_identity
 from searchr3.config import BUNDLED_ADAPTERS
+from searchr3.corpora.pydocs import python_doc_root
 from searchr3.eval import compare
 from searchr3.eval.beir import Dataset, DatasetError, load_beir, write_beir
 from searchr3.eval.metrics import evaluate, mrr_at_k, ndcg_at_k, per_query, recall_at_k
 from searchr3.eval.paired import paired_difference
 from searchr3.eval.report import Row, paired_lines
-from searchr3.pydocs import python_doc_root
+from searchr3.model.adapter import adapter_identity
 
 
 def test_metrics_by_hand():

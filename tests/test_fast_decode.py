@@ -1,4 +1,4 @@
-"""The one-sequence int8 decoder (``searchr3.fast_decode``) against the model it copies.
+"""The one-sequence int8 decoder (``searchr3.model.fast_decode``) against the model it copies.
 
 Speed is measured by ``bench/generate.py``; here: it computes what the model computes (its
 prompt logits equal the bfloat16 model's, its int8 steps choose the model's next token on real
@@ -13,9 +13,9 @@ import torch
 from langchain_core.messages import HumanMessage
 
 from searchr3 import Embedder, ModelConfig
-from searchr3.chat import LocalChatModel, repeat_start
-from searchr3.fast_decode import Int8Decoder, block_edge, prompt_blocks, supports
-from searchr3.reasoning import Sampling
+from searchr3.answers.local_chat import LocalChatModel, repeat_start
+from searchr3.embedding.reasoning import Sampling
+from searchr3.model.fast_decode import Int8Decoder, block_edge, prompt_blocks, supports
 
 pytestmark = pytest.mark.model
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from searchr3.fusion import BM25_WEIGHT, score_mix
+from searchr3.retrieval.fusion import BM25_WEIGHT, score_mix
 
 
 def test_each_side_is_normalised_before_the_weighted_mix():

@@ -9,11 +9,11 @@ import uuid
 import httpx
 import pytest
 
-from searchr3.api import create_api
-from searchr3.embedded import sole_writer
 from searchr3.errors import IndexBusyError
-from searchr3.index import IndexLocation
-from searchr3.service import ChatService
+from searchr3.index.sharing import sole_writer
+from searchr3.index.vectors import IndexLocation
+from searchr3.serving.api import create_api
+from searchr3.serving.service import ChatService
 from tests.api_server import running
 from tests.index_tools import MODEL, app, check, ingest, sources
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from searchr3 import FingerprintMismatchError
-from searchr3.index import IndexLocation, VectorIndex
+from searchr3.index.bm25 import LexicalIndex
+from searchr3.index.vectors import IndexLocation, VectorIndex
 from searchr3.ingestion.pipeline import EMBED_GROUP, Ingestor, collect_files, is_complete
-from searchr3.lexical import LexicalIndex
 from tests.docs import write_corpus
 from tests.index_tools import model_args
 

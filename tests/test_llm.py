@@ -6,17 +6,17 @@ The endpoint is a real HTTP server started by the test: searchr3's own API, whos
 
 import pytest
 
+from bench.net import free_port
 from searchr3 import SearchOptions
-from searchr3.answering import GenerativeAnswerer
-from searchr3.api import create_api
-from searchr3.chat import LocalChatModel
-from searchr3.cli import answerer, parse_server_args
+from searchr3.answers.answerers import GenerativeAnswerer
+from searchr3.answers.local_chat import LocalChatModel
+from searchr3.answers.openai_endpoint import openai_chat_model
 from searchr3.errors import InvalidInputError, ModelLoadError, ModelNotFoundError
-from searchr3.index import IndexLocation
-from searchr3.llm import openai_chat_model
-from searchr3.service import ChatService
+from searchr3.index.vectors import IndexLocation
+from searchr3.serving.api import create_api
+from searchr3.serving.launch import answerer, parse_server_args
+from searchr3.serving.service import ChatService
 from tests.api_server import running
-from tests.net import free_port
 
 QUESTION = "When was the Fastnet lighthouse first lit?"
 

@@ -102,7 +102,7 @@ def test_html_sections_keep_the_id_a_link_can_open_them_at(tmp_path, embedder):
     """Sphinx puts the id on the section, DocBook (PostgreSQL's manual) on a div or an <a> in the
     heading, hand-written HTML on the heading itself; the chunk's source link ends with it."""
     from searchr3.ingestion.pipeline import _metadata
-    from searchr3.source_links import SourceLinks
+    from searchr3.serving.source_links import SourceLinks
 
     page = tmp_path / "manual.html"
     page.write_text(

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from searchr3 import AdapterMismatchError, Embedder, ModelConfig, ModelNotFoundError
-from searchr3.adapter import ADAPTER_META, adapter_identity, save_adapter
-from searchr3.default_model import default_gguf_path
-from searchr3.loading import load_model
+from searchr3.model.adapter import ADAPTER_META, adapter_identity, save_adapter
+from searchr3.model.default import default_gguf_path
+from searchr3.model.loading import load_model
 
 pytestmark = pytest.mark.model
 
@@ -120,7 +120,7 @@ def test_the_shipped_adapter_is_the_default(trained, embedder):
 def test_a_merged_adapter_is_read_back_from_the_cache_bit_for_bit(tmp_path, monkeypatch):
     """The first load merges the adapter and saves the sum; the next reads it, without peft's merge,
     and has exactly the weights, identity and vectors of a fresh merge."""
-    from searchr3.loading import _merge
+    from searchr3.model.loading import _merge
 
     monkeypatch.setenv("SEARCHR3_CACHE", str(tmp_path / "cache"))
     config = ModelConfig(precision="float32", query_adapter=None)

@@ -1,9 +1,9 @@
 """How the page renders a reply: marked evidence, source links, the thinking message."""
 
 from app.page import answer_markdown, marked, message_text, passages_markdown, search_message
-from searchr3.search import RankedHit
-from searchr3.service import Reply
-from searchr3.source_links import SourceLinks
+from searchr3.retrieval.searcher import RankedHit
+from searchr3.serving.service import Reply
+from searchr3.serving.source_links import SourceLinks
 
 
 def test_marked_escapes_and_marks_spans():

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from searchr3 import Embedder, ModelConfig
-from searchr3.adapter import apply_adapter
 from searchr3.errors import InvalidInputError
-from searchr3.loading import load_model
-from searchr3.precision import cpu_has_fast_bf16, resolve_precision
+from searchr3.model.adapter import apply_adapter
+from searchr3.model.loading import load_model
+from searchr3.model.precision import cpu_has_fast_bf16, resolve_precision
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 
@@ -77,7 +77,7 @@ def test_merged_adapter_equals_the_adapter_applied_through_peft(trained):
 
 
 def test_decode_precision_rules():
-    from searchr3.precision import resolve_decode_precision
+    from searchr3.model.precision import resolve_decode_precision
 
     assert resolve_decode_precision(None, "bfloat16", CPU) == "checked"
     assert resolve_decode_precision("int8", "bfloat16", CPU) == "int8"
@@ -93,7 +93,7 @@ def test_decode_precision_rules():
 
 @pytest.mark.model
 def test_int8_decoder_tracks_the_bfloat16_model_and_leaves_embedding_alone(fast):
-    from searchr3.precision import Int8WeightLinear, int8_decoder
+    from searchr3.model.precision import Int8WeightLinear, int8_decoder
 
     decoder = int8_decoder(fast.loaded.model)
     assert not any(isinstance(m, torch.nn.Linear) for m in decoder.modules())

@@ -1,4 +1,4 @@
-"""Prompt heads read once (``searchr3.prefix_cache``): the same vectors as the whole prompt."""
+"""Prompt heads read once (``searchr3.embedding.prefix_cache``): the same vectors as the whole prompt."""
 
 import warnings
 
@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from searchr3 import Embedder, ModelConfig
-from searchr3.batching import pad_right
-from searchr3.prefix_cache import PromptPrefixes
-from searchr3.readout import embed_states
+from searchr3.embedding.batching import pad_right
+from searchr3.embedding.prefix_cache import PromptPrefixes
+from searchr3.embedding.readout import embed_states
 
 pytestmark = pytest.mark.model
 

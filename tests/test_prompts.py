@@ -1,5 +1,5 @@
-from searchr3.encoding import PromptEncoder
-from searchr3.prompts import EMBED_TOKEN, QUERY_SYSTEM, frame
+from searchr3.embedding.encoding import PromptEncoder
+from searchr3.model.prompts import EMBED_TOKEN, QUERY_SYSTEM, frame
 
 
 def test_query_prompt_is_the_papers(embedder):

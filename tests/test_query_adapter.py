@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from searchr3 import Embedder, ModelConfig
-from searchr3.adapter import adapter_identity
 from searchr3.config import BUNDLED_ADAPTERS
 from searchr3.errors import ModelNotFoundError
 from searchr3.eval.metrics import evaluate
+from searchr3.model.adapter import adapter_identity
 from tests.conftest import SMALL
 
 QUERY_ADAPTER = BUNDLED_ADAPTERS / "query"

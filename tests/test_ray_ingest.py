@@ -15,7 +15,7 @@ import numpy as np
 import psutil
 import pytest
 
-from searchr3.embedded import CLIENTS
+from searchr3.index.sharing import CLIENTS
 from tests.docs import write_corpus
 
 CHUNKING = ("--chunk-tokens", "48", "--overlap", "0")

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from searchr3.index import IndexLocation, VectorIndex, stored_model
+from searchr3.index.vectors import IndexLocation, VectorIndex, stored_model
 from searchr3.ingestion.pipeline import stored_chunk_vectors
 from tests.index_tools import indexed_folder, stored_vectors
 
@@ -106,7 +106,7 @@ def test_bad_reembed_requests_are_one_line(old_index, tmp_path):
 
 def test_the_app_says_how_to_reembed_an_old_index(old_index, embedder, trained):
     from app.page import index_status
-    from searchr3.service import ChatService
+    from searchr3.serving.service import ChatService
 
     _, db = old_index
     upgraded = ChatService(trained, IndexLocation.embedded(db))

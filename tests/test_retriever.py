@@ -8,8 +8,8 @@ from langchain_core.runnables import RunnableLambda
 from langchain_tests.integration_tests import RetrieversIntegrationTests
 
 from searchr3 import IndexNotFoundError, InvalidInputError, SearchOptions, SearchR3Retriever
-from searchr3.chat import LocalChatModel
-from searchr3.index import IndexLocation, VectorIndex
+from searchr3.answers.local_chat import LocalChatModel
+from searchr3.index.vectors import IndexLocation, VectorIndex
 from searchr3.ingestion.pipeline import Ingestor
 
 pytestmark = pytest.mark.model

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from searchr3 import InvalidInputError, SearchOptions
-from searchr3.index import DEFAULT_COLLECTION, IndexLocation
+from searchr3.index.vectors import DEFAULT_COLLECTION, IndexLocation
 
 
 def test_overrides_merge_onto_the_options():

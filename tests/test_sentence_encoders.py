@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from searchr3.errors import ModelNotFoundError
-from searchr3.sentence_encoders import (
+from searchr3.eval.sentence_encoders import (
     MPNET_PARTS,
     encoder_path,
     join_split_zip,

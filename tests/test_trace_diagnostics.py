@@ -5,8 +5,8 @@ import copy
 import numpy as np
 import pytest
 
+from searchr3.answers.evidence import sentences
 from searchr3.eval.traces import borrowed_deviations, markdown, most_confident, run
-from searchr3.evidence import sentences
 
 
 def test_a_given_trace_reads_like_the_same_trace_generated(trained):

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from searchr3.evidence import stem
-from searchr3.trace_targets import OPENING, TermWeights, distinctive_terms, opened_trace, passage_trace
+from searchr3.answers.evidence import stem
+from searchr3.research.trace_targets import OPENING, TermWeights, distinctive_terms, opened_trace, passage_trace
 
 
 @pytest.fixture(scope="module")

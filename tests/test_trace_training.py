@@ -11,7 +11,7 @@ import torch
 from searchr3 import Embedder, ModelConfig
 from searchr3.config import DEFAULT_MODEL
 from searchr3.errors import SearchR3Error
-from searchr3.trace_targets import OPENING, TermWeights
+from searchr3.research.trace_targets import OPENING, TermWeights
 from tests.test_training_sft import PAIRS, small
 from training.pairs import Pair, load_pairs
 from training.sft_trainer import SFTTrainer

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from searchr3.corpora.pydocs import python_doc_root
 from searchr3.errors import SearchR3Error
-from searchr3.pydocs import python_doc_root
 from training.data import (
     PROJECT_DOCS,
     man_page,
@@ -64,8 +64,8 @@ def test_hard_negatives_exclude_the_positive():
 @pytest.mark.parametrize("teacher", ["minilm", "mpnet"])
 @pytest.mark.tiny  # loads sentence encoders
 def test_the_teacher_drops_false_negatives_and_keeps_true_ones(teacher):
-    from searchr3.manpages import read_page
-    from searchr3.sentence_encoders import load_sentence_encoder
+    from searchr3.corpora.manpages import read_page
+    from searchr3.eval.sentence_encoders import load_sentence_encoder
     from training.data import teacher_filter
 
     pages = [read_page(next(Path("/usr/share/man").glob(f"man{s}/{n}.{s}*"), Path("/missing")))
@@ -87,7 +87,7 @@ def test_the_teacher_drops_false_negatives_and_keeps_true_ones(teacher):
 
 
 def test_the_teacher_mines_negatives_on_the_same_topic_and_its_filter_drops_restatements():
-    from searchr3.manpages import read_page
+    from searchr3.corpora.manpages import read_page
     from training.data import hard_negatives
 
     pages = [read_page(next(Path("/usr/share/man").glob(f"man1/{n}.1*"), Path("/missing")))

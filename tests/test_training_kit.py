@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from searchr3.default_model import DEFAULT_GGUF, DEFAULT_PACKAGE, default_gguf_path
 from searchr3.hashing import sha256_file
+from searchr3.model.default import DEFAULT_GGUF, DEFAULT_PACKAGE, default_gguf_path
 from training.kit import KitError, MiB, missing_parts, pack, receive, unpack
 
 ROOT = Path(__file__).resolve().parents[1]

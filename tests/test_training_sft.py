@@ -153,7 +153,7 @@ def test_every_loss_term_is_finite_and_kl_starts_at_zero(tmp_path):
 
 @pytest.mark.tiny
 def test_distillation_reads_the_teachers_scores_of_the_batch(tmp_path):
-    from searchr3.sentence_encoders import load_sentence_encoder
+    from searchr3.eval.sentence_encoders import load_sentence_encoder
 
     trainer = SFTTrainer(small(w_distill=1.0, steps=2), PAIRS, tmp_path)
     pairs, docs = trainer.batch_texts(0)
@@ -255,7 +255,7 @@ def test_a_fitted_schedule_ends_within_max_minutes_with_the_learning_rate_at_zer
 
 @pytest.mark.tiny
 def test_saved_adapter_reloads_into_the_retriever(tmp_path):
-    from searchr3.index import IndexLocation, VectorIndex
+    from searchr3.index.vectors import IndexLocation, VectorIndex
     from searchr3.ingestion.pipeline import Ingestor
 
     trainer = SFTTrainer(small(steps=2), PAIRS, tmp_path / "run")

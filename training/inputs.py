@@ -8,9 +8,9 @@ from pathlib import Path
 
 import torch
 
-from searchr3.adapter import check_adapter
 from searchr3.config import ModelConfig
 from searchr3.errors import ModelNotFoundError
+from searchr3.model.adapter import check_adapter
 
 from .config import ConfigError
 
@@ -35,8 +35,8 @@ def adapter_option(model: str, option: str, name: str | None, why: str = "") -> 
 def load_teacher(name: str):
     """The teacher encoder on the CPU: ``'minilm'`` (all-MiniLM-L6-v2), ``'mpnet'``
     (all-mpnet-base-v2, the ``teacher`` extra) or a sentence-transformers folder
-    (:mod:`searchr3.sentence_encoders`)."""
-    from searchr3.sentence_encoders import load_sentence_encoder
+    (:mod:`searchr3.eval.sentence_encoders`)."""
+    from searchr3.eval.sentence_encoders import load_sentence_encoder
 
     try:
         return load_sentence_encoder(name)

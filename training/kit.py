@@ -36,9 +36,9 @@ import tempfile
 from pathlib import Path
 
 from searchr3.cli import print_error
-from searchr3.default_model import DEFAULT_GGUF, DEFAULT_PACKAGE, default_gguf_path
 from searchr3.errors import SearchR3Error
 from searchr3.hashing import sha256_file
+from searchr3.model.default import DEFAULT_GGUF, DEFAULT_PACKAGE, default_gguf_path
 
 MANIFEST = "manifest.json"
 BLOB = "kit.tar"  # the joined parts

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from searchr3.adapter import save_adapter
+from searchr3.model.adapter import save_adapter
 
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .plots import plot_curves

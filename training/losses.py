@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from searchr3.batching import pad_right
+from searchr3.embedding.batching import pad_right
 
 
 def info_nce(queries: torch.Tensor, docs: torch.Tensor, tau: float) -> torch.Tensor:

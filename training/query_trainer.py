@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 
 from searchr3.config import ModelConfig
-from searchr3.embedder import Embedder
-from searchr3.encoding import PromptEncoder
-from searchr3.loading import load_model
-from searchr3.readout import vectors_from_hidden
+from searchr3.embedding.embedder import Embedder
+from searchr3.embedding.encoding import PromptEncoder
+from searchr3.embedding.readout import vectors_from_hidden
+from searchr3.model.loading import load_model
 
 from .config import QueryConfig
 from .inputs import adapter_option, load_teacher, teacher_vectors

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from searchr3.topk import top_k
+from searchr3.retrieval.topk import top_k
 
 from .pairs import Pair
 

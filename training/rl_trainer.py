@@ -26,14 +26,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from searchr3.adapter import apply_adapter
-from searchr3.batching import pad_right
 from searchr3.config import ModelConfig
-from searchr3.embedder import Embedder
+from searchr3.embedding.batching import pad_right
+from searchr3.embedding.embedder import Embedder
+from searchr3.embedding.readout import embed_states
+from searchr3.embedding.reasoning import Sampling, Trace
 from searchr3.errors import InvalidInputError
-from searchr3.loading import load_model
-from searchr3.readout import embed_states
-from searchr3.reasoning import Sampling, Trace
+from searchr3.model.adapter import apply_adapter
+from searchr3.model.loading import load_model
 
 from .config import RLConfig
 from .inputs import adapter_option

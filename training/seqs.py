@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from searchr3.batching import longest_first, pad_left
+from searchr3.embedding.batching import longest_first, pad_left
 
 
 class Seqs:

@@ -23,11 +23,11 @@ from pathlib import Path
 import torch
 
 from searchr3.config import ModelConfig
-from searchr3.encoding import PromptEncoder
-from searchr3.loading import LoadedModel, load_model
-from searchr3.prompts import EMBED_SUFFIX
-from searchr3.readout import vectors_from_hidden
-from searchr3.reasoning import TraceFrame
+from searchr3.embedding.encoding import PromptEncoder
+from searchr3.embedding.readout import vectors_from_hidden
+from searchr3.embedding.reasoning import TraceFrame
+from searchr3.model.loading import LoadedModel, load_model
+from searchr3.model.prompts import EMBED_SUFFIX
 
 from .config import SFTConfig
 from .grad_cache import GradientCache

@@ -1,9 +1,9 @@
 """Trace targets for stage 1, kept only where they help: ``python -m training.traces IN OUT``.
 
 For each pair the candidates are an oracle trace built from its positive passage (the
-passage's distinctive terms the query lacks, :func:`searchr3.trace_targets.passage_trace`)
+passage's distinctive terms the query lacks, :func:`searchr3.research.trace_targets.passage_trace`)
 and, with ``--samples N``, N traces the model samples itself (``--opened``: N continuations of
-the oracle's opening, :data:`searchr3.trace_targets.OPENING`, each cut to its first sentence,
+the oracle's opening, :data:`searchr3.research.trace_targets.OPENING`, each cut to its first sentence,
 so the samples have the oracle's term-list format); a sample that talks about "the embedding"
 (a word of the reasoning prompt's instructions, not of the query) is not a candidate: it may
 move the vector, but it is not analysis of the query; nor is an opening continued by no content
@@ -34,13 +34,13 @@ import numpy as np
 
 from searchr3.cli import print_error
 from searchr3.config import ModelConfig
-from searchr3.conversation import content_terms
-from searchr3.embedder import Embedder
+from searchr3.embedding.embedder import Embedder
+from searchr3.embedding.reasoning import Sampling
 from searchr3.errors import SearchR3Error
 from searchr3.progress import counting, phase_progress
-from searchr3.reasoning import Sampling
-from searchr3.spread import borrow_spread
-from searchr3.trace_targets import OPENING, TermWeights, opened_traces, passage_trace
+from searchr3.research.spread import borrow_spread
+from searchr3.research.trace_targets import OPENING, TermWeights, opened_traces, passage_trace
+from searchr3.retrieval.conversation import content_terms
 
 from .pairs import Pair, load_pairs
 
@@ -67,7 +67,7 @@ def margins(queries: np.ndarray, docs: np.ndarray, positives: list[int]) -> np.n
 def noise_floors(vectors: np.ndarray, owners: list[int], docs: np.ndarray, base: np.ndarray,
                  rng: random.Random) -> dict[int, float]:
     """Per query with two or more sample ``vectors`` (rows owned by ``owners[k]``), the best
-    gain over ``base`` of the noise control (:func:`searchr3.spread.borrow_spread`: its samples'
+    gain over ``base`` of the noise control (:func:`searchr3.research.spread.borrow_spread`: its samples'
     mean plus another query's deviations, in a random cycle through those queries; a lone query
     borrows its own, so nothing of it passes)."""
     rows: dict[int, list[int]] = {}

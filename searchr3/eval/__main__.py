@@ -15,13 +15,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from ..cli import add_model_args, model_config, print_error
-from ..config import ModelConfig
-from ..errors import SearchR3Error
-from ..progress import phase_progress
-from .beir import load_beir
-from .methods import METHODS, run_method
-from .metrics import averages, per_query
+from searchr3.cli import add_model_args, model_config, print_error
+from searchr3.config import ModelConfig
+from searchr3.errors import SearchR3Error
+from searchr3.eval.beir import load_beir
+from searchr3.eval.methods import METHODS, run_method
+from searchr3.eval.metrics import averages, per_query
+from searchr3.progress import phase_progress
 
 
 def evaluate_to_dict(

@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import SearchR3Error
-from ..jsonl import read_jsonl
+from searchr3.errors import SearchR3Error
+from searchr3.jsonl import read_jsonl
 
 
 class DatasetError(SearchR3Error):

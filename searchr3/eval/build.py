@@ -8,7 +8,7 @@
   the translated NAME summary (``ls - Verzeichnisinhalte auflisten`` → ``Verzeichnisinhalte
   auflisten``) is the query, the English page's DESCRIPTION its passage; the corpus is the
   English descriptions of every held-out page with a translation (one page in five,
-  ``searchr3.manpages.held_out``, which the training builders skip in every language). Its
+  ``searchr3.corpora.manpages.held_out``, which the training builders skip in every language). Its
   queries are the fixed list in ``manxl_queries.txt``: the set does not grow with the packages
   a machine happens to have (nano translates its own pages, and the set-up installs it).
 
@@ -23,12 +23,12 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..cli import print_error
-from ..errors import SearchR3Error
-from ..manpages import MAN_ROOT, held_out, page_keys, read_page
-from ..pod import pod_questions
-from ..pydocs import python_doc_root
-from .beir import Dataset, write_beir
+from searchr3.cli import print_error
+from searchr3.corpora.manpages import MAN_ROOT, held_out, page_keys, read_page
+from searchr3.corpora.pod import pod_questions
+from searchr3.corpora.pydocs import python_doc_root
+from searchr3.errors import SearchR3Error
+from searchr3.eval.beir import Dataset, write_beir
 
 _BLOCKS = ("p", "pre", "ul", "ol", "dl", "blockquote", "table")
 

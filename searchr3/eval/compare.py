@@ -16,10 +16,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from ..cli import print_error
-from ..errors import InvalidInputError
-from .metrics import METRICS
-from .paired import paired_difference
+from searchr3.cli import print_error
+from searchr3.errors import InvalidInputError
+from searchr3.eval.metrics import METRICS
+from searchr3.eval.paired import paired_difference
 
 
 def read_scores(path: Path, metric: str) -> dict[str, float]:

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..config import ModelConfig
-from ..embedder import Embedder
-from ..fusion import score_mix
-from ..lexical import LexicalIndex
-from ..sentence_encoders import load_sentence_encoder
-from ..topk import top_k
-from .beir import Dataset
+from searchr3.config import ModelConfig
+from searchr3.embedding.embedder import Embedder
+from searchr3.eval.beir import Dataset
+from searchr3.eval.sentence_encoders import load_sentence_encoder
+from searchr3.index.bm25 import LexicalIndex
+from searchr3.retrieval.fusion import score_mix
+from searchr3.retrieval.topk import top_k
 
 METHODS = ("searchr3", "bm25", "minilm", "mpnet", "hybrid")
 DEPTH = 100
@@ -102,7 +102,7 @@ def bm25(data: Dataset, tick: Tick = _no_tick) -> Run:
     return Run(rankings, "bm25s (English stop words)", t1 - t0, time.perf_counter() - t1, scores=scores)
 
 
-#: Sentence-transformers baselines: method (the encoder's name in :mod:`searchr3.sentence_encoders`) → model label.
+#: Sentence-transformers baselines: method (the encoder in :mod:`searchr3.eval.sentence_encoders`) → model label.
 ENCODER_METHODS = {"minilm": "all-MiniLM-L6-v2", "mpnet": "all-mpnet-base-v2"}
 
 

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import SearchR3Error
+from searchr3.errors import SearchR3Error
 
 QA_FILE = Path(__file__).with_name("qa.jsonl")
 PACKAGES = ("postgresql-doc-15", "bash-doc")

@@ -19,14 +19,14 @@ from pathlib import Path
 
 from rich.console import Console
 
-from ..cli import print_error
-from ..config import ModelConfig
-from ..errors import SearchR3Error
-from .__main__ import evaluate_to_dict
-from .beir import write_beir
-from .build import BUILDERS
-from .metrics import METRICS
-from .paired import paired_difference
+from searchr3.cli import print_error
+from searchr3.config import ModelConfig
+from searchr3.errors import SearchR3Error
+from searchr3.eval.__main__ import evaluate_to_dict
+from searchr3.eval.beir import write_beir
+from searchr3.eval.build import BUILDERS
+from searchr3.eval.metrics import METRICS
+from searchr3.eval.paired import paired_difference
 
 REPO = Path(__file__).resolve().parents[2]
 BASELINE = "all-MiniLM-L6-v2"  # the row every other is compared with query by query

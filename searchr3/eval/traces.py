@@ -4,7 +4,7 @@
 
 The same checkpoint embeds every dev query after different traces: none (the plain query
 prompt), an empty one, the query repeated, an oracle built from the query's positive passage
-(its distinctive terms, :mod:`searchr3.trace_targets`), the model's greedy trace, and N
+(its distinctive terms, :mod:`searchr3.research.trace_targets`), the model's greedy trace, and N
 sampled ones (their mean, and the best per query: the headroom of selecting traces). Two
 probes of traces that cannot invent facts: the plain search's top passage's distinctive terms
 (feedback: a trace built from the user's own documents), and the model's greedy continuation
@@ -31,15 +31,15 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from ..cli import add_model_args, model_config, print_error
-from ..embedder import Embedder
-from ..errors import SearchR3Error
-from ..progress import phase_progress
-from ..reasoning import Sampling
-from ..spread import borrow_spread
-from ..trace_targets import OPENING, TermWeights, opened_traces, passage_trace
-from .beir import Dataset, load_beir
-from .metrics import mrr_at_k, ndcg_at_k, recall_at_k
+from searchr3.cli import add_model_args, model_config, print_error
+from searchr3.embedding.embedder import Embedder
+from searchr3.embedding.reasoning import Sampling
+from searchr3.errors import SearchR3Error
+from searchr3.eval.beir import Dataset, load_beir
+from searchr3.eval.metrics import mrr_at_k, ndcg_at_k, recall_at_k
+from searchr3.progress import phase_progress
+from searchr3.research.spread import borrow_spread
+from searchr3.research.trace_targets import OPENING, TermWeights, opened_traces, passage_trace
 
 MIX_WEIGHTS = (0.25, 0.5, 0.75)
 
@@ -155,7 +155,7 @@ def sampled_rows(score: Scorer, vectors: np.ndarray, tokens: float) -> tuple[Var
 
 
 def borrowed_deviations(samples: np.ndarray, seed: int) -> np.ndarray:
-    """The noise control (:func:`searchr3.spread.borrow_spread`) for ``samples``, (queries,
+    """The noise control (:func:`searchr3.research.spread.borrow_spread`) for ``samples``, (queries,
     samples, dim): each query keeps the mean of its own sample vectors and takes its deviations
     from another query's samples, in a random cycle seeded by ``seed``. Best-of-N over these is
     what choosing by the label gains from noise alone."""

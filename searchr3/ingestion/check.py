@@ -22,9 +22,9 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..lexical import LexicalIndex, chunk_digest, lexical_dir
-from .loaders import LoadError, load
-from .pipeline import Ingestor, Silent, Summary, chunk_ids, collect_files, stored_chunk_vectors
+from searchr3.index.bm25 import LexicalIndex, chunk_digest, lexical_dir
+from searchr3.ingestion.loaders import LoadError, load
+from searchr3.ingestion.pipeline import Ingestor, Silent, Summary, chunk_ids, collect_files, stored_chunk_vectors
 
 DAMAGE = ("unreadable_vectors", "missing_vectors", "incomplete_file", "orphaned", "not_indexed")
 

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import ModelConfig
-from ..errors import SearchR3Error
-from .chunking import Chunker
-from .pipeline import (
+from searchr3.config import ModelConfig
+from searchr3.errors import SearchR3Error
+from searchr3.ingestion.chunking import Chunker
+from searchr3.ingestion.pipeline import (
     EMBED_GROUP,
     FileResult,
     Ingestor,
@@ -136,7 +136,7 @@ class EmbedWorker:
     config: ModelConfig = ModelConfig()
 
     def __init__(self):
-        from ..embedder import Embedder
+        from searchr3.embedding.embedder import Embedder
 
         self.embedder = Embedder.load(self.config)
 

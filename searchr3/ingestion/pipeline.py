@@ -19,12 +19,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from ..embedded import process_label, sole_writer
-from ..embedder import Embedder
-from ..index import VectorIndex
-from ..lexical import LexicalIndex
-from .chunking import Chunk, Chunker
-from .loaders import LoadError, is_supported, load
+from searchr3.embedding.embedder import Embedder
+from searchr3.index.bm25 import LexicalIndex
+from searchr3.index.sharing import process_label, sole_writer
+from searchr3.index.vectors import VectorIndex
+from searchr3.ingestion.chunking import Chunk, Chunker
+from searchr3.ingestion.loaders import LoadError, is_supported, load
 
 EMBED_GROUP = 32  # chunks embedded and stored together (the unit of lost work on a kill)
 PREFETCH = 2  # files read, checked and chunked ahead while the model embeds

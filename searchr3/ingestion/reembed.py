@@ -12,11 +12,11 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from ..embedder import Embedder
-from ..errors import SearchR3Error
-from ..index import IndexLocation, VectorIndex, stored_model
-from ..lexical import LexicalIndex
-from .pipeline import EMBED_GROUP, stored_chunk_vectors, writer_lock
+from searchr3.embedding.embedder import Embedder
+from searchr3.errors import SearchR3Error
+from searchr3.index.bm25 import LexicalIndex
+from searchr3.index.vectors import IndexLocation, VectorIndex, stored_model
+from searchr3.ingestion.pipeline import EMBED_GROUP, stored_chunk_vectors, writer_lock
 
 
 @dataclass

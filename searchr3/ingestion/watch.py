@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..errors import IndexBusyError
-from .loaders import is_supported
-from .pipeline import Ingestor, Summary, collect_files
+from searchr3.errors import IndexBusyError
+from searchr3.ingestion.loaders import is_supported
+from searchr3.ingestion.pipeline import Ingestor, Summary, collect_files
 
 
 def _visible(path: Path, folders: Sequence[Path]) -> bool:

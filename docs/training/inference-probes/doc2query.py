@@ -16,9 +16,9 @@ import numpy as np
 from vectors import DEV_SETS, OUT, passages, scored, unit
 
 from searchr3.config import ModelConfig
-from searchr3.embedder import Embedder
+from searchr3.embedding.embedder import Embedder
 from searchr3.eval.metrics import averages
-from searchr3.loading import load_model
+from searchr3.model.loading import load_model
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "query-mpnet-cpu"))
 from synthetic_questions import write_questions  # noqa: E402

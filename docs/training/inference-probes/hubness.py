@@ -14,7 +14,7 @@ import numpy as np
 from vectors import DEV_SETS, OUT, scored, unit
 
 from searchr3.config import ModelConfig
-from searchr3.embedder import Embedder
+from searchr3.embedding.embedder import Embedder
 from searchr3.eval.beir import load_beir
 
 SYNTHETIC = Path("docs/training/query-mpnet-cpu/D/questions.jsonl")

@@ -14,7 +14,7 @@ import torch
 from vectors import DEV_SETS, OUT, passages, scored, unit
 
 from searchr3.config import ModelConfig
-from searchr3.embedder import Embedder
+from searchr3.embedding.embedder import Embedder
 from searchr3.eval.beir import load_beir
 from searchr3.eval.metrics import averages
 from searchr3.eval.paired import paired_difference

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from searchr3.config import ModelConfig
-from searchr3.embedder import Embedder
+from searchr3.embedding.embedder import Embedder
 from searchr3.eval.beir import load_beir
 from searchr3.eval.metrics import averages, per_query
-from searchr3.topk import top_k
+from searchr3.retrieval.topk import top_k
 
 OUT = Path("runs/inference-probes")
 DEV_SETS = ("pyfaq", "perlfaq", "manxl")

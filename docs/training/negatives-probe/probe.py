@@ -14,8 +14,8 @@ import sys
 import numpy as np
 
 from searchr3.config import ModelConfig
-from searchr3.embedder import Embedder
-from searchr3.sentence_encoders import load_sentence_encoder
+from searchr3.embedding.embedder import Embedder
+from searchr3.eval.sentence_encoders import load_sentence_encoder
 from training.data import dense_negatives, drop_near, mine_hard_negatives, teacher_vectors
 
 

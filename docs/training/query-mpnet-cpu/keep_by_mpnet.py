@@ -13,7 +13,7 @@ import re
 import sys
 from pathlib import Path
 
-from searchr3.sentence_encoders import load_sentence_encoder
+from searchr3.eval.sentence_encoders import load_sentence_encoder
 from training.pairs import load_pairs
 from training.query_bank import BankRows
 from training.query_trainer import draw_pairs

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from searchr3.config import ModelConfig
-from searchr3.loading import load_model
+from searchr3.model.loading import load_model
 from training.pairs import load_pairs
 from training.query_bank import BankRows
 from training.query_trainer import draw_pairs

@@ -23,13 +23,13 @@ import torch
 from peft import PeftModel, set_peft_model_state_dict
 from safetensors.torch import load_file
 
-from searchr3.batching import pad_right, token_budget_batches
 from searchr3.config import ModelConfig
-from searchr3.encoding import PromptEncoder
+from searchr3.embedding.batching import pad_right, token_budget_batches
+from searchr3.embedding.encoding import PromptEncoder
+from searchr3.embedding.readout import embed_states
 from searchr3.eval.beir import load_beir
 from searchr3.eval.metrics import evaluate
-from searchr3.loading import load_model
-from searchr3.readout import embed_states
+from searchr3.model.loading import load_model
 
 N, BATCH, STEPS, LR, MINUTES, OUT = (int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]),
                                      float(sys.argv[5]), sys.argv[6])

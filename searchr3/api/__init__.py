@@ -1,8 +1,0 @@
-"""An OpenAI-compatible HTTP API over a :class:`~searchr3.service.ChatService`: embeddings, chat
-completions with retrieval, models, and adding documents. Served alone by ``python -m
-searchr3.serve`` and beside the page by ``python -m app``."""
-
-from .app import MODEL_ID, create_api
-from .security import KEY_ENV, check_bind, is_loopback, page_auth
-
-__all__ = ["KEY_ENV", "MODEL_ID", "check_bind", "create_api", "is_loopback", "page_auth"]
