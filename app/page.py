@@ -13,7 +13,6 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from searchr3.answers.grounding import cited  # noqa: E402
 from searchr3.errors import SearchR3Error  # noqa: E402
 from searchr3.retrieval.options import SearchOptions  # noqa: E402
 from searchr3.serving.service import DEFAULT_OPTIONS, ChatService, Reply  # noqa: E402
@@ -102,7 +101,7 @@ def answer_markdown(reply: Reply, links=None, collection: str = "") -> str:
         text = f"⚠️ _{reply.warning}_\n\n" + text
     if reply.done and reply.passages:
         hits = {h.rank: h for h in reply.passages}
-        refs = cited(reply.answer, len(reply.passages))
+        refs = reply.citations
         # a weak match says so; an answer that cites nothing lists what it was given, not "answered from"
         label = "Cited" if refs else ("Closest passages (weak matches)" if reply.warning else "Passages shown")
 

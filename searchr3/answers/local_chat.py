@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +15,7 @@ from pydantic import ConfigDict, Field, model_validator
 from searchr3.embedding.embedder import Embedder
 from searchr3.embedding.repeats import repeat_start
 from searchr3.errors import InvalidInputError
+from searchr3.model.streaming import Streamed
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "user": "user", "assistant": "assistant"}
 
@@ -90,15 +90,14 @@ class LocalChatModel(BaseChatModel):
             "tokenizer": tok,
         }
 
-    def _decode(self, decoder, prompt_ids: list[int], stop: list[str] | None, tokens: _TokenQueue,
-                cancel: threading.Event) -> None:
+    def _decode(self, decoder, prompt_ids: list[int], stop: list[str] | None, put, cancel: threading.Event) -> None:
         """Generate with the one-sequence decoder (as ``generate`` would: end of turn stops,
         the embed token is never chosen, a stop string ends the answer after it)."""
         tok = self._lm.tokenizer
         new_ids: list[int] = []
 
         def each(token: int) -> bool:
-            tokens.put_one(token)
+            put(token)
             new_ids.append(token)
             return cancel.is_set() or (bool(stop) and any(s in tok.decode(new_ids[-64:]) for s in stop))
 
@@ -117,45 +116,33 @@ class LocalChatModel(BaseChatModel):
         from transformers import StoppingCriteriaList
 
         input_ids = self._prompt_ids(messages)
-        tokens, cancel = _TokenQueue(), threading.Event()
-        errors: list[BaseException] = []
         decoder = self._lm.sequence_decoder
 
-        def work():
-            try:
-                if decoder is not None:
-                    self._decode(decoder, input_ids[0].tolist(), stop, tokens, cancel)
-                else:
-                    args = self._generation_kwargs(input_ids, stop)
-                    with torch.inference_mode():
-                        self._lm.model.generate(
-                            **args, streamer=tokens, stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)])
-                        )
-            except BaseException as exc:  # surfaced in the caller's thread below
-                errors.append(exc)
-            finally:
-                tokens.end()
+        def work(put, cancel: threading.Event) -> None:
+            if decoder is not None:
+                self._decode(decoder, input_ids[0].tolist(), stop, put, cancel)
+                return
+            with torch.inference_mode():
+                self._lm.model.generate(**self._generation_kwargs(input_ids, stop), streamer=_NewIds(put),
+                                        stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)]))
 
-        thread = threading.Thread(target=work, daemon=True)
-        thread.start()
+        tokens = Streamed(work)
+        ids = iter(tokens)
         try:
-            for piece in _text_pieces(tokens, self._lm.tokenizer, self.stop_repeats, cancel):
+            for piece in _text_pieces(ids, tokens, self._lm.tokenizer, self.stop_repeats):
                 if run_manager:
                     run_manager.on_llm_new_token(piece)
                 yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
         finally:  # also when the caller stops reading: generation ends at the next token
-            cancel.set()
-            thread.join()
-        if errors:
-            raise errors[0]
+            ids.close()
 
 
-class _TokenQueue:
-    """New token ids from a generating thread, as ``generate``'s streamer protocol hands them
-    (the first ``put`` is the prompt, skipped); iterating yields ids until ``end``."""
+class _NewIds:
+    """A ``generate`` streamer that hands each new token id to ``put`` (its first ``put`` is the
+    prompt, skipped)."""
 
-    def __init__(self):
-        self._queue: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+    def __init__(self, put):
+        self._put = put
         self._prompt_seen = False
 
     def put(self, value) -> None:
@@ -163,18 +150,10 @@ class _TokenQueue:
             self._prompt_seen = True
             return
         for token in value.reshape(-1).tolist():
-            self._queue.put(int(token))
-
-    def put_one(self, token: int) -> None:
-        self._prompt_seen = True
-        self._queue.put(token)
+            self._put(int(token))
 
     def end(self) -> None:
-        self._queue.put(None)
-
-    def __iter__(self) -> Iterator[int]:
-        while (token := self._queue.get()) is not None:
-            yield token
+        pass
 
 
 class _Cancelled:
@@ -189,23 +168,23 @@ class _Cancelled:
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
-def _text_pieces(tokens: _TokenQueue, tokenizer, span: int, cancel: threading.Event) -> Iterator[str]:
+def _text_pieces(ids: Iterator[int], tokens: Streamed, tokenizer, span: int) -> Iterator[str]:
     """The text of streamed ids, piece by piece. The last ``span`` ids are held back so that
     when they repeat an earlier run of ids (a greedy loop) the text ends before the repeat and
-    generation is cancelled. Characters still incomplete (a split UTF-8 sequence) wait."""
-    ids: list[int] = []
+    generation is stopped. Characters still incomplete (a split UTF-8 sequence) wait."""
+    got: list[int] = []
     shown = ""
-    for token in tokens:
-        ids.append(token)
-        cut = repeat_start(ids, span)
+    for token in ids:
+        got.append(token)
+        cut = repeat_start(got, span)
         if cut is not None:
-            cancel.set()
-            ids = ids[:cut]
+            tokens.stop()
+            got = got[:cut]
             break
-        text = tokenizer.decode(ids[: len(ids) - span] if span > 0 else ids, skip_special_tokens=True)
+        text = tokenizer.decode(got[: len(got) - span] if span > 0 else got, skip_special_tokens=True)
         if len(text) > len(shown) and not text.endswith("\ufffd"):
             yield text[len(shown):]
             shown = text
-    text = tokenizer.decode(ids, skip_special_tokens=True)
+    text = tokenizer.decode(got, skip_special_tokens=True)
     if len(text) > len(shown):
         yield text[len(shown):]

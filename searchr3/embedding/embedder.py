@@ -16,7 +16,7 @@ from searchr3.embedding.batching import pad_right, token_budget_batches
 from searchr3.embedding.encoding import MAX_CHARS_PER_TOKEN, PromptEncoder, validate_texts
 from searchr3.embedding.prefix_cache import PromptPrefixes
 from searchr3.embedding.readout import embed_states, vectors_from_hidden
-from searchr3.embedding.reasoning import Sampling, Trace, TraceGenerator
+from searchr3.embedding.reasoning import Sampling, Trace, TraceCallback, TraceGenerator
 from searchr3.errors import InputTooLongError
 from searchr3.model.adapter import adapter_identity, check_adapter
 from searchr3.model.loading import LoadedModel, load_model
@@ -228,10 +228,10 @@ class Embedder:
 
     def traces(
         self, texts: Sequence[str], sampling: Sampling | None = None, max_new_tokens: int | None = None,
-        on_text: Callable[[str], None] | None = None, opening: str = "",
+        on_trace: TraceCallback | None = None, opening: str = "",
     ) -> list[Trace]:
         """Raw reasoning rollouts (token ids included), ``sampling.num_samples`` per text;
-        ``on_text`` (one text, one sample) receives the trace as it is written. ``opening``
+        ``on_trace`` (one text, one sample) receives the trace as it is written. ``opening``
         is written into the assistant turn first and the model continues it (the traces'
         ``text`` is the continuation; their ids include the opening)."""
         prompts = self._encoders["reasoning"].encode(validate_texts(texts))
@@ -239,14 +239,14 @@ class Embedder:
             opening_ids = self.tokenizer(opening, add_special_tokens=False)["input_ids"]
             prompts = [replace(p, ids=p.ids + opening_ids) for p in prompts]
         budget = self.config.reasoning_tokens if max_new_tokens is None else max_new_tokens
-        return self._generator.generate(prompts, budget, sampling or Sampling(), self.config.max_batch_size, on_text)
+        return self._generator.generate(prompts, budget, sampling or Sampling(), self.config.max_batch_size, on_trace)
 
     def reason(self, texts: Sequence[str], sampling: Sampling | None = None,
-               on_text: Callable[[str], None] | None = None) -> list[ReasonedQuery]:
+               on_trace: TraceCallback | None = None) -> list[ReasonedQuery]:
         """Reason about each query (greedy by default), then embed at the embed token;
-        ``on_text`` (one query) receives the trace as it is written."""
+        ``on_trace`` (one query) receives the trace as it is written."""
         texts = validate_texts(texts)
-        traces = self.traces(texts, sampling, on_text=on_text)
+        traces = self.traces(texts, sampling, on_trace=on_trace)
         vectors = self.vectors_for_ids([t.final_ids for t in traces])
         return [
             ReasonedQuery(texts[t.query_index], t.text, v, t.emitted_embed_token, t.query_truncated)

@@ -18,6 +18,10 @@ from searchr3.embedding.repeats import repeat_start
 from searchr3.model.loading import LoadedModel
 from searchr3.model.prompts import EMBED_LEAD, EMBED_SUFFIX, EMBED_TOKEN
 
+#: Receives a reasoning trace's text piece by piece as it is written (the same name, ``on_trace``, from
+#: the service down to the generator).
+TraceCallback = Callable[[str], None]
+
 # A trace whose last this many tokens repeat an earlier run of its tokens is in a greedy loop: it
 # ends where the repeat begins, and the embed sentence follows.
 TRACE_REPEATS = 12
@@ -123,25 +127,25 @@ class TraceGenerator:
         :meth:`generate` makes of a trace the model ended without the embed token)."""
         return self.frame.final_ids(prompt.ids, text)
 
-    def streamer(self, on_text: Callable[[str], None]):
-        """A transformers streamer that hands ``on_text`` each piece of decoded trace text."""
+    def streamer(self, on_trace: TraceCallback):
+        """A transformers streamer that hands ``on_trace`` each piece of decoded trace text."""
         from transformers import TextStreamer
 
         class _Pieces(TextStreamer):
             def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
                 if text:
-                    on_text(text)
+                    on_trace(text)
 
         return _Pieces(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
 
     @torch.inference_mode()
     def generate(
         self, prompts: Sequence[PromptIds], max_new_tokens: int, sampling: Sampling, batch_size: int = 16,
-        on_text: Callable[[str], None] | None = None,
+        on_trace: TraceCallback | None = None,
     ) -> list[Trace]:
         """Traces for each prompt, ``sampling.num_samples`` per prompt, in prompt order.
-        ``on_text`` (one prompt, one sample only) receives the trace text as it is generated."""
-        if on_text is not None and (len(prompts) != 1 or sampling.num_samples != 1):
+        ``on_trace`` (one prompt, one sample only) receives the trace text as it is generated."""
+        if on_trace is not None and (len(prompts) != 1 or sampling.num_samples != 1):
             raise ValueError("streaming a trace needs one prompt and one sample")
         from transformers import GenerationConfig, StoppingCriteriaList
 
@@ -162,14 +166,14 @@ class TraceGenerator:
             single = len(prompts) == 1 and sampling.num_samples == 1
             decoder = self.loaded.sequence_decoder if single else None
             if decoder is not None:
-                new_ids = self._one(decoder, prompts[0], max_new_tokens, sampling, on_text)
+                new_ids = self._one(decoder, prompts[0], max_new_tokens, sampling, on_trace)
                 return [self._finish(0, prompts[0], _before_loop(new_ids))]
             for start in range(0, len(prompts), batch_size):
                 chunk = prompts[start : start + batch_size]
                 ids, mask = pad_left([p.ids for p in chunk], self.pad_id)
                 out = self.loaded.generation_model.generate(
                     input_ids=ids.to(self.device), attention_mask=mask.to(self.device), generation_config=gen_config,
-                    streamer=self.streamer(on_text) if on_text else None,
+                    streamer=self.streamer(on_trace) if on_trace else None,
                     stopping_criteria=StoppingCriteriaList([_Looping(ids.shape[1])]) if single else None,
                 )
                 new = out[:, ids.shape[1] :].tolist()
@@ -181,8 +185,8 @@ class TraceGenerator:
         return traces
 
     def _one(self, decoder, prompt: PromptIds, max_new_tokens: int, sampling: Sampling,
-             on_text: Callable[[str], None] | None) -> list[int]:
-        streamer = self.streamer(on_text) if on_text else None
+             on_trace: TraceCallback | None) -> list[int]:
+        streamer = self.streamer(on_trace) if on_trace else None
         if streamer is not None:
             streamer.put(torch.tensor(prompt.ids))  # skipped as the prompt, as generate does
 

@@ -30,32 +30,8 @@ from searchr3.eval.paired import paired_difference
 
 REPO = Path(__file__).resolve().parents[2]
 BASELINE = "all-MiniLM-L6-v2"  # the row every other is compared with query by query
-#: Caveats printed under the summary table.
-FOOTNOTES = (
-    "The SFT v1 adapter predates the man-page hold-out: its training pairs included the English NAME "
-    "line → DESCRIPTION of the manxl pages (never their German or French summaries), so its manxl figures "
-    "are optimistic, and so are those of every adapter trained on from it (the shipped SFT default and the "
-    "runs below it). `python -m training.data` now leaves those pages out in every language.",
-    "The shipped SFT adapter is SFT v1 continued for 58 CPU steps on the whole training mix "
-    "(`docs/training/sft-all-cpu/`); v1 (144 H100 steps, `docs/training/sft/`) was the default before it.",
-    "Since 2026-12-01 the shipped default reads documents with the SFT adapter and plain queries with the "
-    "query adapter (`searchr3/adapters/query`: trained for 60 CPU minutes against the SFT adapter's frozen "
-    "passage vectors, `docs/training/query-side-probe/`), so indexes built with the SFT adapter are kept; "
-    "every other Search-R3 row reads queries with its own adapter, and reasoning always runs on the document "
-    "model. Both rows of the shipped pair (Search-R3 SFT, and with the query adapter) were measured in one "
-    "float32 run on a 2-core AMD EPYC (2026-12-01); the other rows ran earlier, in bfloat16 where the CPU had "
-    "it (the SFT row moved by at most 0.005 between the two).",
-    "BM25, all-MiniLM-L6-v2 and the shipped default were run again on 2026-12-02 (float32, same machine) to "
-    "keep per-query scores for the paired section below: identical figures, except BM25 on perlfaq "
-    "(nDCG@10 0.6291 → 0.6278, MRR@10 0.5791 → 0.5775; the stored cell came from an earlier lexical index).",
-    "all-mpnet-base-v2 (a 110 M-parameter encoder, `--method mpnet`, added 2026-12-02) is a reference and a "
-    "teacher (`docs/training/query-mpnet-cpu/`), not the bar issue #13 sets (MiniLM is).",
-    "Search- and index-time changes to the shipped vectors (document token cap, centering, mixing the two query "
-    "readers, a linear query map, subtracting passage hub scores, pseudo-relevance feedback, passages expanded "
-    "with a question the model writes for them, reading earlier layers or a mix of the last ones) were probed on "
-    "2026-12-02 and none lifts every dev set "
-    "(`docs/training/inference-probes/`, which also shows where the gap to MiniLM sits).",
-)
+#: Caveats printed under the summary table: the items of this page's list.
+NOTES_PAGE = REPO / "docs" / "results-notes.md"
 #: The dev sets, in table order: name → (folder, what it is).
 DEV_SETS = {
     "pyfaq": (Path("data/pyfaq"), "Python FAQ: real questions → answers (`python3-doc`)"),
@@ -108,6 +84,11 @@ def default_rows() -> list[Row]:
 Results = dict[str, list[tuple[Row, dict | None]]]  # dev set → rows with their JSON (None: not run)
 
 
+def footnotes(page: Path = NOTES_PAGE) -> list[str]:
+    """The list items of ``page`` (``docs/results-notes.md``), each on one line."""
+    return [line for line in page.read_text().splitlines() if line.startswith("- ")]
+
+
 def write_markdown(out: Path, results: Results, folders: dict[str, Path], stages: Sequence[str] = ()) -> None:
     sets = list(results)
     lines = [
@@ -138,7 +119,7 @@ def write_markdown(out: Path, results: Results, folders: dict[str, Path], stages
             r = results[name][i][1]
             cells += [f"{r[m]:.3f}" if r else "—" for m in ("ndcg@10", "recall@10", "mrr@10")]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines += ["", *(f"- {note}" for note in FOOTNOTES), "", "![nDCG@10 by method and dev set](results.png)", ""]
+    lines += ["", *footnotes(), "", "![nDCG@10 by method and dev set](results.png)", ""]
     for name in sets:
         lines += [
             f"## {name}",

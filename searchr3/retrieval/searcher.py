@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from searchr3.embedding.embedder import Embedder
 from searchr3.embedding.encoding import validate_texts
+from searchr3.embedding.reasoning import TraceCallback
 from searchr3.errors import FingerprintMismatchError
 from searchr3.index.bm25 import LexicalIndex, chunk_digest
 from searchr3.index.filters import matches, to_chroma
@@ -70,14 +71,15 @@ class Searcher:
             self._lexical = LexicalIndex.in_step_with(self.index, digest)
         return self._lexical
 
-    def _embed(self, query: str, reasoning: bool, on_trace=None):
+    def _embed(self, query: str, reasoning: bool, on_trace: TraceCallback | None = None):
         if reasoning:
-            (r,) = self.embedder.reason([query], on_text=on_trace)
+            (r,) = self.embedder.reason([query], on_trace=on_trace)
             return r.vector, r.trace, r.truncated
         enc = self.embedder.encode([query], role="query")
         return enc.vectors[0], None, enc.truncated[0]
 
-    def search(self, query: str, options: SearchOptions | None = None, on_trace=None, **overrides) -> SearchResult:
+    def search(self, query: str, options: SearchOptions | None = None,
+               on_trace: TraceCallback | None = None, **overrides) -> SearchResult:
         """Ranked hits for ``query`` (and the trace, with reasoning).
 
         ``options`` (default :class:`SearchOptions`) with ``overrides`` merged on top, e.g.

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import queue
 import shutil
 import tempfile
 import threading
@@ -14,9 +13,11 @@ from pathlib import Path
 
 from searchr3.answers.answerers import Answerer, ExtractiveAnswerer
 from searchr3.answers.evidence import best_sentences
+from searchr3.answers.grounding import cited
 from searchr3.answers.local_chat import LocalChatModel
 from searchr3.config import DEFAULT_ADAPTER, DEFAULT_MODEL
 from searchr3.embedding.embedder import Embedder
+from searchr3.embedding.reasoning import TraceCallback
 from searchr3.errors import (
     IndexNotFoundError,
     InputTooLongError,
@@ -26,6 +27,7 @@ from searchr3.errors import (
 )
 from searchr3.index.vectors import IndexLocation, VectorIndex, collection_names, stored_model
 from searchr3.ingestion import Ingestor, Summary
+from searchr3.model.streaming import Streamed
 from searchr3.retrieval.conversation import standalone_query
 from searchr3.retrieval.options import SearchOptions
 from searchr3.retrieval.searcher import RankedHit, Searcher, SearchResult
@@ -50,8 +52,10 @@ DEFAULT_OPTIONS = SearchOptions(k=4, reasoning=False, hybrid=True)
 
 @dataclass
 class Reply:
-    """One step of an answer in progress: what was searched, the trace, the passages (with the
-    character spans of their best-matching sentences), the answer so far, or an error."""
+    """One step of an answer in progress, as :meth:`ChatService.ask` streams it: what was searched,
+    the trace, the passages (with the character spans of their best-matching sentences), a
+    low-relevance warning, the answer so far and the passages it cites, or the error that ended it.
+    The page renders these; the API maps them to a response or to server-sent events."""
 
     search: str | None = None
     trace: str | None = None
@@ -59,9 +63,14 @@ class Reply:
     highlights: list[list[tuple[int, int]]] = field(default_factory=list)
     warning: str | None = None
     answer: str = ""
-    error: str | None = None
+    error: SearchR3Error | None = None
     done: bool = False
     seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def citations(self) -> list[int]:
+        """The passage numbers (1..n) the answer so far cites as ``[i]``."""
+        return cited(self.answer, len(self.passages))
 
 
 def validate_question(question: object) -> str:
@@ -140,11 +149,13 @@ class ChatService:
         self._searchers: dict[str, Searcher] = {}
         self._lock = threading.Lock()
 
-    def _index(self, collection: str, create: bool) -> VectorIndex:
+    def _index(self, collection: str | None, create: bool) -> VectorIndex:
+        """The collection's index (``None``: the service's own collection)."""
         location = self.location.with_collection(collection)
         return VectorIndex(location, self.embedder.fingerprint, self.embedder.dim, create=create)
 
-    def _searcher(self, collection: str) -> Searcher | None:
+    def _searcher(self, collection: str | None) -> Searcher | None:
+        collection = self.location.with_collection(collection).collection
         with self._lock:
             if collection not in self._searchers:
                 try:
@@ -171,7 +182,7 @@ class ChatService:
         """The files of a collection, by name: source, file name, chunks and when indexed
         (empty when the collection does not exist)."""
         try:
-            index = self._index(collection or self.location.collection, create=False)
+            index = self._index(collection, create=False)
         except IndexNotFoundError:
             return []
         found: dict[str, dict] = {}
@@ -185,19 +196,19 @@ class ChatService:
     def remove_file(self, source: str, collection: str | None = None) -> int:
         """Remove a file's chunks from a collection (under the writer lock); returns how many.
         Raises :class:`InvalidInputError` when the collection has no such file."""
+        location = self.location.with_collection(collection)
         try:
-            index = self._index(collection or self.location.collection, create=False)
+            removed = Ingestor(self.embedder, self._index(collection, create=False)).remove(source)
         except IndexNotFoundError:
-            raise InvalidInputError(f"no file {source!r} in collection {collection!r}") from None
-        removed = Ingestor(self.embedder, index).remove(source)
+            removed = 0
         if not removed:
-            raise InvalidInputError(f"no file {source!r} in collection {index.location.collection!r}")
+            raise InvalidInputError(f"no file {source!r} in collection {location.collection!r}")
         return removed
 
     def source_file(self, chunk_id: str, collection: str | None = None) -> Path:
         """The file a chunk came from. Raises :class:`SourceNotFoundError` when the collection has
         no such chunk or its file is no longer where it was indexed."""
-        collection = collection or self.location.collection
+        collection = self.location.with_collection(collection).collection
         try:
             found = self._index(collection, create=False).get([chunk_id])
         except IndexNotFoundError:
@@ -230,70 +241,46 @@ class ChatService:
 
     def has_collection(self, collection: str | None = None) -> bool:
         """Whether ``collection`` (default: the service's) exists at the service's location."""
-        return self._searcher(collection or self.location.collection) is not None
+        return self._searcher(collection) is not None
 
     def retrieve(self, question: str, options: SearchOptions = DEFAULT_OPTIONS,
                  collection: str | None = None, history: list[str] | tuple[str, ...] = (),
-                 on_trace=None) -> SearchResult | None:
+                 on_trace: TraceCallback | None = None) -> SearchResult | None:
         """Search ``collection`` (default: the service's) for ``question``, made standalone with
         the earlier searches ``history`` (:func:`~searchr3.retrieval.conversation.standalone_query`; the
         result's ``query`` is what was searched); ``None`` when the collection is missing or
         empty. Raises :class:`InvalidInputError` for a bad question. ``on_trace`` receives the
         reasoning trace as it is written."""
         question = validate_question(question)
-        searcher = self._searcher(collection or self.location.collection)
+        searcher = self._searcher(collection)
         if searcher is None or searcher.index.count() == 0:
             return None
         return searcher.search(standalone_query(question, history), options, on_trace=on_trace)
 
-    def _searching(self, question: str, options: SearchOptions, collection: str | None,
-                   history) -> Iterator[str | SearchResult | None]:
-        """:meth:`retrieve` in a worker thread: the trace so far (each time it grows), then the
-        result; the worker's error is raised here."""
-        steps: queue.Queue = queue.Queue()
-        outcome: list = []
-
-        def work():
-            try:
-                outcome.append(self.retrieve(question, options, collection, history, on_trace=steps.put))
-            except BaseException as exc:  # raised in the caller's thread below
-                outcome.append(exc)
-            steps.put(None)
-
-        threading.Thread(target=work, daemon=True).start()
-        trace = ""
-        while (piece := steps.get()) is not None:
-            trace += piece
-            yield trace
-        if isinstance(outcome[0], BaseException):
-            raise outcome[0]
-        yield outcome[0]
-
-    def answer(self, question: str, hits: list[RankedHit], **settings) -> Iterator[str]:
-        """Stream the answer to ``question`` from the numbered ``hits`` (``settings``:
-        ``max_tokens``, ``temperature`` where the answerer generates)."""
-        yield from self.answerer.stream(question, hits, **settings)
-
     def ask(
         self, question: str, options: SearchOptions = DEFAULT_OPTIONS, collection: str | None = None,
-        history: list[str] | tuple[str, ...] = (),
+        history: list[str] | tuple[str, ...] = (), **settings,
     ) -> Iterator[Reply]:
-        """:meth:`retrieve`, then :meth:`answer`, as snapshots for a page (errors in ``Reply.error``).
-        ``history``: the earlier user questions as typed, oldest first; the replies' ``search``
-        says what was searched."""
+        """The chat, for the page and the API alike: :meth:`retrieve`, then the answer written from
+        the passages, as a stream of :class:`Reply` snapshots (with reasoning, the trace as it grows
+        first; the last one ``done``; an error ends the stream in ``Reply.error``). ``history``: the
+        earlier user questions as typed, oldest first; ``settings``: ``max_tokens`` and
+        ``temperature`` where the answerer writes."""
         started = time.perf_counter()
         try:
             question = validate_question(question)
-            search = standalone_query(question, history)
-            if options.reasoning:
-                for step in self._searching(question, options, collection, history):
-                    if isinstance(step, str):
-                        yield Reply(search=search, trace=step)
-                result = step
+            if options.reasoning:  # the search runs in a worker thread while its trace streams here
+                search = standalone_query(question, history)
+                searching = Streamed(lambda put, _: self.retrieve(question, options, collection, history, put))
+                trace = ""
+                for piece in searching:
+                    trace += piece
+                    yield Reply(search=search, trace=trace)
+                result = searching.result
             else:
                 result = self.retrieve(question, options, collection, history)
         except SearchR3Error as exc:
-            yield Reply(error=str(exc), done=True)
+            yield Reply(error=exc, done=True)
             return
         if result is None:
             yield Reply(answer=EMPTY_INDEX, done=True)
@@ -304,11 +291,12 @@ class ChatService:
                       seconds={"search": time.perf_counter() - started})
         yield replace(reply)
         try:
-            for piece in self.answer(reader_question(question, result.query, history), result.hits):
+            asked = reader_question(question, result.query, history)
+            for piece in self.answerer.stream(asked, result.hits, **settings):
                 reply.answer += piece
                 yield replace(reply)  # a snapshot: callers may keep earlier steps
         except SearchR3Error as exc:
-            reply.error = str(exc)
+            reply.error = exc
         reply.done = True
         reply.seconds = {**reply.seconds, "answer": time.perf_counter() - started - reply.seconds["search"]}
         yield replace(reply)

@@ -6,39 +6,32 @@ numbered as the answer cites them, with ``highlights``: the spans of their best 
 
 from __future__ import annotations
 
+import collections
+import itertools
 import json
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from searchr3.answers.answerers import configured
-from searchr3.answers.grounding import cited
-from searchr3.errors import SearchR3Error
-from searchr3.retrieval.searcher import SearchResult
+from searchr3.errors import InvalidInputError, SearchR3Error
 from searchr3.serving.api.collections import check_collection_name
 from searchr3.serving.api.errors import APIError, from_library
 from searchr3.serving.api.schemas import CHAT_MODEL_ID, ChatRequest
-from searchr3.serving.service import (
-    DEFAULT_OPTIONS,
-    EMPTY_INDEX,
-    highlights,
-    reader_question,
-    relevance_warning,
-    validate_question,
-)
+from searchr3.serving.service import DEFAULT_OPTIONS, Reply
 
 router = APIRouter()
 
 
-def _sources(service, collection: str, result: SearchResult | None) -> list[dict]:
-    hits = result.hits if result else []
-    spans = highlights(result.query, hits) if result else []
+def _sources(service, collection: str, reply: Reply) -> list[dict]:
+    spans = reply.highlights or [[] for _ in reply.passages]
     return [{"index": h.rank, "id": h.id, "score": round(float(h.score), 6), "text": h.text, "metadata": h.metadata,
              "highlights": [list(span) for span in found], "link": service.links.url(collection, h.id, h.metadata)}
-            for h, found in zip(hits, spans)]
+            for h, found in zip(reply.passages, spans)]
 
 
 def _chunk(base: dict, delta: dict, finish: str | None = None, **extra) -> str:
@@ -57,22 +50,14 @@ def _settings(body: ChatRequest) -> dict:
     return {"max_tokens": body.max_completion_tokens or body.max_tokens, "temperature": body.temperature}
 
 
-def _respond(state, body: ChatRequest, extra: dict, prompt: str, pieces: Iterator[str]):
-    """The completion, streamed or whole, with ``extra`` fields (sources, trace, …)."""
-    base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": body.model}
-    n = len(extra.get("sources", ()))
-    if body.stream:
-        include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return StreamingResponse(_stream(state, base, extra, prompt, pieces, include_usage),
-                                 media_type="text/event-stream")
-    try:
-        answer = "".join(pieces)
-    except SearchR3Error as exc:
-        raise from_library(exc, "messages") from None
-    cites = {"citations": cited(answer, n)} if "sources" in extra else {}
-    return {**base, "object": "chat.completion",
+def _base(body: ChatRequest) -> dict:
+    return {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": body.model}
+
+
+def _whole(state, body: ChatRequest, extra: dict, prompt: str, answer: str, **more) -> dict:
+    return {**_base(body), "object": "chat.completion",
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
-            "usage": _usage(state, prompt, answer), **extra, **cites}
+            "usage": _usage(state, prompt, answer), **extra, **more}
 
 
 def _plain_chat(state, body: ChatRequest):
@@ -80,62 +65,88 @@ def _plain_chat(state, body: ChatRequest):
     messages = [("system" if m.role == "developer" else m.role, m.text()) for m in body.messages
                 if m.role in ("system", "developer", "user", "assistant")]
     chat = configured(state.service.chat, **_settings(body))
-    pieces = (chunk.text for chunk in chat.stream(messages))
-    return _respond(state, body, {}, "\n".join(text for _, text in messages), pieces)
+    prompt = "\n".join(text for _, text in messages)
+    if body.stream:
+        pieces = (chunk.text for chunk in chat.stream(messages))
+        return _event_stream(state, body, {}, prompt, _as_replies(pieces))
+    try:
+        answer = "".join(chunk.text for chunk in chat.stream(messages))
+    except SearchR3Error as exc:
+        raise from_library(exc, "messages") from None
+    return _whole(state, body, {}, prompt, answer)
+
+
+def _as_replies(pieces: Iterator[str]) -> Iterator[Reply]:
+    """A plain chat's text pieces as growing replies (no passages, nothing cited)."""
+    reply = Reply()
+    try:
+        for piece in pieces:
+            reply.answer += piece
+            yield replace(reply)
+    except SearchR3Error as exc:
+        reply.error = exc
+    reply.done = True
+    yield reply
 
 
 @router.post("/v1/chat/completions", response_model=None)
 def chat_completions(body: ChatRequest, request: Request):
-    """Answer the last user message from the passages retrieved for it (model ``searchr3``), or
-    the conversation with the local model alone (``searchr3-chat``)."""
+    """Answer the last user message from the passages retrieved for it (model ``searchr3``, one
+    :meth:`~searchr3.serving.service.ChatService.ask`, as the page does), or the conversation with the
+    local model alone (``searchr3-chat``)."""
     state = request.app.state
     state.check_model(body.model, chat=True)
     if body.model == CHAT_MODEL_ID:
         return _plain_chat(state, body)
     service = state.service
     collection = check_collection_name(body.collection or service.location.collection, "collection")
-    try:
-        question = validate_question(body.question())
-    except SearchR3Error as exc:
-        raise from_library(exc, "messages") from None
-    if not service.has_collection(collection):
-        raise APIError(404, f"no collection '{collection}': add documents first (POST"
-                       f" /v1/collections/{collection}/files, or python -m ingest)", "collection_not_found",
-                       "collection")
     overrides = {k: v for k, v in (("k", body.k), ("reasoning", body.reasoning), ("hybrid", body.hybrid))
                  if v is not None}
     try:
         options = DEFAULT_OPTIONS.merged(**overrides)
-        result = service.retrieve(question, options, collection, body.history())
     except SearchR3Error as exc:
         raise from_library(exc) from None
-    extra = {"search": result.query if result else question, "sources": _sources(service, collection, result),
-             "trace": result.trace if result else None,
-             "warning": relevance_warning(result.hits, service.low_relevance) if result else None}
+    question = body.question()
+    replies = service.ask(question, options, collection, body.history(), **_settings(body))
+    first = next(r for r in replies if r.passages or r.done)  # with reasoning, the trace steps come first
+    if first.error and not first.passages:
+        raise from_library(first.error, "messages" if isinstance(first.error, InvalidInputError) else None) from None
+    if not first.passages and not service.has_collection(collection):
+        raise APIError(404, f"no collection '{collection}': add documents first (POST"
+                       f" /v1/collections/{collection}/files, or python -m ingest)", "collection_not_found",
+                       "collection")
+    extra = {"search": first.search or question.strip(), "sources": _sources(service, collection, first),
+             "trace": first.trace, "warning": first.warning}
+    rest = itertools.chain([first], replies)
+    if body.stream:
+        return _event_stream(state, body, extra, question, rest)
+    last = collections.deque(rest, maxlen=1)[0]
+    if last.error:
+        raise from_library(last.error, "messages") from None
+    return _whole(state, body, extra, question, last.answer, citations=last.citations)
 
-    def pieces() -> Iterator[str]:
-        if result is None:
-            yield EMPTY_INDEX
-            return
-        asked = reader_question(question, result.query, body.history())
-        yield from service.answer(asked, result.hits, **_settings(body))
 
-    return _respond(state, body, extra, question, pieces())
+def _event_stream(state, body: ChatRequest, extra: dict, prompt: str, replies: Iterator[Reply]) -> StreamingResponse:
+    """The replies as OpenAI's server-sent events: the first chunk with ``extra`` (sources, trace, …),
+    then the answer's new text chunk by chunk, then the citations (with passages) and usage."""
+    base = _base(body)
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
+    def events() -> Iterator[str]:
+        yield _chunk(base, {"role": "assistant", "content": ""}, **extra)
+        last = Reply()
+        for reply in replies:
+            if reply.answer[len(last.answer):]:
+                yield _chunk(base, {"content": reply.answer[len(last.answer):]})
+            last = reply
+            if reply.error:  # the status is already sent: report in the stream, as OpenAI does
+                yield f"data: {json.dumps(from_library(reply.error, 'messages').body())}\n\n"
+                return
+        cites = {"citations": last.citations} if "sources" in extra else {}
+        yield _chunk(base, {}, "stop", **cites)
+        if include_usage:
+            usage = _usage(state, prompt, last.answer)
+            yield f"data: {json.dumps({**base, 'object': 'chat.completion.chunk', 'choices': [], 'usage': usage})}\n\n"
+        yield "data: [DONE]\n\n"
 
-def _stream(state, base: dict, extra: dict, question: str, pieces: Iterator[str], include_usage: bool):
-    yield _chunk(base, {"role": "assistant", "content": ""}, **extra)
-    answer = ""
-    try:
-        for piece in pieces:
-            answer += piece
-            yield _chunk(base, {"content": piece})
-    except SearchR3Error as exc:  # the status is already sent: report in the stream, as OpenAI does
-        yield f"data: {json.dumps(from_library(exc, 'messages').body())}\n\n"
-        return
-    cites = {"citations": cited(answer, len(extra["sources"]))} if "sources" in extra else {}
-    yield _chunk(base, {}, "stop", **cites)
-    if include_usage:
-        body = {**base, "object": "chat.completion.chunk", "choices": [], "usage": _usage(state, question, answer)}
-        yield f"data: {json.dumps(body)}\n\n"
-    yield "data: [DONE]\n\n"
+    return StreamingResponse(events(), media_type="text/event-stream")

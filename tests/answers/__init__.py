@@ -1,0 +1,1 @@
+"""Tests of the answer model, streamed chat, ``--llm`` endpoints (``searchr3.answers``)."""

@@ -1,0 +1,1 @@
+"""Tests of the web page: its service, rendering and a real browser (``app``)."""

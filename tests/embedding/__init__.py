@@ -1,0 +1,1 @@
+"""Tests of the embedder, batching, the prompt-head cache, prompts (``searchr3.embedding``)."""

@@ -1,0 +1,1 @@
+"""Tests of evaluation, dev sets, sentence encoders, trace diagnostics (``searchr3.eval``)."""

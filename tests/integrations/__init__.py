@@ -1,0 +1,1 @@
+"""Tests of LangChain and Chroma integrations (``searchr3.integrations``)."""

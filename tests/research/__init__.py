@@ -1,0 +1,1 @@
+"""Tests of trace targets (``searchr3.research``)."""

@@ -1,0 +1,1 @@
+"""Tests of score fusion, follow-ups, evidence and grounding (``searchr3.retrieval``)."""

@@ -1,0 +1,151 @@
+"""Follow-up questions become standalone searches; evidence sentences; answer grounding checks."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from searchr3.answers.evidence import best_sentences, sentences
+from searchr3.answers.grounding import SupportFilter, attribute, cited, strip_bad_citations, unsupported_terms
+from searchr3.retrieval.conversation import is_follow_up, split_search, standalone_query
+from searchr3.serving.source_links import SourceLinks
+
+FIRST = "How do I create a branch in git?"
+
+
+@pytest.mark.parametrize("question", ["And how do I delete it?", "what about tags?", "Why?",
+                                      "How do I undo that?", "Can I rename them later?"])
+def test_follow_ups_are_detected(question):
+    assert is_follow_up(question)
+
+
+@pytest.mark.parametrize("question", ["How do I delete a remote branch?", "What is Python?",
+                                      "How are floating point numbers stored?"])
+def test_standalone_questions_are_left_alone(question):
+    assert not is_follow_up(question)
+    assert standalone_query(question, [FIRST]) == question
+
+
+def test_a_follow_up_borrows_the_earlier_topic_and_nothing_else():
+    search = standalone_query("And how do I delete it?", [FIRST])
+    assert search == "And how do I delete it? (create branch git)"
+    assert split_search(search) == ("And how do I delete it?", ["create", "branch", "git"])
+    assert standalone_query("And how do I delete it?", []) == "And how do I delete it?"
+
+
+def test_a_chain_of_follow_ups_keeps_its_topic():
+    history = [FIRST, "and how do I delete it?"]
+    assert standalone_query("why?", history) == "why? (delete create branch git)"
+    # the nearest question with a topic sets it: a new topic replaces the old one
+    assert standalone_query("and how do I delete it?", [FIRST, "How do I make a commit?"]).endswith("(commit)")
+
+
+def test_sentence_spans_point_into_the_text():
+    text = "Deleting a branch: git branch -d NAME removes it. Use -D to force it!\n\nTea (green) is nice."
+    found = sentences(text)
+    assert [s.text for s in found] == ["Deleting a branch: git branch -d NAME removes it.", "Use -D to force it!",
+                                       "Tea (green) is nice."]
+    assert all(text[s.start:s.end] == s.text for s in found)
+
+
+def test_best_sentences_match_the_question_and_favour_its_own_terms():
+    passages = ["Git keeps history. Deleting a branch: git branch -d NAME removes a merged branch.",
+                "Creating a branch: git branch NAME makes a new branch.", "Green tea is brewed at 80 degrees."]
+    best = best_sentences("And how do I delete it? (create branch git)", passages)
+    assert best[0][0].sentence.text.startswith("Deleting a branch")
+    assert best[0][0].score > best[1][0].score  # "delete" (the question's) outweighs "create" (context)
+    assert best[2] == []
+
+
+def test_unsupported_numbers_and_names_are_found():
+    passage = "The Fastnet lighthouse was first lit in 1854. Its keepers rowed out with supplies."
+    answer = "It was first lit on Monday, 1 January 1854, by the crew of HMS Beagle [1]."
+    assert unsupported_terms(answer, ["When was the Fastnet lighthouse first lit?", passage]) == [
+        "1", "Beagle", "HMS", "January", "Monday"]
+    assert unsupported_terms("The Fastnet lighthouse was first lit in 1854 [1].", [passage]) == []
+    assert unsupported_terms("Fastnet's light dates from 1,854.", [passage]) == []  # digits compare
+
+
+def test_support_filter_streams_only_backed_sentences_and_says_what_it_removed():
+    check = SupportFilter("When was it lit?", ["The Fastnet lighthouse was first lit in 1854."])
+    pieces = ["The light", "house was lit in 1854 [1]. It was", " lit on Monday by Bob [3]. Done [2]."]
+    assert "".join(check.stream(pieces)) == "The lighthouse was lit in 1854 [1]. Done."
+    assert check.report.bad_citations == [3, 2]
+    assert check.report.notes() == ["Removed citation [2], [3]: no such passage was shown.",
+                                    "Left out 1 sentence(s) stating what the passages do not say (Bob, Monday)."]
+
+
+def test_citations_to_missing_passages_are_stripped():
+    assert strip_bad_citations("A [1] and B [4] and C [0].", 2) == ("A [1] and B and C.", [4, 0])
+    assert cited("A [2] [1] [9]", 2) == [1, 2]
+
+
+def test_source_links_are_signed_per_chunk_and_server():
+    links = SourceLinks(b"k" * 32)
+    url = links.url("docs", "abc", {"source": "/x/manual.pdf", "page": 3})
+    assert url.startswith("/sources/docs/abc?sig=") and url.endswith("#page=3")
+    sig = url.split("sig=")[1].split("#")[0]
+    assert links.verify("docs", "abc", sig)
+    assert not links.verify("docs", "abd", sig) and not links.verify("other", "abc", sig)
+    assert not SourceLinks().verify("docs", "abc", sig)  # another server's secret
+    assert "#page" not in links.url("docs", "abc", {"source": "/x/notes.txt", "page": 3})
+
+
+def test_words_opening_a_line_or_quote_are_not_names():
+    assert unsupported_terms("> Use git branch -d [1]\n\n- Then push.", ["git branch -d removes it"]) == []
+    assert unsupported_terms("1. Ask Guido.", ["nothing"]) == ["Guido"]
+
+
+def test_quotes_mark_gaps_between_sentences_only():
+    from searchr3.answers.answerers import ExtractiveAnswerer
+    from searchr3.retrieval.searcher import RankedHit
+
+    text = "Branches are cheap in git. Creating a branch: git branch NAME. Tea is hot. A git branch moves."
+    hit = RankedHit("c", text, {}, 1, 0.9)
+    (answer,) = ExtractiveAnswerer(per_passage=3).stream("How do I create a git branch?", [hit])
+    assert answer == ("> Branches are cheap in git. Creating a branch: git branch NAME. … A git branch moves. [1]")
+
+
+def test_a_labelled_list_of_questions_no_standalone_one_is_rewritten():
+    """120 questions after an unrelated earlier one (tests/data/followups.jsonl): 60 that stand on their
+    own though they hold it/that/them/one/also…, 60 real follow-ups ("and how do I undo that?", "what about
+    Windows?", "in descending order?")."""
+    rows = [json.loads(line) for line in (Path(__file__).parents[1] / "data" / "followups.jsonl").open()]
+    standalone = [r for r in rows if not r["follow_up"]]
+    follow_ups = [r for r in rows if r["follow_up"]]
+    assert len(standalone) >= 30 and len(follow_ups) >= 30
+    hijacked = [r["question"] for r in standalone if standalone_query(r["question"], r["history"]) != r["question"]]
+    assert hijacked == []
+    rewritten = [r for r in follow_ups if standalone_query(r["question"], r["history"]) != r["question"]]
+    assert len(rewritten) >= 0.9 * len(follow_ups)
+
+
+def test_an_uncited_answer_is_given_the_passages_that_hold_what_it_states():
+    passages = ["Creating a branch: git branch NAME makes a new branch.",
+                "To delete a branch on a server: git push origin --delete NAME. Locally: git branch -d NAME."]
+    assert attribute("Use `git push origin --delete NAME` to remove it from the server.", passages) == [2]
+    assert attribute("Run git branch NAME; it makes a new branch at once.", passages) == [1]  # shared words
+    assert attribute("I cannot tell from these.", passages) == []
+
+
+def test_the_reader_is_told_what_a_follow_up_follows():
+    from searchr3.serving.service import reader_question
+
+    earlier = ["How do I get the file extension of a path?"]
+    search = standalone_query("and how do I change it?", earlier)
+    assert reader_question("and how do I change it?", search, earlier) == (
+        "and how do I change it? (this follows the question: How do I get the file extension of a path?)")
+    alone = "How do I copy a directory tree?"
+    assert reader_question(alone, standalone_query(alone, earlier), earlier) == alone
+
+
+def test_attributed_citations_never_land_inside_a_code_block():
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from searchr3.answers.answerers import GenerativeAnswerer
+    from searchr3.retrieval.searcher import RankedHit
+
+    hits = [RankedHit("c1", "Pretty printing: json.dumps(obj, indent=4) indents nested objects.", {}, 1, 0.8, 0.8)]
+    model = FakeListChatModel(responses=["Use this:\n\n```python\njson.dumps(obj, indent=4)"])
+    answer = "".join(GenerativeAnswerer(model).stream("How do I pretty-print JSON?", hits))
+    assert answer.endswith("json.dumps(obj, indent=4)\n```\n\n[1]")

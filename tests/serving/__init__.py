@@ -1,0 +1,1 @@
+"""Tests of the OpenAI-compatible API (``searchr3.serving``)."""

@@ -1,0 +1,1 @@
+"""Tests of both training stages, their data and the accelerator kit (``training``)."""
