@@ -13,6 +13,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
+from app.passage_html import passage_html  # noqa: E402
 from searchr3.errors import SearchR3Error  # noqa: E402
 from searchr3.retrieval.options import SearchOptions  # noqa: E402
 from searchr3.serving.service import DEFAULT_OPTIONS, ChatService, Reply  # noqa: E402
@@ -27,25 +28,6 @@ INTRO = (
 # What reasoning did on the dev sets (docs/results.md), shown beside its switch.
 REASONING_NOTE = ("measured on the dev sets it lowers search quality (nDCG@10 pyfaq 0.867 → 0.759, perlfaq"
                   " 0.762 → 0.658); the trace shows what the model made of the question")
-
-
-def marked(text: str, spans: list[tuple[int, int]], limit: int = 700) -> str:
-    """``text`` escaped, with ``spans`` in ``<mark>``; cut to about ``limit`` characters around
-    the first span."""
-    begin = 0
-    if spans and spans[0][1] > limit:
-        begin = max(0, spans[0][0] - limit // 4)
-    end = max(begin + limit, spans[0][1] if spans else 0)
-    out, at = [], begin
-    for a, b in spans:
-        if b <= begin or a >= end:
-            continue
-        a, b = max(a, begin), min(b, end)
-        out += [html.escape(text[at:a]), "<mark>", html.escape(text[a:b]), "</mark>"]
-        at = b
-    out.append(html.escape(text[at:end]))
-    body = "".join(out)
-    return ("… " if begin else "") + body + (" …" if end < len(text) else "")
 
 
 def passages_markdown(reply: Reply, links=None, collection: str = "") -> str:
@@ -65,9 +47,8 @@ def passages_markdown(reply: Reply, links=None, collection: str = "") -> str:
             where.append(f"page {m['page']}")
         if m.get("heading"):
             where.append(f"§ {html.escape(str(m['heading']))}")
-        # the text as written: escaped HTML (no Markdown reading of "# comment" or "*"), its line
-        # breaks and indentation kept (code stays code), in one HTML block (no blank line inside)
-        body = marked(h.text, found).replace("\n", "<br>")
+        # the text as written (app.passage_html): escaped, code in monospace, tables as tables, one HTML block
+        body = passage_html(h.text, found)
         blocks.append(f"**[{h.rank}]** {' · '.join(where)} — score {h.score:.3f}\n\n"
                       f'<div class="passage-text">{body}</div>')
     return "\n\n".join(blocks)
@@ -294,6 +275,10 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
 PASSAGE_CSS = """
 .passage-text { white-space: pre-wrap; border-left: 3px solid var(--border-color-primary); padding-left: 0.75em;
                 margin-bottom: 1em; font-size: 0.95em; }
+.passage-text pre.passage-code { font-family: var(--font-mono); font-size: 0.9em; white-space: pre-wrap;
+                background: var(--code-background-fill); padding: 0.4em 0.6em; margin: 0.4em 0; border-radius: 4px; }
+.passage-text table { border-collapse: collapse; margin: 0.4em 0; white-space: normal; }
+.passage-text th, .passage-text td { border: 1px solid var(--border-color-primary); padding: 0.15em 0.5em; }
 """
 THEME_FONTS = dict(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 

@@ -2,11 +2,14 @@
 between parsing (in a worker thread, ahead of the model), embedding and storing; "model
 waited" is the parse time that was not hidden behind embedding. Default folder: the Python
 documentation HTML from Debian's ``python3-doc`` package (``apt-get install python3-doc``).
-``--ray`` adds runs on a local Ray instance with 1 and 2 embedding workers (Ray's start is
-timed apart; each run's time includes loading the model in its workers; "embed s" sums the
-workers' busy time, so with 2 workers it can exceed the run's).
+Then the same folder through ``python -m ingest --json`` as a user runs it (wall time: start,
+imports and model load included), and its no-op re-run. ``--ray`` adds runs on a local Ray
+instance with 1 and 2 embedding workers (Ray's start is timed apart; each run's time includes
+loading the model in its workers; "embed s" sums the workers' busy time, so with 2 workers it
+can exceed the run's).
 
-    python -m bench.ingest [--folder DIR] [--limit 40] [--chunk-tokens 256] [--precisions float32,auto] [--ray]
+    python -m bench.ingest [--folder DIR] [--limit 40] [--chunk-tokens 256] [--precisions float32,auto]
+                           [--no-cli] [--ray]
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from rich.table import Table
 
 from searchr3 import Embedder, ModelConfig
 from searchr3.index.vectors import IndexLocation, VectorIndex
-from searchr3.ingestion.pipeline import Ingestor
+from searchr3.ingestion.pipeline import Ingestor, Summary
 
 
 def python_doc_folder() -> Path | None:
@@ -55,12 +58,31 @@ def ray_runs(subset: Path, work: Path, args, console: Console) -> list:
     return runs
 
 
+def cli_runs(subset: Path, work: Path, chunk_tokens: int) -> list:
+    """``python -m ingest`` over ``subset`` into a fresh index, then again (nothing changed): each
+    run's summary with ``seconds`` replaced by the command's wall time."""
+    import json
+    import subprocess
+    import time
+
+    runs = []
+    for label in ("CLI `python -m ingest`: first (empty index)", "CLI: second (unchanged)"):
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", "ingest", str(subset), "--db", str(work / "db-cli"), "--json",
+                              "--chunk-tokens", str(chunk_tokens)], capture_output=True, text=True, check=True)
+        summary = Summary(**json.loads(out.stdout))
+        summary.seconds = time.perf_counter() - t0
+        runs.append((label, summary))
+    return runs
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--folder", type=Path, default=None)
     ap.add_argument("--limit", type=int, default=40, help="first N files (sorted) of the folder")
     ap.add_argument("--chunk-tokens", type=int, default=256)
     ap.add_argument("--precisions", default="float32,auto", help="one fresh index per precision, in this order")
+    ap.add_argument("--no-cli", dest="cli", action="store_false", help="skip the python -m ingest runs")
     ap.add_argument("--ray", action="store_true", help="then ingest on a local Ray instance (see --ray-runs)")
     ap.add_argument("--ray-runs", default="1x1,1x2,2x1", help="WORKERSxCPUS of each Ray run, in this order")
     ap.add_argument("--ray-cpus", type=int, default=None, help="CPUs of the local Ray instance (default: all)")
@@ -87,6 +109,8 @@ def main() -> int:
             runs += [(f"{name}: first (empty index)", ingestor.run([subset]))]
             runs += [(f"{name}: second (unchanged)", ingestor.run([subset]))]
             del embedder, ingestor
+        if args.cli:
+            runs += cli_runs(subset, work, args.chunk_tokens)
         if args.ray:
             runs += ray_runs(subset, work, args, console)
     finally:

@@ -14,13 +14,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from searchr3 import Embedder, SearchR3Error
 from searchr3.cli import (
     add_index_args,
     add_model_args,
@@ -30,10 +30,15 @@ from searchr3.cli import (
     print_error,
     stop_on_sigterm,
 )
-from searchr3.index.vectors import VectorIndex
+from searchr3.errors import IndexNotFoundError, SearchR3Error
+from searchr3.index.vectors import VectorIndex, stored_model
 from searchr3.ingestion.check import Report, check, repair
 from searchr3.ingestion.loaders import LOADERS
-from searchr3.ingestion.pipeline import FileResult, Ingestor, Summary
+from searchr3.ingestion.pipeline import FileResult, Ingestor, Summary, unchanged_run, writer_lock
+from searchr3.model.identity import expected_fingerprint
+
+if TYPE_CHECKING:  # pragma: no cover
+    from searchr3 import Embedder
 
 
 class RichProgress:
@@ -101,9 +106,12 @@ class RichProgress:
         self._advance_bytes(max(0.0, self.sizes.get(result.path, 0) - self.counted))  # the rest of its share
         self.current, self.counted = (0, 1), 0.0
         if result.status == "failed":
-            # one line whatever the width: a log or a script finds the path whole
-            self.bar.console.print(f"[red]failed[/red] {escape(str(result.path))}: {escape(str(result.error))}",
-                                   soft_wrap=True)
+            print_failure(self.bar.console, result.path, result.error)
+
+
+def print_failure(console: Console, path: str, error: str | None) -> None:
+    """``failed PATH: ERROR`` on one line whatever the width: a log or a script finds the path whole."""
+    console.print(f"[red]failed[/red] {escape(str(path))}: {escape(str(error))}", soft_wrap=True)
 
 
 def _duration(seconds: float) -> str:
@@ -179,6 +187,8 @@ def _check_table(report: Report) -> Table:
 
 def run_check(args: argparse.Namespace, location, console: Console) -> int:
     """``--check`` / ``--repair``: 0 sound, 1 problems (left), 2 nothing could be done."""
+    from searchr3 import Embedder
+
     try:
         embedder = Embedder.load(model_config(args))
         index = VectorIndex(location, embedder.fingerprint, embedder.dim, create=False)
@@ -205,6 +215,7 @@ def run_check(args: argparse.Namespace, location, console: Console) -> int:
 
 def run_reembed(args: argparse.Namespace, location, console: Console) -> int:
     """``--reembed``: 0 done (or nothing to do), 2 nothing could be done, 130 interrupted."""
+    from searchr3 import Embedder
     from searchr3.ingestion.reembed import reembed
 
     try:
@@ -238,6 +249,24 @@ def run_reembed(args: argparse.Namespace, location, console: Console) -> int:
     return 0
 
 
+def nothing_to_do(args: argparse.Namespace, location) -> Summary | None:
+    """The summary of a re-run that would change nothing, told from the index and the files
+    without loading the model (a no-op re-run takes a second, not the model's load); ``None``
+    when there is work, or when the index was built by another model than the one named."""
+    fingerprint = expected_fingerprint(model_config(args))
+    if fingerprint is None:
+        return None
+    try:
+        stored, dim = stored_model(location)
+    except IndexNotFoundError:
+        return None
+    if stored != fingerprint or not dim:
+        return None
+    index = VectorIndex(location, fingerprint, dim, create=False)
+    with writer_lock(index):
+        return unchanged_run(index, args.paths, prune=args.prune)
+
+
 def _ingestor(args: argparse.Namespace, embedder: Embedder, index: VectorIndex) -> Ingestor:
     """The local ingestor, or with ``--ray`` the one that runs on a Ray cluster."""
     if args.ray is None:
@@ -267,12 +296,18 @@ def main(argv: list[str] | None = None) -> int:
         return _fail("--ray indexes a folder once; --watch runs locally")
     if args.watch and not all(Path(p).expanduser().is_dir() for p in args.paths):
         return _fail("--watch follows folders: name folders, not files")
+    from searchr3 import Embedder
+
     try:
-        embedder = Embedder.load(model_config(args))
-        index = VectorIndex(location, embedder.fingerprint, embedder.dim)
-        ingestor = _ingestor(args, embedder, index)
-        with RichProgress(console) as progress:
-            summary = ingestor.run(args.paths, prune=args.prune, progress=progress)
+        summary = None if args.watch or args.ray is not None else nothing_to_do(args, location)
+        for failure in summary.failures if summary else ():
+            print_failure(console, failure["path"], failure["error"])
+        if summary is None:
+            embedder = Embedder.load(model_config(args))
+            index = VectorIndex(location, embedder.fingerprint, embedder.dim)
+            ingestor = _ingestor(args, embedder, index)
+            with RichProgress(console) as progress:
+                summary = ingestor.run(args.paths, prune=args.prune, progress=progress)
     except KeyboardInterrupt:
         print("interrupted: the index is consistent; run the same command again to finish", file=sys.stderr)
         return 130

@@ -6,9 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from searchr3.config import DEFAULT_ADAPTER, ModelConfig
+from searchr3.config import DECODE_PRECISIONS, DEFAULT_ADAPTER, PRECISIONS, ModelConfig
 from searchr3.index.vectors import DEFAULT_COLLECTION, IndexLocation, default_db_path
-from searchr3.model.precision import DECODE_PRECISIONS, PRECISIONS
 
 
 def add_model_args(ap: argparse.ArgumentParser) -> None:

@@ -26,6 +26,12 @@ def cache_dir() -> Path:
     return Path(base).expanduser() / "searchr3"
 
 
+#: Accepted precision names (``ModelConfig.precision``; ``auto`` picks one).
+PRECISIONS = ("float32", "bfloat16")
+#: Accepted names for the weights that generate text (reasoning traces, chat answers).
+DECODE_PRECISIONS = ("same", "int8", "checked")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """How to build an :class:`~searchr3.embedding.embedder.Embedder`.

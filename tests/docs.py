@@ -79,3 +79,25 @@ def write_corpus(folder: Path) -> dict[str, Path]:
         ["The committee postponed the vote on the bridge.", "Minutes were taken by the clerk."],
     )
     return files
+
+
+#: A manual's HTML page as Debian's and Sphinx's tools write them: navigation bars, a table of
+#: contents, sections with ids, a root-prompt code block, a list and a table.
+STRUCTURED = """<html><head><title>Manual</title></head><body>
+<div class="navheader"><table><tr><td><a accesskey="p" href="ch01.html">Prev</a></td>
+  <td><a accesskey="n" href="ch03.html">Next</a></td></tr></table></div>
+<div class="header"><p>Next: <a href="#b" rel="next">Backups</a>, Up: <a href="#top" rel="up">Top</a></p></div>
+<div class="toc"><p>Table of Contents</p><dl><dt><a href="#a">1. Restoring</a></dt></dl></div>
+<ul><li><a href="#restoring">Restoring a system</a></li><li><a href="#packages">Packages</a></li></ul>
+<div class="section" id="restoring"><h2>Restoring a system</h2>
+<p>Mount the old disk first, as root:</p>
+<pre class="screen"># mkdir -p /path/to/old/system
+# mount /dev/sda1 <b>/path/to/old/system</b>
+    cd /path/to/old/system</pre>
+<ul><li>Check the disk.</li><li>Copy <code>/etc</code> back.</li></ul>
+</div>
+<div class="section" id="packages"><h2>Packages</h2>
+<table><tr><th>package</th><th>popcon</th><th>size</th></tr>
+<tr><td>grub-rescue-pc</td><td>V:0, I:1</td><td>6422</td></tr>
+<tr><td>grub2</td><td>V:2, I:9</td><td>120</td></tr></table>
+</div></body></html>"""

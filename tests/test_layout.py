@@ -118,3 +118,12 @@ def test_layout_page_is_generated_from_the_docstrings():
 
     layout = runpy.run_path(str(REPO / "scripts" / "layout.py"))["layout"]
     assert (REPO / "docs" / "layout.md").read_text() == layout()
+
+
+def test_every_public_name_still_comes_from_the_package_root():
+    """``from searchr3 import X`` works for every name in ``__all__``, wherever its module moved."""
+    import searchr3
+
+    missing = [name for name in searchr3.__all__ if getattr(searchr3, name, None) is None]
+    assert missing == []
+    assert searchr3.Searcher.__module__ == "searchr3.retrieval.searcher"

@@ -101,6 +101,12 @@ class LexicalIndex:
             texts.append(bm25_text(text or "", metadata or {}))
         return cls(ids, texts)
 
+    @staticmethod
+    def is_current(index: VectorIndex) -> bool:
+        """Whether the saved BM25 index covers exactly the collection's chunks (nothing loaded)."""
+        meta = lexical_dir(index.location) / "ids.json"
+        return meta.is_file() and json.loads(meta.read_text()).get("digest") == chunk_digest(index)
+
     @classmethod
     def in_step_with(cls, index: VectorIndex, digest: str | None = None) -> LexicalIndex:
         """The saved BM25 index if it covers exactly the collection's chunks, else a rebuilt

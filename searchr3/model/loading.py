@@ -19,9 +19,9 @@ from searchr3.model import fast_decode
 from searchr3.model.adapter import apply_adapter
 from searchr3.model.base import load_base
 from searchr3.model.embed_token import add_embed_token, embed_token_id
+from searchr3.model.identity import fingerprint_of
 from searchr3.model.merged_cache import merged_default
 from searchr3.model.precision import int8_decoder, resolve_decode_precision, resolve_precision, torch_dtype
-from searchr3.model.prompts import PROMPT_VERSION
 from searchr3.model.threads import pin_threads
 
 #: int8 tokens drafted ahead of each float32 check (``decode_precision="checked"``).
@@ -83,7 +83,7 @@ class LoadedModel:
 
         An index stores it; vectors from models with different fingerprints never mix.
         """
-        return f"{self.base_id}|adapter={self.adapter_id or 'none'}|prompts=v{PROMPT_VERSION}"
+        return fingerprint_of(self.base_id, self.adapter_id)
 
     @classmethod
     def from_model(cls, model: torch.nn.Module, tokenizer, base_id: str, adapter_id: str | None) -> LoadedModel:

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import torch
 
+from searchr3.config import DECODE_PRECISIONS, PRECISIONS
 from searchr3.errors import InvalidInputError
 
-#: Accepted precision names.
-PRECISIONS = ("float32", "bfloat16")
 _ALIASES = {"fp32": "float32", "bf16": "bfloat16", "auto": None}
 
 
@@ -56,8 +55,6 @@ def torch_dtype(precision: str) -> torch.dtype:
     return torch.bfloat16 if precision == "bfloat16" else torch.float32
 
 
-#: Accepted names for the weights that generate text (reasoning traces, chat answers).
-DECODE_PRECISIONS = ("same", "int8", "checked")
 
 
 def quantize_int8(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -159,3 +159,42 @@ def test_documents_list_and_remove(shipped_server, tmp_path):  # noqa: F811
         expect(page.locator("#chat .message").last).not_to_contain_text("…", timeout=180_000)
         assert "kiln.txt" not in page.locator("#passages").inner_text()
         browser.close()
+
+
+def test_a_manual_page_shows_its_code_and_table_as_written(shipped_server, tmp_path):  # noqa: F811
+    """A manual's HTML page: the passages show the '#'-prompt code block in monospace with its lines and
+    the table as a table; the code passage's link opens the page at its section."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.docs import STRUCTURED
+
+    page_file = tmp_path / "rescue-manual.html"
+    page_file.write_text(STRUCTURED)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1300})
+        page.goto(shipped_server)
+        page.locator("#collection input").fill("manual")
+        page.locator("#collection input").press("Enter")
+        page.locator("#upload input[type=file]").set_input_files(str(page_file))
+        page.locator("#index").click()
+        expect(page.locator("#upload-status")).to_contain_text("Indexed 1 files", timeout=180_000)
+        page.locator("#question textarea").fill("How do I mount the old system as root, and which grub packages?")
+        page.locator("#ask").click()
+        code = page.locator("#passages pre.passage-code").first
+        expect(code).to_contain_text("# mkdir -p /path/to/old/system", timeout=180_000)
+        assert code.inner_text().splitlines()[:3] == [
+            "# mkdir -p /path/to/old/system", "# mount /dev/sda1 /path/to/old/system", "    cd /path/to/old/system"]
+        assert code.evaluate("e => getComputedStyle(e).fontFamily").lower().find("mono") >= 0
+        table = page.locator("#passages table").first
+        expect(table.locator("th").first).to_have_text("package")
+        expect(table).to_contain_text("grub-rescue-pc")
+        assert page.locator("#passages h1, #passages h2, #passages h3").count() == 0  # '#' lines are not headings
+        href = page.locator("#passages a[href*='/sources/manual/']").evaluate_all("els => els.map(e => e.href)")
+        assert any(h.endswith("#restoring") for h in href) and any(h.endswith("#packages") for h in href)
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(tmp_path / "manual.png"))
+        browser.close()
+    assert (tmp_path / "manual.png").stat().st_size > 10_000
+    if os.environ.get("SEARCHR3_SCREENSHOT_MANUAL"):
+        shutil.copy(tmp_path / "manual.png", os.environ["SEARCHR3_SCREENSHOT_MANUAL"])

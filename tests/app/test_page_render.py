@@ -1,6 +1,7 @@
 """How the page renders a reply: marked evidence, source links, the thinking message."""
 
-from app.page import answer_markdown, marked, message_text, passages_markdown, search_message
+from app.page import answer_markdown, message_text, passages_markdown, search_message
+from app.passage_html import marked
 from searchr3.retrieval.searcher import RankedHit
 from searchr3.serving.service import Reply
 from searchr3.serving.source_links import SourceLinks
@@ -72,3 +73,17 @@ def test_an_answer_left_inside_a_code_block_does_not_swallow_its_citations():
     reply = Reply(search="q", passages=[hit], answer="Use this:\n\n```python\njson.dumps(obj, indent=4)", done=True)
     rendered = answer_markdown(reply)
     assert rendered.count("```") % 2 == 0 and rendered.endswith("**Passages shown:** [1] json.html")
+
+
+def test_code_shows_as_code_and_a_table_as_a_table():
+    text = ("Mount the old disk first, as root:\n\n```\n# mkdir -p /path/to/old/system\n    cd /path <x>\n```\n\n"
+            "| package | size |\n| --- | --- |\n| grub-rescue-pc | 6422 |\n| a \\| b | 1 |\n\nThen *reboot*.")
+    hit = RankedHit("c1", text, {"file_name": "ref.html"}, 1, 0.8, 0.8)
+    shown = passages_markdown(Reply(search="q", passages=[hit], highlights=[[(0, 34)]]))
+    body = shown.split('<div class="passage-text">', 1)[1]
+    assert "\n" not in body and "```" not in body
+    assert body.startswith("<mark>Mount the old disk first, as root:</mark>"
+                           '<pre class="passage-code"><code># mkdir -p /path/to/old/system<br>    cd /path &lt;x&gt;'
+                           "</code></pre>")
+    assert ("<table><tr><th>package</th><th>size</th></tr><tr><td>grub-rescue-pc</td><td>6422</td></tr>"
+            "<tr><td>a | b</td><td>1</td></tr></table>Then *reboot*.</div>") in body

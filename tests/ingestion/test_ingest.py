@@ -172,6 +172,38 @@ def test_cli_json_summary_and_exit_status(tmp_path):
 
 
 @pytest.mark.tiny  # starts a process
+def test_a_re_run_that_changes_nothing_never_loads_the_model(tmp_path):
+    """Unchanged files (and a corrupt one, failed again) are told from the index alone: the model's
+    weights are replaced by junk of the same size (same fingerprint) and the re-run still succeeds;
+    once a file changes, the run needs the model and says in one line that it cannot load it."""
+    import shutil
+
+    from tests.tiny_model import tiny_model_dir
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir(), model)
+    options = ["--model", str(model), "--precision", "float32"]
+    docs = tmp_path / "docs"
+    write_corpus(docs)
+    (docs / "bad.pdf").write_bytes(b"%PDF-1.4 junk")
+    first = json.loads(_cli(docs, "--db", tmp_path / "db", "--json", "--prune", model=options).stdout)
+    assert first["files_indexed"] == 6 and first["files_failed"] == 1
+    weights = model / "model.safetensors"
+    weights.write_bytes(b"\0" * weights.stat().st_size)
+
+    again = _cli(docs, "--db", tmp_path / "db", "--json", "--prune", model=options)
+    summary = json.loads(again.stdout)
+    assert again.returncode == 1 and f"failed {docs / 'bad.pdf'}: corrupt PDF" in again.stderr
+    assert (summary["files_unchanged"], summary["files_failed"], summary["chunks_added"]) == (6, 1, 0)
+    assert summary["chunks_total"] == first["chunks_total"]
+
+    (docs / "notes.md").write_text("# Notes\n\nA new file needs the model.\n")
+    changed = _cli(docs, "--db", tmp_path / "db", "--json", model=options)
+    (line,) = changed.stderr.strip().splitlines()
+    assert changed.returncode == 2 and line.startswith(f"error: could not load model '{model}': ")
+
+
+@pytest.mark.tiny  # starts a process
 def test_cli_bad_path_is_one_line(tmp_path):
     out = _cli(tmp_path / "nowhere", "--db", tmp_path / "db")
     assert out.returncode == 2

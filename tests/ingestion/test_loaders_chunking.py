@@ -4,7 +4,7 @@ import pytest
 
 from searchr3.ingestion.chunking import Chunker
 from searchr3.ingestion.loaders import LoadError, Section, load
-from tests.docs import write_corpus, write_pdf
+from tests.docs import STRUCTURED, write_corpus, write_pdf
 
 
 @pytest.fixture(scope="module")
@@ -122,26 +122,6 @@ def test_html_sections_keep_the_id_a_link_can_open_them_at(tmp_path, embedder):
     assert "#" not in SourceLinks(b"k" * 32).url("docs", "c1", _metadata(str(page), "sha", 5, chunks[4], "now"))
 
 
-STRUCTURED = """<html><head><title>Manual</title></head><body>
-<div class="navheader"><table><tr><td><a accesskey="p" href="ch01.html">Prev</a></td>
-  <td><a accesskey="n" href="ch03.html">Next</a></td></tr></table></div>
-<div class="header"><p>Next: <a href="#b" rel="next">Backups</a>, Up: <a href="#top" rel="up">Top</a></p></div>
-<div class="toc"><p>Table of Contents</p><dl><dt><a href="#a">1. Restoring</a></dt></dl></div>
-<ul><li><a href="#restoring">Restoring a system</a></li><li><a href="#packages">Packages</a></li></ul>
-<div class="section" id="restoring"><h2>Restoring a system</h2>
-<p>Mount the old disk first, as root:</p>
-<pre class="screen"># mkdir -p /path/to/old/system
-# mount /dev/sda1 <b>/path/to/old/system</b>
-    cd /path/to/old/system</pre>
-<ul><li>Check the disk.</li><li>Copy <code>/etc</code> back.</li></ul>
-</div>
-<div class="section" id="packages"><h2>Packages</h2>
-<table><tr><th>package</th><th>popcon</th><th>size</th></tr>
-<tr><td>grub-rescue-pc</td><td>V:0, I:1</td><td>6422</td></tr>
-<tr><td>grub2</td><td>V:2, I:9</td><td>120</td></tr></table>
-</div></body></html>"""
-
-
 def test_html_keeps_code_tables_and_lists_and_drops_navigation(tmp_path):
     page = tmp_path / "manual.html"
     page.write_text(STRUCTURED)
@@ -150,8 +130,9 @@ def test_html_keeps_code_tables_and_lists_and_drops_navigation(tmp_path):
     text = "\n\n".join(s.text for s in sections)
     for furniture in ("Prev", "Next:", "Table of Contents", "1. Restoring"):
         assert furniture not in text  # navigation bars and tables of contents are not indexed
-    assert ("# mkdir -p /path/to/old/system\n# mount /dev/sda1 /path/to/old/system\n    cd /path/to/old/system"
-            in sections[0].text)  # code keeps its lines, its '#' prompts and its indentation
+    # code is fenced and keeps its lines, its '#' prompts and its indentation
+    assert ("```\n# mkdir -p /path/to/old/system\n# mount /dev/sda1 /path/to/old/system\n"
+            "    cd /path/to/old/system\n```" in sections[0].text)
     assert "- Check the disk.\n- Copy /etc back." in sections[0].text
     assert sections[1].text == ("| package | popcon | size |\n| --- | --- | --- |\n"
                                 "| grub-rescue-pc | V:0, I:1 | 6422 |\n| grub2 | V:2, I:9 | 120 |")
@@ -171,4 +152,22 @@ def test_an_example_inside_a_definition_keeps_its_lines(tmp_path):
                     "<p>See also suffixes.</p></dd></dl>")
     (section,) = load(page)
     assert section.text == ("PurePath.suffix\n\nThe file extension, if any:\n\n"
-                            ">>> PurePosixPath('a/b.py').suffix\n'.py'\n\nSee also suffixes.")
+                            "```\n>>> PurePosixPath('a/b.py').suffix\n'.py'\n```\n\nSee also suffixes.")
+
+
+def test_a_code_block_stays_whole_and_a_long_one_is_cut_between_lines_each_piece_fenced():
+    from searchr3.ingestion.chunking import paragraphs_of
+    from searchr3.model.default import load_default_tokenizer
+
+    short = "Run:\n\n```sh\n# first\n\n# second, after a blank line\n```\nDone."
+    assert paragraphs_of(short) == ["Run:", "```sh\n# first\n\n# second, after a blank line\n```", "Done."]
+    lines = [f"    step_{i} = compute({i}, {i + 1})  # line {i}" for i in range(60)]
+    text = "Intro.\n\n```python\n" + "\n".join(lines[:30]) + "\n\n" + "\n".join(lines[30:]) + "\n```"
+    chunks = Chunker(load_default_tokenizer(), max_tokens=128, overlap=0).chunk([Section(text, "Example")])
+    code = [c.text for c in chunks if "step_" in c.text]
+    assert len(code) > 2
+    for piece in code:  # every piece is a whole fenced block of whole lines, indentation kept
+        assert piece.count("```") == 2 and piece.split("\n")[0] in ("```python", "Intro.")
+        assert all(line in lines or line in ("```python", "```", "", "Intro.") for line in piece.split("\n"))
+    shown = [line for piece in code for line in piece.split("\n") if line.startswith("    step_")]
+    assert shown == lines  # nothing lost or repeated (no overlap asked)

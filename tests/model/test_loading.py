@@ -117,6 +117,15 @@ def test_the_shipped_adapter_is_the_default(trained, embedder):
     assert size < 12_000_000, size
 
 
+def test_the_fingerprint_is_told_without_loading(trained, embedder, tmp_path):
+    """``ingest``'s no-op re-run compares this with the index instead of loading the model."""
+    from searchr3.model.identity import expected_fingerprint
+
+    assert expected_fingerprint(trained.config) == trained.fingerprint
+    assert expected_fingerprint(embedder.config) == embedder.fingerprint
+    assert expected_fingerprint(ModelConfig(model=str(tmp_path / "absent"))) is None
+
+
 def test_a_merged_adapter_is_read_back_from_the_cache_bit_for_bit(tmp_path, monkeypatch):
     """The first load merges the adapter and saves the sum; the next reads it, without peft's merge,
     and has exactly the weights, identity and vectors of a fresh merge."""

@@ -314,3 +314,37 @@ def test_list_and_remove_files(client, url):
     assert found("How is clay fired?") == ["loom.txt"]  # dense and BM25 both forgot it
     again = httpx.delete(f"{url}/v1/collections/crafts/files", params={"source": listed[0]["source"]})
     assert again.status_code == 404 and again.json()["error"]["code"] == "file_not_found"
+
+
+def test_documents_keep_code_and_tables_and_passages_link_to_their_section(client, url, tmp_path):
+    """A manual's HTML page (navigation, table of contents, a '#'-prompt code block, a table, section ids),
+    a Markdown note with a fenced block and a PDF, uploaded: the passages come back with code fenced as
+    written, tables as rows with their header, no table-of-contents passage, and links to the section."""
+    from tests.docs import STRUCTURED, write_pdf
+
+    pdf = write_pdf(tmp_path / "rescue.pdf", ["Rescue disks boot a broken system from a USB stick."])
+    files = [("files", ("manual.html", STRUCTURED.encode(), "text/html")),
+             ("files", ("note.md", b"# Backups\n\nCopy the folder:\n\n```sh\n# rsync -a /etc /backup\n```\n",
+                        "text/markdown")),
+             ("files", ("rescue.pdf", pdf.read_bytes(), "application/pdf"))]
+    added = httpx.post(f"{url}/v1/collections/manual/files", files=files, timeout=300).json()
+    assert added["files_indexed"] == 3 and added["files_failed"] == 0
+
+    def top(question: str) -> dict:
+        answer = client.chat.completions.create(model="searchr3", messages=[{"role": "user", "content": question}],
+                                                max_tokens=1, extra_body={"collection": "manual", "k": 8})
+        return answer.model_extra["sources"]
+
+    sources = top("mkdir mount the old system as root")
+    code = sources[0]
+    assert "```\n# mkdir -p /path/to/old/system\n# mount /dev/sda1 /path/to/old/system\n" in code["text"]
+    assert code["link"].endswith("#restoring") and code["metadata"]["heading"] == "Restoring a system"
+    texts = [s["text"] for s in sources]
+    assert not any("Table of Contents" in t or "Prev" in t for t in texts)  # furniture is not indexed
+    table = top("grub2 grub-rescue-pc package popcon size")[0]
+    assert table["text"].startswith("| package | popcon | size |\n| --- | --- | --- |\n")
+    assert table["link"].endswith("#packages")
+    note = top("rsync backup etc")[0]
+    assert note["metadata"]["file_name"] == "note.md" and "```sh\n# rsync -a /etc /backup\n```" in note["text"]
+    rescue = top("rescue disks boot broken system usb")[0]
+    assert rescue["metadata"]["page"] == 1 and rescue["link"].endswith("#page=1")
