@@ -63,9 +63,17 @@ class Reply:
     highlights: list[list[tuple[int, int]]] = field(default_factory=list)
     warning: str | None = None
     answer: str = ""
-    error: SearchR3Error | None = None
+    error: str | None = None
     done: bool = False
     seconds: dict[str, float] = field(default_factory=dict)
+
+    failure: SearchR3Error | None = field(default=None, repr=False, compare=False)
+
+    def failed(self, exc: SearchR3Error) -> Reply:
+        """This reply ended by ``exc``: ``error`` its one-line message (what a page shows),
+        ``failure`` the typed error (what the API maps to a status), ``done``."""
+        self.error, self.failure, self.done = " ".join(str(exc).split()), exc, True
+        return self
 
     @property
     def citations(self) -> list[int]:
@@ -263,7 +271,7 @@ class ChatService:
     ) -> Iterator[Reply]:
         """The chat, for the page and the API alike: :meth:`retrieve`, then the answer written from
         the passages, as a stream of :class:`Reply` snapshots (with reasoning, the trace as it grows
-        first; the last one ``done``; an error ends the stream in ``Reply.error``). ``history``: the
+        first; the last one ``done``; an error ends the stream: :meth:`Reply.failed`). ``history``: the
         earlier user questions as typed, oldest first; ``settings``: ``max_tokens`` and
         ``temperature`` where the answerer writes."""
         started = time.perf_counter()
@@ -280,7 +288,7 @@ class ChatService:
             else:
                 result = self.retrieve(question, options, collection, history)
         except SearchR3Error as exc:
-            yield Reply(error=exc, done=True)
+            yield Reply().failed(exc)
             return
         if result is None:
             yield Reply(answer=EMPTY_INDEX, done=True)
@@ -296,7 +304,7 @@ class ChatService:
                 reply.answer += piece
                 yield replace(reply)  # a snapshot: callers may keep earlier steps
         except SearchR3Error as exc:
-            reply.error = exc
+            reply.failed(exc)
         reply.done = True
         reply.seconds = {**reply.seconds, "answer": time.perf_counter() - started - reply.seconds["search"]}
         yield replace(reply)

@@ -84,7 +84,7 @@ def _as_replies(pieces: Iterator[str]) -> Iterator[Reply]:
             reply.answer += piece
             yield replace(reply)
     except SearchR3Error as exc:
-        reply.error = exc
+        reply.failed(exc)
     reply.done = True
     yield reply
 
@@ -109,8 +109,9 @@ def chat_completions(body: ChatRequest, request: Request):
     question = body.question()
     replies = service.ask(question, options, collection, body.history(), **_settings(body))
     first = next(r for r in replies if r.passages or r.done)  # with reasoning, the trace steps come first
-    if first.error and not first.passages:
-        raise from_library(first.error, "messages" if isinstance(first.error, InvalidInputError) else None) from None
+    if first.failure and not first.passages:  # a bad question, or the search failed
+        param = "messages" if isinstance(first.failure, InvalidInputError) else None
+        raise from_library(first.failure, param) from None
     if not first.passages and not service.has_collection(collection):
         raise APIError(404, f"no collection '{collection}': add documents first (POST"
                        f" /v1/collections/{collection}/files, or python -m ingest)", "collection_not_found",
@@ -121,8 +122,8 @@ def chat_completions(body: ChatRequest, request: Request):
     if body.stream:
         return _event_stream(state, body, extra, question, rest)
     last = collections.deque(rest, maxlen=1)[0]
-    if last.error:
-        raise from_library(last.error, "messages") from None
+    if last.failure:
+        raise from_library(last.failure, "messages") from None
     return _whole(state, body, extra, question, last.answer, citations=last.citations)
 
 
@@ -139,8 +140,8 @@ def _event_stream(state, body: ChatRequest, extra: dict, prompt: str, replies: I
             if reply.answer[len(last.answer):]:
                 yield _chunk(base, {"content": reply.answer[len(last.answer):]})
             last = reply
-            if reply.error:  # the status is already sent: report in the stream, as OpenAI does
-                yield f"data: {json.dumps(from_library(reply.error, 'messages').body())}\n\n"
+            if reply.failure:  # the status is already sent: report in the stream, as OpenAI does
+                yield f"data: {json.dumps(from_library(reply.failure, 'messages').body())}\n\n"
                 return
         cites = {"citations": last.citations} if "sources" in extra else {}
         yield _chunk(base, {}, "stop", **cites)
