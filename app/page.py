@@ -20,14 +20,13 @@ from searchr3.serving.service import DEFAULT_OPTIONS, ChatService, Reply  # noqa
 
 INTRO = (
     "## searchr3\n"
-    "Ask about your documents, and follow up. The model emits `<|embed_token|>` after your question "
-    "(with *reasoning* on, after first writing what you need): its hidden state there is the search "
-    "vector. The answer is written from the passages shown on the right and cites them; sentences naming "
-    "what they do not say are left out. Their links open the sources."
+    "Ask about your documents, and follow up. The passages that match your question are shown on the right, "
+    "with links to where they are in your files; the answer is written from them and cites them, and "
+    "sentences that state what the passages do not say are left out."
 )
-# What reasoning did on the dev sets (docs/results.md), shown beside its switch.
-REASONING_NOTE = ("measured on the dev sets it lowers search quality (nDCG@10 pyfaq 0.867 → 0.759, perlfaq"
-                  " 0.762 → 0.658); the trace shows what the model made of the question")
+# Beside the reasoning switch: what it costs (docs/results.md) and what it shows.
+REASONING_NOTE = ("off by default: on our test questions, searching after the model's reasoning found the right"
+                  " passage less often; on, it shows what the model made of your question before searching")
 
 
 def passages_markdown(reply: Reply, links=None, collection: str = "") -> str:
@@ -277,8 +276,9 @@ PASSAGE_CSS = """
                 margin-bottom: 1em; font-size: 0.95em; }
 .passage-text pre.passage-code { font-family: var(--font-mono); font-size: 0.9em; white-space: pre-wrap;
                 background: var(--code-background-fill); padding: 0.4em 0.6em; margin: 0.4em 0; border-radius: 4px; }
-.passage-text table { border-collapse: collapse; margin: 0.4em 0; white-space: normal; }
-.passage-text th, .passage-text td { border: 1px solid var(--border-color-primary); padding: 0.15em 0.5em; }
+.passage-text table { border-collapse: collapse; margin: 0.4em 0; white-space: normal; width: auto; }
+.passage-text th, .passage-text td { border: 1px solid var(--border-color-primary); padding: 0.15em 0.5em;
+                word-break: normal; overflow-wrap: normal; }
 """
 THEME_FONTS = dict(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 

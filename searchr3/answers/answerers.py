@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from searchr3.answers.evidence import best_sentences, excerpt
+from searchr3.answers.evidence import excerpt, score_sentences
 from searchr3.answers.grounding import SupportFilter, attribute, cited
 from searchr3.retrieval.searcher import RankedHit
 
@@ -56,24 +56,31 @@ def _joined(text: str, evidence) -> str:
 
 
 class ExtractiveAnswerer:
-    """Quotes the best-matching sentences: up to ``per_passage`` from each of the first
-    ``passages`` hits that have a match, a later passage only when its best sentence scores
-    at least ``relative`` times the first passage's."""
+    """Quotes the best-matching sentences of all the passages shown: the ``sentences`` best (at most
+    ``per_passage`` from one passage, none under ``relative`` times the best one's score), grouped by
+    passage (best first), each group in text order with its citation. Chosen on the answer dev set:
+    the 3 best sentences of all passages hold the answer in 36.4% of questions, against 30.8% for the
+    2 best of each of the first two passages (``bench/answers.py``)."""
 
     mode = "extract"
 
-    def __init__(self, passages: int = 2, per_passage: int = 2, relative: float = 0.8):
-        self.passages, self.per_passage, self.relative = passages, per_passage, relative
+    def __init__(self, sentences: int = 3, per_passage: int = 3, relative: float = 0.3):
+        self.sentences, self.per_passage, self.relative = sentences, per_passage, relative
 
     def stream(self, question: str, hits: Sequence[RankedHit], **settings) -> Iterator[str]:
-        best = best_sentences(question, [h.text for h in hits], self.per_passage)
-        chosen = [(h, ev) for h, ev in zip(hits, best) if ev][: self.passages]
-        if not chosen:
+        ranked = sorted((e for row in score_sentences(question, [h.text for h in hits]) for e in row if e.score > 0),
+                        key=lambda e: -e.score)
+        if not ranked:
             yield NOTHING_MATCHES
             return
-        top = chosen[0][1][0].score
-        chosen = [chosen[0]] + [(h, ev) for h, ev in chosen[1:] if ev[0].score >= self.relative * top]
-        for i, (hit, evidence) in enumerate(chosen):
+        chosen: dict[int, list] = {}  # passage -> its chosen sentences; insertion order: best passage first
+        for e in ranked:
+            if e.score < self.relative * ranked[0].score or sum(map(len, chosen.values())) == self.sentences:
+                break
+            if len(chosen.setdefault(e.passage, [])) < self.per_passage:
+                chosen[e.passage].append(e)
+        for i, (passage, evidence) in enumerate(chosen.items()):
+            hit = hits[passage]
             yield ("\n\n" if i else "") + f"> {_joined(hit.text, evidence)} [{hit.rank}]"
 
 

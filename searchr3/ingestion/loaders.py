@@ -6,6 +6,7 @@ Supported: ``.txt``, ``.md``, ``.rst``, ``.html``/``.htm``, ``.pdf`` (pypdf), ``
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from collections.abc import Callable
@@ -116,10 +117,12 @@ def load_rst(path: Path) -> list[Section]:
 _BLOCKS = ["p", "li", "pre", "dt", "dd", "td", "th", "blockquote", "figcaption", "caption", "table", "ul", "ol"]
 _HEADINGS = ["h1", "h2", "h3", "h4", "h5", "h6"]
 # Page furniture, not content: navigation bars, tables of contents, breadcrumbs, sidebars (by tag,
-# or by a class, id or role that says so: DocBook's navheader/navfooter/toc, Sphinx's related/sidebar).
+# or by a class, id or role that says so: DocBook's navheader/navfooter/toc, Sphinx's related/sidebar,
+# Apache's toplang/bottomlang language bars and footer).
 _FURNITURE_TAGS = ["script", "style", "nav", "header", "footer", "noscript", "template"]
 _FURNITURE = re.compile(r"\b(nav|navbar|navigation|navheader|navfooter|toc|breadcrumbs?|sidebar|sphinxsidebar"
-                        r"|related|headerlink|skip-?link)\b", re.IGNORECASE)
+                        r"|related|headerlink|skip-?link|footer|toplang|bottomlang|language-?(bar|selector))\b",
+                        re.IGNORECASE)
 TABLE_GROUP_CHARS = 600  # a long table is cut into groups of rows of about this size, each with its header
 
 
@@ -207,6 +210,8 @@ def _block_texts(el) -> list[str]:
     """The text of one top-level block as it reads: code keeps its lines, tables their rows, lists their items."""
     if el.name == "pre":
         return [_fenced(el.get_text(""))]
+    if (code := _code_only(el)) is not None:
+        return [_fenced(code)]
     if el.name == "table":
         return _table(el)
     if el.name in ("ul", "ol"):
@@ -214,6 +219,20 @@ def _block_texts(el) -> list[str]:
     if el.find("pre") is not None:  # an example inside a definition or a note: its lines stay lines
         return _with_code(el)
     return [re.sub(r"\s+", " ", el.get_text(" ", strip=True))]
+
+
+def _code_only(el) -> str | None:
+    """The lines of a block that holds nothing but one ``<code>`` (an example written as code with
+    ``<br>`` between its lines, as Apache's manual does), else ``None``."""
+    parts = [c for c in el.children if getattr(c, "name", None) or str(c).strip()]
+    if el.name != "p" or len(parts) != 1 or getattr(parts[0], "name", None) != "code":
+        return None
+    code = copy.copy(parts[0])
+    for br in code.find_all("br"):
+        br.replace_with("\x00")
+    # outside <pre>, the source's line breaks and indentation are only spaces; <br> breaks the line
+    lines = [re.sub(r"\s+", " ", line).strip() for line in code.get_text("").split("\x00")]
+    return "\n".join(line for line in lines if line)
 
 
 def _with_code(el) -> list[str]:
@@ -265,7 +284,7 @@ def load_html(path: Path) -> list[Section]:
     root = soup.body or soup
     sections: list[Section] = []
     heading, paragraphs = (soup.title.get_text(" ", strip=True) if soup.title else None), []
-    anchor = None
+    anchor, anchor_level = None, -1  # the id links open at, and the level of the heading it came from
 
     def flush():
         if paragraphs:
@@ -278,7 +297,10 @@ def load_html(path: Path) -> list[Section]:
             text = re.sub(r"\s+", " ", el.get_text(" ", strip=True))
             if text.strip():
                 flush()
-                heading, paragraphs, anchor = text.rstrip("¶ "), [], _anchor(el)
+                level, own = _HEADINGS.index(el.name), _anchor(el)
+                if own is not None or level <= anchor_level:  # a sub-heading without an id: its section's
+                    anchor, anchor_level = own, level
+                heading, paragraphs = text.rstrip("¶ "), []
             continue
         paragraphs.extend(t for t in _block_texts(el) if t.strip())
     flush()
@@ -291,15 +313,17 @@ def load_html(path: Path) -> list[Section]:
 
 def _anchor(heading) -> str | None:
     """The id a link to a heading's section jumps to: the heading's own, an anchor inside it
-    (``<a id>``/``<a name>``), or the id of the element around it (``<section id>``, a DocBook
-    ``<div class="sect2" id>``)."""
+    (``<a id>``/``<a name>``), or the id of the element it opens (``<section id>``, a DocBook
+    ``<div class="sect2" id>``); ``None`` when it has none (it then links to the section it is in)."""
     if heading.get("id"):
         return heading["id"]
     inner = heading.find("a", attrs={"id": True}) or heading.find("a", attrs={"name": True})
     if inner is not None:
         return inner.get("id") or inner.get("name")
     around = heading.find_parent(attrs={"id": True})
-    return around["id"] if around is not None and around.name not in ("body", "html") else None
+    if around is None or around.name in ("body", "html") or around.find(_HEADINGS) is not heading:
+        return None  # not this heading's own section (a page container): the section it sits in holds
+    return around["id"]
 
 
 def load_pdf(path: Path) -> list[Section]:

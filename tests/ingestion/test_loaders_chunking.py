@@ -171,3 +171,22 @@ def test_a_code_block_stays_whole_and_a_long_one_is_cut_between_lines_each_piece
         assert all(line in lines or line in ("```python", "```", "", "Intro.") for line in piece.split("\n"))
     shown = [line for piece in code for line in piece.split("\n") if line.startswith("    step_")]
     assert shown == lines  # nothing lost or repeated (no overlap asked)
+
+
+def test_examples_written_as_code_with_line_breaks_and_untitled_subsections_link_to_their_section(tmp_path):
+    """Apache's manual: examples are ``<p><code>…<br>…</code></p>``; a sub-heading without an id inside
+    the page container links to the section it sits in, not to the container."""
+    page = tmp_path / "access.html"
+    page.write_text("<html><body><div id='page-content'><div id='preamble'><h1>Access Control</h1><p>Intro.</p></div>"
+                    "<h2 id='host'>Access control by host</h2><p>Use Require.</p>"
+                    "<div class='example'><h3>Examples of IP address formats</h3>"
+                    "<pre># Full IP address\nRequire ip 10.2.3.4</pre></div>"
+                    "<p>To create the file, type:</p><div class='example'><p><code>\n"
+                    "      # htpasswd -c /usr/local/apache/passwd/passwords rbowen<br>\n"
+                    "      New password: mypassword\n    </code></p></div></div></body></html>")
+    sections = load(page)
+    assert [(s.heading, s.anchor) for s in sections] == [
+        ("Access Control", "preamble"), ("Access control by host", "host"), ("Examples of IP address formats", "host")]
+    assert sections[2].text == (
+        "```\n# Full IP address\nRequire ip 10.2.3.4\n```\n\nTo create the file, type:\n\n"
+        "```\n# htpasswd -c /usr/local/apache/passwd/passwords rbowen\nNew password: mypassword\n```")

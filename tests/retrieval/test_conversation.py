@@ -149,3 +149,23 @@ def test_attributed_citations_never_land_inside_a_code_block():
     model = FakeListChatModel(responses=["Use this:\n\n```python\njson.dumps(obj, indent=4)"])
     answer = "".join(GenerativeAnswerer(model).stream("How do I pretty-print JSON?", hits))
     assert answer.endswith("json.dumps(obj, indent=4)\n```\n\n[1]")
+
+
+def test_a_how_to_question_gets_the_sentence_with_the_command_from_any_passage():
+    """Quoting reads every passage shown and prefers, for "how do I …", the sentence that holds the command."""
+    from searchr3.answers.answerers import ExtractiveAnswerer
+    from searchr3.answers.evidence import asks_for_command, holds_command
+    from searchr3.retrieval.searcher import RankedHit
+
+    assert asks_for_command("How do I list all databases from the psql prompt?")
+    assert asks_for_command("Which option makes pg_dump run in parallel?")
+    assert not asks_for_command("Why does psql show all databases slowly?")
+    assert holds_command("\\l[+] or \\list[+] [ pattern ] List the databases.")
+    assert holds_command("Run it with --jobs 4.")
+    assert not holds_command("A well-known list of databases.")
+    first_text = "To dump all databases, use the dump tool. Databases are listed in the catalog."
+    second_text = "Tea is hot.\n\n\\l[+] or \\list[+] [ pattern ] List the databases in the server."
+    hits = [RankedHit("a", first_text, {}, 1, 0.9), RankedHit("b", second_text, {}, 2, 0.8)]
+    (first, *rest) = ExtractiveAnswerer().stream("How do I list all databases from the psql prompt?", hits)
+    assert first.startswith("> \\l[+] or \\list[+] [ pattern ] List the databases in the server. [2]")
+    assert "Tea" not in first + "".join(rest)
