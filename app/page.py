@@ -40,7 +40,7 @@ def passages_markdown(reply: Reply, links=None, collection: str = "") -> str:
     for h, found in zip(reply.passages, spans):
         m = h.metadata
         name = html.escape(m.get("file_name") or m.get("source", "?"))
-        where = [f'<a href="{links.url(collection, h.id, m)}" target="_blank" rel="noopener">{name}</a>'
+        where = [f'<a href="{links.url(collection, h.id, m, h.text)}" target="_blank" rel="noopener">{name}</a>'
                  if links else name]
         if m.get("page") is not None:
             where.append(f"page {m['page']}")
@@ -88,7 +88,7 @@ def answer_markdown(reply: Reply, links=None, collection: str = "") -> str:
         def ref(i: int) -> str:
             h = hits[i]
             name = h.metadata.get("file_name") or h.metadata.get("source", "?")
-            return f"[{i}] [{name}]({links.url(collection, h.id, h.metadata)})" if links else f"[{i}] {name}"
+            return f"[{i}] [{name}]({links.url(collection, h.id, h.metadata, h.text)})" if links else f"[{i}] {name}"
 
         text += f"\n\n**{label}:** " + " · ".join(ref(i) for i in (refs or sorted(hits)))
     return text
@@ -151,20 +151,28 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
         if not files:
             return "Choose files first."
 
-        class Bar:
+        class Bar:  # files done, and within the file being stored its chunks done: the bar moves as chunks do
             def start(self, n):
-                self.n, self.done = n, 0
-                progress(0, desc=f"indexing {n} files")
+                self.n, self.done, self.chunks, self.stored, self.name = max(n, 1), 0, 1, 0, ""
+                progress(0, desc=f"reading {n} files")
 
             def file_started(self, path, chunks):
-                progress(self.done / max(self.n, 1), desc=f"{path.name}: {chunks} chunks")
+                self.chunks, self.stored, self.name = max(chunks, 1), 0, path.name
+                self._show()
 
             def chunks_done(self, n):
-                pass
+                self.stored += n
+                self._show()
 
             def file_done(self, result):
                 self.done += 1
-                progress(self.done / max(self.n, 1))
+                self.chunks, self.stored = 1, 0
+                progress(self.done / self.n, desc=f"{self.done} of {self.n} files")
+
+            def _show(self):
+                share = (self.done + min(self.stored / self.chunks, 1)) / self.n
+                files_done = f"{self.done} of {self.n} files"
+                progress(share, desc=f"{self.name}: {self.stored} of {self.chunks} chunks ({files_done})")
 
         paths = [f if isinstance(f, str) else f.name for f in files]
         try:
@@ -212,7 +220,9 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
                     label="Upload documents (.txt .md .rst .html .pdf .docx)", file_count="multiple", elem_id="upload"
                 )
                 index_button = gr.Button("Index files", elem_id="index")
-                upload_status = gr.Markdown(elem_id="upload-status")
+                # tall enough from the start that the progress shown over it while indexing can be seen
+                upload_status = gr.Markdown("_Choose files above, then **Index files**._", elem_id="upload-status",
+                                            min_height=70)
                 stats = gr.Markdown(elem_id="stats")
         with gr.Accordion("Documents", open=False, elem_id="documents"):
             table = gr.Dataframe(headers=["file", "chunks", "indexed", "source"], interactive=False,

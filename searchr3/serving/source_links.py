@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from urllib.parse import quote
 
@@ -27,9 +28,10 @@ class SourceLinks:
         """Whether ``signature`` was made here for this collection and chunk."""
         return hmac.compare_digest(self.signature(collection, chunk_id), signature or "")
 
-    def url(self, collection: str, chunk_id: str, metadata: dict | None = None) -> str:
+    def url(self, collection: str, chunk_id: str, metadata: dict | None = None, text: str | None = None) -> str:
         """The link for a chunk; a PDF's opens at the chunk's page (``#page=N``), an HTML file's at
-        the chunk's section (``#id``)."""
+        the chunk's section (``#id``), a text file's (Markdown, reST, plain text; with the chunk's
+        ``text``) scrolled to the passage's first words where the browser reads text fragments."""
         link = (f"{SOURCE_ROUTE}/{quote(collection, safe='')}/{quote(chunk_id, safe='')}"
                 f"?sig={self.signature(collection, chunk_id)}")
         meta = metadata or {}
@@ -38,4 +40,16 @@ class SourceLinks:
             link += f"#page={int(meta['page'])}"
         elif meta.get("anchor") and source.endswith((".html", ".htm")):
             link += "#" + quote(str(meta["anchor"]), safe="")
+        elif text and source.endswith((".md", ".markdown", ".txt", ".rst")) and (words := _first_words(text)):
+            link += "#:~:text=" + quote(words, safe="").replace("-", "%2D")
         return link
+
+
+def _first_words(text: str, n: int = 6) -> str:
+    """The first ``n`` words of a passage's first line of prose (not a fence, table row or rule),
+    without Markdown's leading marks: what a text fragment can find in the file as written."""
+    for line in text.splitlines():
+        line = re.sub(r"^\s*(#+|[-*+]|\d+\.|>)\s+", "", line).strip()
+        if line and not re.match(r"^(```|~~~|\||[=\-~^*#]{3,}$)", line):
+            return " ".join(line.split()[:n])
+    return ""

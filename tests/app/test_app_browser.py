@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from tests.app.test_app_page import shipped_server  # noqa: F401  (the running app, as a user starts it)
+from tests.app.test_app_page import server, shipped_server  # noqa: F401  (the running apps: tiny; as a user starts it)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
@@ -198,3 +198,29 @@ def test_a_manual_page_shows_its_code_and_table_as_written(shipped_server, tmp_p
     assert (tmp_path / "manual.png").stat().st_size > 10_000
     if os.environ.get("SEARCHR3_SCREENSHOT_MANUAL"):
         shutil.copy(tmp_path / "manual.png", os.environ["SEARCHR3_SCREENSHOT_MANUAL"])
+
+
+def test_an_upload_shows_its_progress_while_it_runs(server, tmp_path):  # noqa: F811
+    """The upload's progress (file, chunks stored of how many) is readable in the page while indexing runs."""
+    import random
+
+    from playwright.sync_api import expect, sync_playwright
+
+    words = "kiln clay glaze fire loom warp weft thread needle yarn wool dye vat spindle wheel".split()
+    rng = random.Random(0)
+    big = tmp_path / "crafts.txt"
+    big.write_text("\n\n".join(" ".join(rng.choice(words) for _ in range(120)) + "." for _ in range(400)))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(server)
+        page.locator("#collection input").fill("progress")
+        page.locator("#collection input").press("Enter")
+        page.locator("#upload input[type=file]").set_input_files(str(big))
+        page.locator("#index").click()
+        status = page.locator("#upload-status")
+        expect(status).to_contain_text(" chunks (0 of 1 files)", timeout=60_000)  # moving, before it is done
+        text = status.inner_text()
+        assert "crafts.txt: " in text and " of 400 chunks" in text and status.bounding_box()["height"] >= 40
+        expect(status).to_contain_text("Indexed 1 files (400 chunks added)", timeout=180_000)
+        browser.close()

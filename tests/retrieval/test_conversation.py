@@ -89,6 +89,12 @@ def test_source_links_are_signed_per_chunk_and_server():
     assert not links.verify("docs", "abd", sig) and not links.verify("other", "abc", sig)
     assert not SourceLinks().verify("docs", "abc", sig)  # another server's secret
     assert "#page" not in links.url("docs", "abc", {"source": "/x/notes.txt", "page": 3})
+    # a text file's link scrolls to the passage's first words (a text fragment; '-' is its syntax: escaped)
+    note = links.url("docs", "abc", {"source": "/x/notes.md"}, "## Set-up\n\nRun the installer.")
+    assert note.endswith("#:~:text=Set%2Dup")
+    item = links.url("docs", "abc", {"source": "/x/notes.md"}, "```\n\n- Run the installer, then reboot now please.")
+    assert item.endswith("#:~:text=Run%20the%20installer%2C%20then%20reboot%20now")
+    assert "text=" not in links.url("docs", "abc", {"source": "/x/page.html"}, "Run it.")
 
 
 def test_words_opening_a_line_or_quote_are_not_names():

@@ -30,7 +30,8 @@ router = APIRouter()
 def _sources(service, collection: str, reply: Reply) -> list[dict]:
     spans = reply.highlights or [[] for _ in reply.passages]
     return [{"index": h.rank, "id": h.id, "score": round(float(h.score), 6), "text": h.text, "metadata": h.metadata,
-             "highlights": [list(span) for span in found], "link": service.links.url(collection, h.id, h.metadata)}
+             "highlights": [list(span) for span in found],
+             "link": service.links.url(collection, h.id, h.metadata, h.text)}
             for h, found in zip(reply.passages, spans)]
 
 
