@@ -123,6 +123,7 @@ _FURNITURE_TAGS = ["script", "style", "nav", "header", "footer", "noscript", "te
 _FURNITURE = re.compile(r"\b(nav|navbar|navigation|navheader|navfooter|toc|breadcrumbs?|sidebar|sphinxsidebar"
                         r"|related|headerlink|skip-?link|footer|toplang|bottomlang|language-?(bar|selector))\b",
                         re.IGNORECASE)
+_DOCX_CODE = re.compile(r"\b(code|source|preformatted|macro)\b", re.IGNORECASE)  # paragraph styles of code
 TABLE_GROUP_CHARS = 600  # a long table is cut into groups of rows of about this size, each with its header
 
 
@@ -162,8 +163,7 @@ def _cell(cell) -> str:
 
 
 def _table(table) -> list[str]:
-    """A table as Markdown rows: groups of about :data:`TABLE_GROUP_CHARS` characters, each
-    group a small table that repeats the header row (so every chunk of it says what its columns are)."""
+    """An HTML table as Markdown rows (:func:`markdown_rows`)."""
     rows = []
     for tr in table.find_all("tr"):
         if tr.find_parent("table") is not table:
@@ -171,22 +171,28 @@ def _table(table) -> list[str]:
         cells = tr.find_all(["th", "td"], recursive=False)
         if cells and any(_cell(c) for c in cells):
             rows.append((all(c.name == "th" for c in cells), [_cell(c) for c in cells]))
+    return markdown_rows([cells for _, cells in rows], header=bool(rows) and rows[0][0])
+
+
+def markdown_rows(rows: list[list[str]], header: bool) -> list[str]:
+    """Table rows as Markdown rows in groups of about :data:`TABLE_GROUP_CHARS` characters, each
+    group a small table that repeats the header row (so every chunk of it says what its columns are)."""
     if not rows:
         return []
     line = lambda cells: "| " + " | ".join(cells) + " |"  # noqa: E731
-    header = []
-    if rows[0][0] and len(rows) > 1:
-        header = [line(rows[0][1]), "|" + " --- |" * len(rows[0][1])]
+    head = []
+    if header and len(rows) > 1:
+        head = [line(rows[0]), "|" + " --- |" * len(rows[0])]
         rows = rows[1:]
     groups, current = [], []
-    for _, cells in rows:
+    for cells in rows:
         current.append(line(cells))
         if sum(len(x) for x in current) >= TABLE_GROUP_CHARS:
             groups.append(current)
             current = []
     if current:
         groups.append(current)
-    return ["\n".join(header + group) for group in groups]
+    return ["\n".join(head + group) for group in groups]
 
 
 def _fenced(code: str) -> str:
@@ -356,19 +362,48 @@ def load_docx(path: Path) -> list[Section]:
         doc = Document(str(path))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise LoadError(f"corrupt DOCX ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    from docx.table import Table
+
     sections: list[Section] = []
     heading, paragraphs = None, []
-    for para in doc.paragraphs:
-        text = para.text.strip()
+    code: list[str] = []  # consecutive code-styled paragraphs: one block
+
+    def end_code() -> None:
+        if code:
+            paragraphs.append(_fenced("\n".join(code)))
+            code.clear()
+
+    for block in doc.iter_inner_content():
+        if isinstance(block, Table):
+            end_code()
+            rows = [[re.sub(r"\s+", " ", cell.text).strip().replace("|", "\\|") for cell in row.cells]
+                    for row in block.rows]
+            paragraphs.extend(markdown_rows([r for r in rows if any(r)], header=True))
+            continue
+        text = block.text.strip()
+        style = (block.style.name if block.style is not None else "") or ""
+        if _DOCX_CODE.search(style):
+            code.append(block.text.rstrip())
+            continue
+        end_code()
         if not text:
             continue
-        style = (para.style.name if para.style is not None else "") or ""
         if style.startswith("Heading") or style == "Title":
             if paragraphs:
                 sections.append(Section("\n\n".join(paragraphs), heading))
             heading, paragraphs = text, []
+        elif style.startswith("List"):  # "List Bullet", "List Number", …: one item a line
+            numbered = "Number" in style
+            last = paragraphs[-1].rsplit("\n", 1)[-1] if paragraphs else ""
+            going = re.match(r"(\d+)\. ", last) if numbered else last.startswith("- ")
+            item = f"{int(going.group(1)) + 1 if going else 1}. {text}" if numbered else f"- {text}"
+            if going:
+                paragraphs[-1] += "\n" + item
+            else:
+                paragraphs.append(item)
         else:
             paragraphs.append(text)
+    end_code()
     if paragraphs:
         sections.append(Section("\n\n".join(paragraphs), heading))
     return sections

@@ -190,3 +190,32 @@ def test_examples_written_as_code_with_line_breaks_and_untitled_subsections_link
     assert sections[2].text == (
         "```\n# Full IP address\nRequire ip 10.2.3.4\n```\n\nTo create the file, type:\n\n"
         "```\n# htpasswd -c /usr/local/apache/passwd/passwords rbowen\nNew password: mypassword\n```")
+
+
+def test_docx_keeps_tables_lists_and_code_in_document_order(tmp_path):
+    from docx import Document
+    from docx.enum.style import WD_STYLE_TYPE
+
+    doc = Document()
+    doc.styles.add_style("Source Code", WD_STYLE_TYPE.PARAGRAPH)
+    doc.add_heading("Restoring", level=1)
+    doc.add_paragraph("Mount the disk as root:")
+    doc.add_paragraph("# mkdir -p /mnt/old", style="Source Code")
+    doc.add_paragraph("    mount /dev/sda1 /mnt/old", style="Source Code")
+    doc.add_paragraph("Check the disk.", style="List Bullet")
+    doc.add_paragraph("Copy /etc back.", style="List Bullet")
+    doc.add_paragraph("Reboot.", style="List Number")
+    doc.add_paragraph("Log in.", style="List Number")
+    table = doc.add_table(rows=3, cols=2)
+    for row, cells in zip(table.rows, [("package", "size"), ("grub2", "120"), ("grub | pc", "6422")]):
+        for cell, text in zip(row.cells, cells):
+            cell.text = text
+    doc.add_paragraph("The end.")
+    path = tmp_path / "restore.docx"
+    doc.save(str(path))
+    (section,) = load(path)
+    assert section.heading == "Restoring"
+    assert section.text == (
+        "Mount the disk as root:\n\n```\n# mkdir -p /mnt/old\n    mount /dev/sda1 /mnt/old\n```\n\n"
+        "- Check the disk.\n- Copy /etc back.\n\n1. Reboot.\n2. Log in.\n\n"
+        "| package | size |\n| --- | --- |\n| grub2 | 120 |\n| grub \\| pc | 6422 |\n\nThe end.")
