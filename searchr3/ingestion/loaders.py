@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import logging
 import re
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,7 +112,44 @@ def load_markdown(path: Path) -> list[Section]:
 
 
 def load_rst(path: Path) -> list[Section]:
-    return _split_by_headings(_read_text(path), _rst_heading)
+    return _split_by_headings(_rst_literals(_read_text(path)), _rst_heading)
+
+
+_RST_CODE = re.compile(r"^\s*\.\. (?:code-block|code|sourcecode)::\s*(\S*)\s*$")
+
+
+def _rst_literals(text: str) -> str:
+    """reST's literal blocks (after a paragraph ending in ``::``) and ``.. code-block::`` directives as
+    fenced code blocks (dedented, the language kept), so they stay code; ``text::`` reads ``text:``."""
+    lines, out, i = text.splitlines(), [], 0
+    while i < len(lines):
+        line = lines[i]
+        directive = _RST_CODE.match(line)
+        literal = not directive and line.rstrip().endswith("::") and not line.lstrip().startswith("..")
+        if not (directive or literal):
+            out.append(line)
+            i += 1
+            continue
+        j = i + 1
+        while j < len(lines) and (not lines[j].strip() or lines[j].lstrip().startswith(":")) and directive:
+            j += 1  # the directive's blank line and options (":linenos:")
+        while j < len(lines) and not lines[j].strip():
+            j += 1
+        indent = len(line) - len(line.lstrip())
+        k = j
+        while k < len(lines) and (not lines[k].strip() or len(lines[k]) - len(lines[k].lstrip()) > indent):
+            k += 1
+        block = textwrap.dedent("\n".join(lines[j:k])).strip("\n")
+        if not block:
+            out.append(line)
+            i += 1
+            continue
+        if literal:
+            head = line.rstrip()[:-2].rstrip()
+            out += [head + ":" if head and not head.endswith(" ") and not line.rstrip().endswith(" ::") else head, ""]
+        out += [f"```{directive.group(1) if directive else ''}", block, "```", ""]
+        i = k
+    return "\n".join(out)
 
 
 _BLOCKS = ["p", "li", "pre", "dt", "dd", "td", "th", "blockquote", "figcaption", "caption", "table", "ul", "ol"]

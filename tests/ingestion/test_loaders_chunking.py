@@ -219,3 +219,13 @@ def test_docx_keeps_tables_lists_and_code_in_document_order(tmp_path):
         "Mount the disk as root:\n\n```\n# mkdir -p /mnt/old\n    mount /dev/sda1 /mnt/old\n```\n\n"
         "- Check the disk.\n- Copy /etc back.\n\n1. Reboot.\n2. Log in.\n\n"
         "| package | size |\n| --- | --- |\n| grub2 | 120 |\n| grub \\| pc | 6422 |\n\nThe end.")
+
+
+def test_rst_literal_blocks_and_code_directives_stay_code(tmp_path):
+    doc = tmp_path / "install.rst"
+    doc.write_text("Install\n=======\n\nRun this::\n\n    # as root\n    make install\n\n    make check\n\n"
+                   "Then:\n\n.. code-block:: python\n   :linenos:\n\n   import os\n   print(os.sep)\n\nDone.\n")
+    (section,) = load(doc)
+    assert section.heading == "Install"
+    assert section.text == ("Run this:\n\n```\n# as root\nmake install\n\nmake check\n```\n\nThen:\n\n"
+                            "```python\nimport os\nprint(os.sep)\n```\n\nDone.")
