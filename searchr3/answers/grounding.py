@@ -1,7 +1,7 @@
 """Is an answer backed by its passages? Citation markers and the numbers and names it states.
 
-An answer may cite ``[n]`` only for a passage that was shown, and should state no number or
-name that is in neither the question nor the passages. :func:`unsupported_terms` finds such
+An answer may cite ``[n]`` only for a passage that was shown, and should state no number, name,
+file path or command-line option that is in neither the question nor the passages. :func:`unsupported_terms` finds such
 terms; :class:`SupportFilter` applies both rules to a streamed answer sentence by sentence.
 """
 
@@ -15,6 +15,10 @@ _MARKER = re.compile(r"\s?\[(\d+)\]")
 _NUMBER = re.compile(r"\d+(?:[.,:/]\d+)*")
 _NAME = re.compile(r"\b[A-Z][a-zA-Z]*(?:[-'][A-Za-z]+)*\b")
 _LETTER = re.compile(r"[A-Za-z]")
+# A file path (absolute, home or dot-relative, two parts or more) or a long option: invented ones are
+# what a small reader states most confidently ("typically located at /etc/apache2/apache2.conf").
+_PATH = re.compile(r"(?<![\w/~.])(?:~|\.{1,2})?/[\w.-]+(?:/[\w.-]+)+")
+_OPTION = re.compile(r"(?<![\w-])--[A-Za-z][\w-]+")
 _LIST_NUMBER = re.compile(r"(?m)^[\s>*-]*\d+[.)]\s")  # "1. " opening a numbered line
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n\s*\n")
 # Capitalized words that name nothing.
@@ -62,13 +66,18 @@ def terms_of(text: str) -> tuple[set[str], set[str]]:
 
 
 def unsupported_terms(answer: str, sources: Iterable[str]) -> list[str]:
-    """Numbers and names in ``answer`` that appear in none of ``sources`` (question and passages);
-    names compare case-insensitively as whole words, numbers by their digits."""
+    """Numbers, names, file paths and long options in ``answer`` that appear in none of ``sources``
+    (question and passages); names compare case-insensitively as whole words, numbers by their
+    digits, paths and options as written."""
     sources = list(sources)
     known_numbers = {_normal_number(m) for s in sources for m in _NUMBER.findall(s)}
     known_words = {w.lower() for s in sources for w in re.findall(r"[A-Za-z][A-Za-z'-]*", s)}
+    known_text = "\n".join(sources)
     numbers, names = terms_of(answer)
-    missing = [n for n in sorted(numbers) if n not in known_numbers]
+    spelled = {m.rstrip(".") for m in _PATH.findall(answer) + _OPTION.findall(answer)}
+    missing = sorted(term for term in spelled if term not in known_text)
+    inside = "".join(missing)  # numbers and names of a missing path are already said
+    missing += [n for n in sorted(numbers) if n not in known_numbers and n not in inside]
     missing += [w for w in sorted(names) if w.lower() not in known_words]
     return missing
 

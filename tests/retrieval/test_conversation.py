@@ -175,3 +175,14 @@ def test_a_how_to_question_gets_the_sentence_with_the_command_from_any_passage()
     (first, *rest) = ExtractiveAnswerer().stream("How do I list all databases from the psql prompt?", hits)
     assert first.startswith("> \\l[+] or \\list[+] [ pattern ] List the databases in the server. [2]")
     assert "Tea" not in first + "".join(rest)
+
+
+def test_invented_paths_and_options_are_unsupported():
+    """A small reader states a likely path or option the passages never give: the check catches it whole."""
+    passages = ["The AllowOverride directive in httpd.conf controls .htaccess files.",
+                "htpasswd -c /usr/local/apache/passwd/passwords rbowen", "-j njobs --jobs= njobs Run in parallel."]
+    assert unsupported_terms("Edit the file, typically located at /etc/apache2/apache2.conf.", passages) == [
+        "/etc/apache2/apache2.conf"]
+    assert unsupported_terms("Run htpasswd -c /usr/local/apache/passwd/passwords bob.", passages) == []
+    assert unsupported_terms("Use --jobs, or --format custom.", passages) == ["--format"]
+    assert unsupported_terms("Put it in ~/.bashrc.", ["Add the line to ~/.bashrc"]) == []
