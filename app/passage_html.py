@@ -8,7 +8,8 @@ from __future__ import annotations
 import html
 import re
 
-_FENCE = re.compile(r"^\s{0,3}(```+|~~~+)")
+from searchr3.ingestion.loaders import FENCE
+
 _TABLE_LINE = re.compile(r"^\|.*\|\s*$")
 _SEPARATOR = re.compile(r"^\|(\s*:?-{3,}:?\s*\|)+\s*$")
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
@@ -29,7 +30,7 @@ def blocks(text: str) -> list[tuple[str, int, int]]:
                 start, kind = at + len(line), "text"
             at += len(line)
             continue
-        if opened := _FENCE.match(body):
+        if opened := FENCE.match(body):
             fence, new = opened.group(1), "code"
         elif _TABLE_LINE.match(body):
             new = "table"
@@ -65,13 +66,6 @@ def marked_range(text: str, spans: list[tuple[int, int]], begin: int, end: int) 
     return "".join(out)
 
 
-def marked(text: str, spans: list[tuple[int, int]], limit: int = 700) -> str:
-    """``text`` escaped, with ``spans`` in ``<mark>``; cut to about ``limit`` characters around
-    the first span."""
-    begin, end = window(text, spans, limit)
-    return ("… " if begin else "") + marked_range(text, spans, begin, end) + (" …" if end < len(text) else "")
-
-
 def _table(lines: list[str]) -> str:
     """Markdown table rows as an HTML table (the first row a header when a separator follows it)."""
     head = len(lines) > 1 and bool(_SEPARATOR.match(lines[1]))
@@ -89,7 +83,7 @@ def _code(text: str, spans, a: int, b: int, begin: int, end: int) -> str:
     first = text.find("\n", a, b)
     inner_a = b if first < 0 else first + 1
     last = text.rfind("\n", inner_a, b - 1) + 1 if b - 1 > inner_a else inner_a
-    inner_b = last if last > inner_a and _FENCE.match(text[last:b]) else b
+    inner_b = last if last > inner_a and FENCE.match(text[last:b]) else b
     lo, hi = max(inner_a, begin), min(inner_b, end)
     code = marked_range(text, spans, lo, hi).strip("\n").replace("\n", "<br>") if hi > lo else ""
     return f'<pre class="passage-code"><code>{code}</code></pre>'

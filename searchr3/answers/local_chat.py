@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -129,7 +129,7 @@ class LocalChatModel(BaseChatModel):
         tokens = Streamed(work)
         ids = iter(tokens)
         try:
-            for piece in _text_pieces(ids, tokens, self._lm.tokenizer, self.stop_repeats):
+            for piece in _text_pieces(ids, tokens.stop, self._lm.tokenizer, self.stop_repeats):
                 if run_manager:
                     run_manager.on_llm_new_token(piece)
                 yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
@@ -168,7 +168,7 @@ class _Cancelled:
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
-def _text_pieces(ids: Iterator[int], tokens: Streamed, tokenizer, span: int) -> Iterator[str]:
+def _text_pieces(ids: Iterator[int], stop: Callable[[], None], tokenizer, span: int) -> Iterator[str]:
     """The text of streamed ids, piece by piece. The last ``span`` ids are held back so that
     when they repeat an earlier run of ids (a greedy loop) the text ends before the repeat and
     generation is stopped. Characters still incomplete (a split UTF-8 sequence) wait."""
@@ -178,7 +178,7 @@ def _text_pieces(ids: Iterator[int], tokens: Streamed, tokenizer, span: int) -> 
         got.append(token)
         cut = repeat_start(got, span)
         if cut is not None:
-            tokens.stop()
+            stop()
             got = got[:cut]
             break
         text = tokenizer.decode(got[: len(got) - span] if span > 0 else got, skip_special_tokens=True)

@@ -24,7 +24,8 @@ def bm25_text(text: str, metadata: dict) -> str:
     return f"{heading}\n{text}" if heading else text
 
 
-def _digest(ids: Sequence[str]) -> str:
+def ids_digest(ids: Sequence[str]) -> str:
+    """Digest of a set of chunk ids (their order does not matter)."""
     h = hashlib.sha256()
     for i in sorted(ids):
         h.update(i.encode() + b"\0")
@@ -33,7 +34,7 @@ def _digest(ids: Sequence[str]) -> str:
 
 def chunk_digest(index: VectorIndex) -> str:
     """Digest of the chunk ids a collection holds now (reads every id once)."""
-    return _digest(index.all_ids())
+    return ids_digest(index.all_ids())
 
 
 def lexical_dir(location: IndexLocation) -> Path:
@@ -50,7 +51,7 @@ class LexicalIndex:
         import bm25s
 
         self.ids = ids
-        self.digest = _digest(ids)
+        self.digest = ids_digest(ids)
         self._retriever = None
         if ids:
             self._retriever = bm25s.BM25()
@@ -102,10 +103,11 @@ class LexicalIndex:
         return cls(ids, texts)
 
     @staticmethod
-    def is_current(index: VectorIndex) -> bool:
-        """Whether the saved BM25 index covers exactly the collection's chunks (nothing loaded)."""
+    def is_current(index: VectorIndex, digest: str | None = None) -> bool:
+        """Whether the saved BM25 index covers exactly the collection's chunks (nothing loaded).
+        ``digest``: :func:`chunk_digest` of ``index`` when the caller has it already."""
         meta = lexical_dir(index.location) / "ids.json"
-        return meta.is_file() and json.loads(meta.read_text()).get("digest") == chunk_digest(index)
+        return meta.is_file() and json.loads(meta.read_text()).get("digest") == (digest or chunk_digest(index))
 
     @classmethod
     def in_step_with(cls, index: VectorIndex, digest: str | None = None) -> LexicalIndex:

@@ -13,9 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from searchr3.ingestion.loaders import Section
+from searchr3.ingestion.loaders import FENCE, Section
 
-_FENCE = re.compile(r"^\s{0,3}(```+|~~~+)")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'`])")
 
 
@@ -68,7 +67,7 @@ class Chunker:
         for para, n in zip(paragraphs, self._count(paragraphs)):
             if n <= self.max_tokens:
                 units.append((para, n))
-            elif _FENCE.match(para):
+            elif FENCE.match(para):
                 pieces = self._code_pieces(para)
                 units.extend(zip(pieces, self._count(pieces)))
             else:
@@ -85,7 +84,7 @@ class Chunker:
         """A fenced code block too long for one chunk as fenced pieces of whole lines (a line
         longer than a chunk is cut at token boundaries)."""
         lines = block.split("\n")
-        fence = _FENCE.match(lines[0]).group(1)
+        fence = FENCE.match(lines[0]).group(1)
         body = lines[1:-1] if len(lines) > 1 and lines[-1].strip() == fence else lines[1:]
         room = self.max_tokens - 2 * self._count([fence])[0] - 2
         pieces: list[list[str]] = [[]]
@@ -136,7 +135,7 @@ def paragraphs_of(text: str) -> list[str]:
     out: list[list[str]] = [[]]
     fence: str | None = None
     for line in text.split("\n"):
-        opened = _FENCE.match(line)
+        opened = FENCE.match(line)
         if fence is None and opened:
             if out[-1]:
                 out.append([])
@@ -152,7 +151,7 @@ def paragraphs_of(text: str) -> list[str]:
         elif out[-1]:
             out.append([])
     texts = ["\n".join(lines) for lines in out]
-    return [p.strip("\n") if _FENCE.match(p) else p.strip() for p in texts if p.strip()]
+    return [p.strip("\n") if FENCE.match(p) else p.strip() for p in texts if p.strip()]
 
 
 def _join(units: list[tuple[str, int]]) -> str:

@@ -48,7 +48,8 @@ def _read_text(path: Path) -> str:
     return text
 
 
-_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
+#: A fence line opening or closing a code block (```` ``` ```` or ``~~~``, three or more).
+FENCE = re.compile(r"^\s{0,3}(```+|~~~+)")
 
 
 def _split_by_headings(text: str, heading_at: Callable[[list[str], int], tuple[str, int] | None]) -> list[Section]:
@@ -60,7 +61,7 @@ def _split_by_headings(text: str, heading_at: Callable[[list[str], int], tuple[s
     fence = None
     i = 0
     while i < len(lines):
-        mark = _FENCE.match(lines[i])
+        mark = FENCE.match(lines[i])
         if mark and (fence is None or mark.group(1)[0] == fence):
             fence = None if fence else mark.group(1)[0]
         found = None if fence or mark else heading_at(lines, i)

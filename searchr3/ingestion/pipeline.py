@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from searchr3.index.bm25 import LexicalIndex
+from searchr3.index.bm25 import LexicalIndex, ids_digest
 from searchr3.index.sharing import process_label, sole_writer
 from searchr3.index.vectors import VectorIndex
 from searchr3.ingestion.chunking import Chunk, Chunker
@@ -224,8 +224,8 @@ def unchanged_run(index: VectorIndex, paths: Iterable[str | Path], prune: bool =
         return None  # a new readable file
     if prune and any(not Path(source).exists() for source in stored):
         return None
-    if not LexicalIndex.is_current(index):
-        return None
+    if not LexicalIndex.is_current(index, ids_digest([i for chunks in stored.values() for i in chunks])):
+        return None  # (the ids were read above: no second pass over the collection)
     summary.chunks_total = sum(len(chunks) for chunks in stored.values())
     summary.seconds = time.perf_counter() - started
     return summary

@@ -259,11 +259,15 @@ class ChatService:
         result's ``query`` is what was searched); ``None`` when the collection is missing or
         empty. Raises :class:`InvalidInputError` for a bad question. ``on_trace`` receives the
         reasoning trace as it is written."""
-        question = validate_question(question)
+        return self._search(standalone_query(validate_question(question), history), options, collection, on_trace)
+
+    def _search(self, search: str, options: SearchOptions, collection: str | None,
+                on_trace: TraceCallback | None = None) -> SearchResult | None:
+        """Search ``collection`` for the standalone ``search``; ``None`` when it is missing or empty."""
         searcher = self._searcher(collection)
         if searcher is None or searcher.index.count() == 0:
             return None
-        return searcher.search(standalone_query(question, history), options, on_trace=on_trace)
+        return searcher.search(search, options, on_trace=on_trace)
 
     def ask(
         self, question: str, options: SearchOptions = DEFAULT_OPTIONS, collection: str | None = None,
@@ -277,16 +281,16 @@ class ChatService:
         started = time.perf_counter()
         try:
             question = validate_question(question)
+            search = standalone_query(question, history)
             if options.reasoning:  # the search runs in a worker thread while its trace streams here
-                search = standalone_query(question, history)
-                searching = Streamed(lambda put, _: self.retrieve(question, options, collection, history, put))
+                searching = Streamed(lambda put, _: self._search(search, options, collection, put))
                 trace = ""
                 for piece in searching:
                     trace += piece
                     yield Reply(search=search, trace=trace)
                 result = searching.result
             else:
-                result = self.retrieve(question, options, collection, history)
+                result = self._search(search, options, collection)
         except SearchR3Error as exc:
             yield Reply().failed(exc)
             return

@@ -26,6 +26,14 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+def upload_into(page, collection: str, files) -> None:
+    """On the page: name a new collection (the upload creates it), choose ``files`` and start indexing."""
+    page.locator("#collection input").fill(collection)
+    page.locator("#collection input").press("Enter")
+    page.locator("#upload input[type=file]").set_input_files(files)
+    page.locator("#index").click()
+
+
 def test_upload_ask_and_see_answer_trace_and_passage(shipped_server, tmp_path):  # noqa: F811
     from playwright.sync_api import expect, sync_playwright
 
@@ -91,10 +99,7 @@ def test_a_follow_up_finds_its_passage_and_its_source_opens(shipped_server, tmp_
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1500})
         page.goto(shipped_server)
-        page.locator("#collection input").fill("git")  # a new collection, created by the upload
-        page.locator("#collection input").press("Enter")
-        page.locator("#upload input[type=file]").set_input_files([str(tmp_path / n) for n in GIT_DOCS])
-        page.locator("#index").click()
+        upload_into(page, "git", [str(tmp_path / n) for n in GIT_DOCS])
         expect(page.locator("#upload-status")).to_contain_text("Indexed 4 files", timeout=180_000)
 
         page.locator("#question textarea").fill("How do I create a branch in git?")
@@ -174,10 +179,7 @@ def test_a_manual_page_shows_its_code_and_table_as_written(shipped_server, tmp_p
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1300})
         page.goto(shipped_server)
-        page.locator("#collection input").fill("manual")
-        page.locator("#collection input").press("Enter")
-        page.locator("#upload input[type=file]").set_input_files(str(page_file))
-        page.locator("#index").click()
+        upload_into(page, "manual", str(page_file))
         expect(page.locator("#upload-status")).to_contain_text("Indexed 1 files", timeout=180_000)
         page.locator("#question textarea").fill("How do I mount the old system as root, and which grub packages?")
         page.locator("#ask").click()
@@ -214,10 +216,7 @@ def test_an_upload_shows_its_progress_while_it_runs(server, tmp_path):  # noqa: 
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         page.goto(server)
-        page.locator("#collection input").fill("progress")
-        page.locator("#collection input").press("Enter")
-        page.locator("#upload input[type=file]").set_input_files(str(big))
-        page.locator("#index").click()
+        upload_into(page, "progress", str(big))
         status = page.locator("#upload-status")
         expect(status).to_contain_text(" chunks (0 of 1 files)", timeout=60_000)  # moving, before it is done
         text = status.inner_text()

@@ -1,20 +1,20 @@
 """How the page renders a reply: marked evidence, source links, the thinking message."""
 
 from app.page import answer_markdown, message_text, passages_markdown, search_message
-from app.passage_html import marked
+from app.passage_html import passage_html
 from searchr3.retrieval.searcher import RankedHit
 from searchr3.serving.service import Reply
 from searchr3.serving.source_links import SourceLinks
 
 
-def test_marked_escapes_and_marks_spans():
-    assert marked("a <b> c. D e.", [(9, 13)]) == "a &lt;b&gt; c. <mark>D e.</mark>"
+def test_passage_text_is_escaped_and_its_spans_marked():
+    assert passage_html("a <b> c. D e.", [(9, 13)]) == "a &lt;b&gt; c. <mark>D e.</mark>"
 
 
-def test_marked_shows_the_first_span_of_a_long_passage():
+def test_a_long_passage_shows_its_first_marked_span():
     text = "x " * 600 + "The answer is here." + " y" * 600
     start = text.index("The answer")
-    out = marked(text, [(start, start + 19)], limit=200)
+    out = passage_html(text, [(start, start + 19)], limit=200)
     assert out.startswith("… ") and out.endswith(" …") and "<mark>The answer is here.</mark>" in out
     assert len(out) < 260
 

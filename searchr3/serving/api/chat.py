@@ -67,14 +67,7 @@ def _plain_chat(state, body: ChatRequest):
                 if m.role in ("system", "developer", "user", "assistant")]
     chat = configured(state.service.chat, **_settings(body))
     prompt = "\n".join(text for _, text in messages)
-    if body.stream:
-        pieces = (chunk.text for chunk in chat.stream(messages))
-        return _event_stream(state, body, {}, prompt, _as_replies(pieces))
-    try:
-        answer = "".join(chunk.text for chunk in chat.stream(messages))
-    except SearchR3Error as exc:
-        raise from_library(exc, "messages") from None
-    return _whole(state, body, {}, prompt, answer)
+    return _respond(state, body, {}, prompt, _as_replies(chunk.text for chunk in chat.stream(messages)))
 
 
 def _as_replies(pieces: Iterator[str]) -> Iterator[Reply]:
@@ -119,13 +112,19 @@ def chat_completions(body: ChatRequest, request: Request):
                        "collection")
     extra = {"search": first.search or question.strip(), "sources": _sources(service, collection, first),
              "trace": first.trace, "warning": first.warning}
-    rest = itertools.chain([first], replies)
+    return _respond(state, body, extra, question, itertools.chain([first], replies))
+
+
+def _respond(state, body: ChatRequest, extra: dict, prompt: str, replies: Iterator[Reply]):
+    """The replies as the completion: server-sent events, or whole (an error then as its status);
+    with passages in ``extra``, the citations of the last reply."""
     if body.stream:
-        return _event_stream(state, body, extra, question, rest)
-    last = collections.deque(rest, maxlen=1)[0]
+        return _event_stream(state, body, extra, prompt, replies)
+    last = collections.deque(replies, maxlen=1)[0]
     if last.failure:
         raise from_library(last.failure, "messages") from None
-    return _whole(state, body, extra, question, last.answer, citations=last.citations)
+    cites = {"citations": last.citations} if "sources" in extra else {}
+    return _whole(state, body, extra, prompt, last.answer, **cites)
 
 
 def _event_stream(state, body: ChatRequest, extra: dict, prompt: str, replies: Iterator[Reply]) -> StreamingResponse:
