@@ -44,8 +44,8 @@ def passages_markdown(reply: Reply, links=None, collection: str = "") -> str:
                  if links else name]
         if m.get("page") is not None:
             where.append(f"page {m['page']}")
-        if m.get("heading"):
-            where.append(f"§ {html.escape(str(m['heading']))}")
+        if m.get("heading"):  # where it sits: "Manual › Chapter › Section" where the file has levels
+            where.append(f"§ {html.escape(str(m.get('heading_path') or m['heading']))}")
         # the text as written (app.passage_html): escaped, code in monospace, tables as tables, one HTML block
         body = passage_html(h.text, found)
         blocks.append(f"**[{h.rank}]** {' · '.join(where)} — score {h.score:.3f}\n\n"

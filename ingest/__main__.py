@@ -317,12 +317,21 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary.as_dict(), indent=2))
     else:
         console.print(_summary_table(summary, location.label))
+        if summary.parser_warnings:
+            console.print(parser_note(summary), markup=False, highlight=False, soft_wrap=True)
     if summary.files_seen == summary.files_skipped and not args.watch:
         console.print(_nothing_to_index(args.paths, summary.files_skipped), markup=False, highlight=False,
                       soft_wrap=True)
     if args.watch:
         return watch(ingestor, args.paths, console)
     return 1 if summary.files_failed else 0
+
+
+def parser_note(summary: Summary) -> str:
+    """The one line that stands for every warning the parsers read past."""
+    n, files = summary.parser_warnings, summary.files_with_warnings
+    return (f"note: the parsers read past {n} problem{'s' * (n != 1)} in {files} file{'s' * (files != 1)}"
+            f" (first: {summary.first_warning}); the text they could read is indexed")
 
 
 def _nothing_to_index(paths: list[str], skipped: int) -> str:

@@ -4,24 +4,35 @@ from __future__ import annotations
 
 from pathlib import Path
 
+PDF_FONTS = {"Helvetica": "F1", "Helvetica-Bold": "F2", "Courier": "F3"}
+PdfLine = tuple  # (font, size, x, y, text)
 
-def write_pdf(path: Path, pages: list[str]) -> Path:
-    """A minimal valid PDF with one line of Helvetica text per page."""
+
+def write_pdf(path: Path, pages: list[str | list[PdfLine]], *, startxref_off: int = 0) -> Path:
+    """A minimal valid PDF: a page is one line of 12 pt Helvetica, or lines ``(font, size, x, y,
+    text)`` set in a standard face (:data:`PDF_FONTS`); ``startxref_off`` misplaces the
+    cross-reference pointer (a PDF pypdf reads past, with a warning)."""
     objects: list[bytes] = []
     n = len(pages)
     kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(n))
     objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
     objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {n} >>".encode())
     font_obj = 3 + 2 * n
-    for i, text in enumerate(pages):
-        escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-        stream = f"BT /F1 12 Tf 72 720 Td ({escaped}) Tj ET".encode()
+    fonts = " ".join(f"/{ref} {font_obj + k} 0 R" for k, ref in enumerate(PDF_FONTS.values()))
+    for i, page in enumerate(pages):
+        lines = [("Helvetica", 12, 72, 720, page)] if isinstance(page, str) else page
+        ops = []
+        for font, size, x, y, text in lines:
+            escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+            ops.append(f"BT /{PDF_FONTS[font]} {size} Tf {x} {y} Td ({escaped}) Tj ET")
+        stream = "\n".join(ops).encode("latin-1")
         objects.append(
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * i} 0 R "
-            f"/Resources << /Font << /F1 {font_obj} 0 R >> >> >>".encode()
+            f"/Resources << /Font << {fonts} >> >> >>".encode()
         )
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    for face in PDF_FONTS:
+        objects.append(f"<< /Type /Font /Subtype /Type1 /BaseFont /{face} >>".encode())
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
@@ -30,7 +41,7 @@ def write_pdf(path: Path, pages: list[str]) -> Path:
     xref = len(out)
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref + startxref_off}\n%%EOF\n".encode()
     path.write_bytes(bytes(out))
     return path
 

@@ -27,6 +27,12 @@ class Chunk:
     page: int | None
     position: int
     anchor: str | None = None  # the section's id in its HTML file, for links that open there
+    path: tuple[str, ...] = ()  # the headings above ``heading``, outermost first
+
+    @property
+    def heading_path(self) -> str | None:
+        """Where the passage sits: its headings from the outermost, "Manual › Chapter › Section"."""
+        return " › ".join((*self.path, self.heading)) if self.heading else None
 
     @property
     def embedding_text(self) -> str:
@@ -125,7 +131,7 @@ class Chunker:
         out: list[Chunk] = []
         for section in sections:
             for text in self._pack(self._units(section.text)):
-                out.append(Chunk(text, section.heading, section.page, len(out), section.anchor))
+                out.append(Chunk(text, section.heading, section.page, len(out), section.anchor, section.path))
         return out
 
 

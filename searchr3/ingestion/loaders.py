@@ -1,7 +1,9 @@
-"""File loaders: each turns one file into sections of text with a heading and a page.
+"""File loaders: each turns one file into sections of text with a heading, the headings above
+it, and a page or an anchor where the format has them.
 
-Supported: ``.txt``, ``.md``, ``.rst``, ``.html``/``.htm``, ``.pdf`` (pypdf), ``.docx``
-(python-docx). Anything unreadable raises :class:`LoadError` with a one-line reason.
+Supported: ``.txt``, ``.md``, ``.rst``, ``.html``/``.htm``, ``.pdf`` (pypdf, read by
+:mod:`.pdf`), ``.docx`` (python-docx). Anything unreadable raises :class:`LoadError` with a
+one-line reason; what a parser reads past is counted (:func:`load_noting`), never printed.
 """
 
 from __future__ import annotations
@@ -10,12 +12,33 @@ import copy
 import logging
 import re
 import textwrap
+import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-# pypdf logs recoverable problems itself; we report one line per file instead.
-logging.getLogger("pypdf").setLevel(logging.ERROR)
+from searchr3.ingestion import pdf
+
+
+class _ThreadNotes(logging.Handler):
+    """Collects the parsers' log warnings (pypdf's "Ignoring wrong pointing object …") per thread,
+    so that :func:`load_noting` can count them instead of letting them print into a progress bar."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.local = threading.local()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        notes = getattr(self.local, "notes", None)
+        if notes is not None:
+            notes.append(record.getMessage().splitlines()[0] if record.getMessage() else record.levelname)
+
+
+_NOTES = _ThreadNotes()
+for _name in ("pypdf", "docx"):
+    logging.getLogger(_name).addHandler(_NOTES)
+    logging.getLogger(_name).propagate = False  # never printed: counted
 
 
 class LoadError(Exception):
@@ -25,12 +48,33 @@ class LoadError(Exception):
 @dataclass(frozen=True)
 class Section:
     """A run of text under one heading (and, for PDFs, on one page); ``anchor``: the id a link
-    can jump to (an HTML section's), where the file has one."""
+    can jump to (an HTML section's), where the file has one; ``path``: the headings above
+    ``heading``, outermost first."""
 
     text: str
     heading: str | None = None
     page: int | None = None
     anchor: str | None = None
+    path: tuple[str, ...] = ()
+
+
+class Outline:
+    """The headings above the current one: :meth:`enter` a heading of a level (smaller is outer)
+    and get the titles of the open headings above it."""
+
+    def __init__(self) -> None:
+        self._open: list[tuple[int, str]] = []
+
+    def enter(self, level: int, title: str) -> tuple[str, ...]:
+        while self._open and self._open[-1][0] >= level:
+            self._open.pop()
+        above = tuple(t for _, t in self._open)
+        self._open.append((level, title))
+        return above
+
+    def retitle(self, title: str) -> None:
+        """Change the innermost open heading's title (one set on two lines)."""
+        self._open[-1] = (self._open[-1][0], title)
 
 
 def _read_text(path: Path) -> str:
@@ -52,12 +96,18 @@ def _read_text(path: Path) -> str:
 FENCE = re.compile(r"^\s{0,3}(```+|~~~+)")
 
 
-def _split_by_headings(text: str, heading_at: Callable[[list[str], int], tuple[str, int] | None]) -> list[Section]:
-    """Split lines into sections; ``heading_at(lines, i)`` returns ``(title, lines used)``. Inside a
-    fenced code block (```` ``` ```` or ``~~~``) nothing is a heading: a ``# comment`` stays code."""
+HeadingAt = Callable[[list[str], int], "tuple[str, int, object] | None"]
+
+
+def _split_by_headings(text: str, heading_at: HeadingAt) -> list[Section]:
+    """Split lines into sections; ``heading_at(lines, i)`` returns ``(title, lines used, level)``,
+    the level a number (Markdown's ``#`` count) or a style whose rank is its order of first use
+    (reST's adornments). Inside a fenced code block (```` ``` ```` or ``~~~``) nothing is a heading:
+    a ``# comment`` stays code."""
     lines = text.splitlines()
     sections: list[Section] = []
-    heading, body = None, []
+    heading, body, path = None, [], ()
+    outline, styles = Outline(), {}
     fence = None
     i = 0
     while i < len(lines):
@@ -67,32 +117,35 @@ def _split_by_headings(text: str, heading_at: Callable[[list[str], int], tuple[s
         found = None if fence or mark else heading_at(lines, i)
         if found:
             if "\n".join(body).strip():
-                sections.append(Section("\n".join(body).strip(), heading))
-            heading, body = found[0], []
-            i += found[1]
+                sections.append(Section("\n".join(body).strip(), heading, path=path))
+            title, used, style = found
+            level = style if isinstance(style, int) else styles.setdefault(style, len(styles))
+            heading, body, path = title, [], outline.enter(level, title)
+            i += used
             continue
         body.append(lines[i])
         i += 1
     if "\n".join(body).strip():
-        sections.append(Section("\n".join(body).strip(), heading))
+        sections.append(Section("\n".join(body).strip(), heading, path=path))
     return sections
 
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 
 
-def _md_heading(lines: list[str], i: int) -> tuple[str, int] | None:
+def _md_heading(lines: list[str], i: int) -> tuple[str, int, int] | None:
     m = _MD_HEADING.match(lines[i])
-    return (m.group(2), 1) if m else None
+    return (m.group(2), 1, len(m.group(1))) if m else None
 
 
 _RST_ADORN = re.compile(r"^([=\-~^\"'`#*+:.])\1{2,}\s*$")
 
 
-def _rst_heading(lines: list[str], i: int) -> tuple[str, int] | None:
+def _rst_heading(lines: list[str], i: int) -> tuple[str, int, tuple[str, bool]] | None:
+    """A title and its style: the adornment character, and whether it is overlined too."""
     # over- and underlined:  ====\nTitle\n====
     if _RST_ADORN.match(lines[i]) and i + 2 < len(lines) and lines[i + 1].strip() and _RST_ADORN.match(lines[i + 2]):
-        return lines[i + 1].strip(), 3
+        return lines[i + 1].strip(), 3, (lines[i].strip()[0], True)
     # underlined:  Title\n=====
     if (
         lines[i].strip()
@@ -100,7 +153,7 @@ def _rst_heading(lines: list[str], i: int) -> tuple[str, int] | None:
         and _RST_ADORN.match(lines[i + 1])
         and len(lines[i + 1].strip()) >= len(lines[i].strip())
     ):
-        return lines[i].strip(), 2
+        return lines[i].strip(), 2, (lines[i + 1].strip()[0], False)
     return None
 
 
@@ -237,11 +290,7 @@ def markdown_rows(rows: list[list[str]], header: bool) -> list[str]:
 def _fenced(code: str) -> str:
     """A ``<pre>`` block's text as a fenced code block (a longer fence where the code holds one),
     so chunks and the page keep it code: its lines, indentation and ``# comments`` as written."""
-    code = code.strip("\n")
-    fence = "```"
-    while fence in code:
-        fence += "`"
-    return f"{fence}\n{code}\n{fence}"
+    return pdf.fenced(code.strip("\n"))
 
 
 def _list(lst) -> str:
@@ -330,10 +379,11 @@ def load_html(path: Path) -> list[Section]:
     sections: list[Section] = []
     heading, paragraphs = (soup.title.get_text(" ", strip=True) if soup.title else None), []
     anchor, anchor_level = None, -1  # the id links open at, and the level of the heading it came from
+    outline, path = Outline(), ()
 
     def flush():
         if paragraphs:
-            sections.append(Section("\n\n".join(paragraphs), heading, anchor=anchor))
+            sections.append(Section("\n\n".join(paragraphs), heading, anchor=anchor, path=path))
 
     for el in root.find_all(_HEADINGS + _BLOCKS):
         if el.find_parent(_BLOCKS):  # nested block: its text is in the parent's
@@ -346,6 +396,7 @@ def load_html(path: Path) -> list[Section]:
                 if own is not None or level <= anchor_level:  # a sub-heading without an id: its section's
                     anchor, anchor_level = own, level
                 heading, paragraphs = text.rstrip("¶ "), []
+                path = outline.enter(level, heading)
             continue
         paragraphs.extend(t for t in _block_texts(el) if t.strip())
     flush()
@@ -372,6 +423,9 @@ def _anchor(heading) -> str | None:
 
 
 def load_pdf(path: Path) -> list[Section]:
+    """A PDF's pages as sections under the headings found by type size (:mod:`.pdf`): code set in
+    a monospaced face stays fenced code, running heads and feet are dropped; a section never spans
+    two pages, so a link opens the page."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -379,15 +433,43 @@ def load_pdf(path: Path) -> list[Section]:
         reader = PdfReader(str(path), strict=False)
         if reader.is_encrypted:
             raise LoadError("encrypted PDF")
-        sections = []
-        for number, page in enumerate(reader.pages, start=1):
-            text = (page.extract_text() or "").strip()
-            if text:
-                sections.append(Section(text, None, number))
+        pages = [pdf.page_lines(page) for page in reader.pages]
+        try:
+            labels = list(reader.page_labels)
+        except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError):
+            labels = [str(n) for n in range(1, len(pages) + 1)]
     except LoadError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError, AttributeError, IndexError) as exc:
         raise LoadError(f"corrupt PDF ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    return _pdf_sections(pages, labels)
+
+
+def _pdf_sections(pages: list[list[pdf.Line]], labels: list[str]) -> list[Section]:
+    body = pdf.body_size(pages)
+    running = pdf.running_lines(pages, labels)
+    sizes = sorted({line.main_size for lines in pages for line in lines if pdf.is_heading(line, body)}, reverse=True)
+    sections: list[Section] = []
+    outline, heading, path = Outline(), None, ()
+    for number, (lines, drop) in enumerate(zip(pages, running), start=1):
+        parts: list[str] = []
+        title_size = None  # the size of the heading just read, while no text has followed it
+        for block in pdf.page_blocks([line for i, line in enumerate(lines) if i not in drop], body):
+            if isinstance(block, str):
+                parts.append(block)
+                title_size = None
+                continue
+            title = re.sub(r"\s+", " ", block.text).strip()
+            if title_size == block.main_size and not parts:
+                heading = f"{heading} {title}"  # a title set on two lines
+                outline.retitle(heading)
+                continue
+            if parts:
+                sections.append(Section("\n\n".join(parts), heading, number, path=path))
+                parts = []
+            heading, path, title_size = title, outline.enter(sizes.index(block.main_size), title), block.main_size
+        if parts:
+            sections.append(Section("\n\n".join(parts), heading, number, path=path))
     return sections
 
 
@@ -405,6 +487,7 @@ def load_docx(path: Path) -> list[Section]:
 
     sections: list[Section] = []
     heading, paragraphs = None, []
+    outline, path = Outline(), ()
     code: list[str] = []  # consecutive code-styled paragraphs: one block
 
     def end_code() -> None:
@@ -429,8 +512,9 @@ def load_docx(path: Path) -> list[Section]:
             continue
         if style.startswith("Heading") or style == "Title":
             if paragraphs:
-                sections.append(Section("\n\n".join(paragraphs), heading))
-            heading, paragraphs = text, []
+                sections.append(Section("\n\n".join(paragraphs), heading, path=path))
+            level = int(style.split()[-1]) if style.split()[-1].isdigit() else 0
+            heading, paragraphs, path = text, [], outline.enter(level, text)
         elif style.startswith("List"):  # "List Bullet", "List Number", …: one item a line
             numbered = "Number" in style
             last = paragraphs[-1].rsplit("\n", 1)[-1] if paragraphs else ""
@@ -444,7 +528,7 @@ def load_docx(path: Path) -> list[Section]:
             paragraphs.append(text)
     end_code()
     if paragraphs:
-        sections.append(Section("\n\n".join(paragraphs), heading))
+        sections.append(Section("\n\n".join(paragraphs), heading, path=path))
     return sections
 
 
@@ -466,14 +550,26 @@ def is_supported(path: Path) -> bool:
 
 def load(path: Path) -> list[Section]:
     """Sections of ``path``; raises :class:`LoadError` if unreadable or without text."""
+    return load_noting(path)[0]
+
+
+def load_noting(path: Path) -> tuple[list[Section], list[str]]:
+    """Sections of ``path`` and the warnings its parser raised while reading past problems (one
+    line each); raises :class:`LoadError` if unreadable or without text."""
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
         raise LoadError(f"unsupported file type {path.suffix!r}")
+    _NOTES.local.notes = notes = []
     try:
-        sections = loader(path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sections = loader(path)
     except OSError as exc:
         raise LoadError(f"cannot read file ({exc.strerror or exc})") from None
+    finally:
+        _NOTES.local.notes = None
+    notes += [str(w.message).splitlines()[0] for w in caught if str(w.message)]
     sections = [s for s in sections if s.text.strip()]
     if not sections:
         raise LoadError("no text found")
-    return sections
+    return sections, notes

@@ -23,7 +23,7 @@ from searchr3.index.bm25 import LexicalIndex, ids_digest
 from searchr3.index.sharing import process_label, sole_writer
 from searchr3.index.vectors import VectorIndex
 from searchr3.ingestion.chunking import Chunk, Chunker
-from searchr3.ingestion.loaders import LoadError, is_supported, load
+from searchr3.ingestion.loaders import LoadError, is_supported, load, load_noting
 
 if TYPE_CHECKING:  # pragma: no cover
     from searchr3.embedding.embedder import Embedder
@@ -43,6 +43,7 @@ class Prepared:
     file_sha: str = ""
     existing: dict[str, dict] = field(default_factory=dict)
     chunks: list[Chunk] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what the parser read past
 
 
 @dataclass
@@ -54,6 +55,7 @@ class FileResult:
     chunks_added: int = 0
     chunks_removed: int = 0
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -75,6 +77,9 @@ class Summary:
     seconds_waiting: float = 0.0  # the model idle, waiting for the next file to be parsed
     failures: list[dict] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    parser_warnings: int = 0  # problems the parsers read past, in
+    files_with_warnings: int = 0
+    first_warning: str | None = None  # "path: message"
 
     @classmethod
     def of(cls, files: list[Path], skipped: list[Path]) -> Summary:
@@ -84,6 +89,10 @@ class Summary:
     def count(self, result: FileResult) -> None:
         """Add one file's outcome."""
         self.chunks_added += result.chunks_added
+        if result.warnings:
+            self.parser_warnings += len(result.warnings)
+            self.files_with_warnings += 1
+            self.first_warning = self.first_warning or f"{result.path}: {result.warnings[0]}"
         self.chunks_removed += result.chunks_removed
         if result.status == "indexed":
             self.files_indexed += 1
@@ -158,6 +167,8 @@ def _metadata(source: str, file_sha: str, n_chunks: int, chunk: Chunk, indexed_a
     }
     if chunk.heading:
         meta["heading"] = chunk.heading
+    if chunk.path:
+        meta["heading_path"] = chunk.heading_path
     if chunk.page is not None:
         meta["page"] = chunk.page
     if chunk.anchor:
@@ -188,11 +199,12 @@ def prepare_file(path: Path, chunker: Chunker, stored: Callable[[str], dict[str,
     if is_complete(existing, file_sha):
         return Prepared(path, t1 - t0, result=FileResult(source, "unchanged"))
     try:
-        chunks = chunker.chunk(load(path))
+        sections, notes = load_noting(path)
+        chunks = chunker.chunk(sections)
     except LoadError as exc:  # chunks stored for an earlier version stay as they were
         failed = FileResult(source, "failed", error=str(exc))
         return Prepared(path, t1 - t0, time.perf_counter() - t1, result=failed)
-    return Prepared(path, t1 - t0, time.perf_counter() - t1, None, file_sha, existing, chunks)
+    return Prepared(path, t1 - t0, time.perf_counter() - t1, None, file_sha, existing, chunks, notes)
 
 
 def unchanged_run(index: VectorIndex, paths: Iterable[str | Path], prune: bool = False) -> Summary | None:
@@ -297,7 +309,8 @@ class Ingestor:
         stale = sorted(set(existing) - set(ids))
         self.index.delete(stale)
         summary.seconds_store += time.perf_counter() - t0
-        return FileResult(str(prepared.path), "indexed", chunks_added=len(new), chunks_removed=len(stale))
+        return FileResult(str(prepared.path), "indexed", chunks_added=len(new), chunks_removed=len(stale),
+                          warnings=prepared.warnings)
 
     def prune(self, under: Iterable[str | Path] | None = None) -> int:
         """Remove chunks whose source file no longer exists (only those under the folders

@@ -15,7 +15,7 @@ from searchr3 import FingerprintMismatchError
 from searchr3.index.bm25 import LexicalIndex
 from searchr3.index.vectors import IndexLocation, VectorIndex
 from searchr3.ingestion.pipeline import EMBED_GROUP, Ingestor, collect_files, is_complete
-from tests.docs import write_corpus
+from tests.docs import write_corpus, write_pdf
 from tests.index_tools import model_args
 
 CHUNK_TOKENS = 64
@@ -169,6 +169,14 @@ def test_cli_json_summary_and_exit_status(tmp_path):
     summary = json.loads(out.stdout)
     assert out.returncode == 1 and summary["files_failed"] == 1 and summary["files_unchanged"] == 6
     assert f"failed {docs / 'bad.pdf'}: corrupt PDF" in out.stderr  # one line, however long the path
+    # a PDF the parser reads past problems in: indexed, its warnings one counted line (not printed one by one)
+    (docs / "bad.pdf").unlink()
+    write_pdf(docs / "misplaced.pdf", ["The ferry leaves at noon."], startxref_off=7)
+    out = _cli(docs, "--db", tmp_path / "db")
+    assert out.returncode == 0, out.stderr
+    notes = [line for line in (out.stdout + out.stderr).splitlines() if "parsers read past" in line]
+    assert len(notes) == 1 and "problems in 1 file (first:" in notes[0] and "misplaced.pdf" in notes[0]
+    assert "startxref" not in (out.stdout + out.stderr).replace(notes[0], "")
 
 
 @pytest.mark.tiny  # starts a process

@@ -3,7 +3,7 @@
 import pytest
 
 from searchr3.ingestion.chunking import Chunker
-from searchr3.ingestion.loaders import LoadError, Section, load
+from searchr3.ingestion.loaders import LoadError, Section, load, load_noting
 from tests.docs import STRUCTURED, write_corpus, write_pdf
 
 
@@ -229,3 +229,75 @@ def test_rst_literal_blocks_and_code_directives_stay_code(tmp_path):
     assert section.heading == "Install"
     assert section.text == ("Run this:\n\n```\n# as root\nmake install\n\nmake check\n```\n\nThen:\n\n"
                             "```python\nimport os\nprint(os.sep)\n```\n\nDone.")
+
+
+def _manual_page(number: int, lines: list) -> list:
+    """A page with a running head and a page number at its foot around ``lines``."""
+    return [("Helvetica", 9, 72, 760, f"Widget Manual {number}"), *lines, ("Helvetica", 9, 300, 40, str(number))]
+
+
+def test_pdf_reads_headings_code_and_prose_as_laid_out(tmp_path):
+    """Headings by type size (their level by size), code by typeface with its indentation and blank
+    lines, prose lines joined (a hyphenated word rejoined, a long identifier wrapped onto its own
+    line kept in the sentence), list items on their own lines, running heads and page numbers dropped."""
+    H, B, C = "Helvetica", "Helvetica-Bold", "Courier"
+    first = _manual_page(1, [
+        (B, 20, 72, 700, "Installing"),
+        (H, 11, 72, 670, "Fetch the sources and build them with the usual"),
+        (H, 11, 72, 657, "com-"),
+        (H, 11, 72, 644, "mands. Then install the"),
+        (C, 11, 72, 631, "widget_daemon_configuration"),
+        (H, 11, 72, 618, "file as root."),
+        (B, 14, 72, 590, "From source"),
+        (H, 11, 72, 570, "Run:"),
+        (C, 11, 90, 550, "# ./configure --prefix=/opt"),
+        (C, 11, 90, 537, "make"),
+        (C, 11, 90, 511, "for f in *.conf; do"),
+        (C, 11, 103.2, 498, "cp $f /etc/widget/"),
+        (C, 11, 90, 485, "done"),
+        (H, 11, 72, 460, "- the daemon starts at boot"),
+        (H, 11, 72, 447, "- logs go to /var/log/widget"),
+    ])
+    second = _manual_page(2, [("Helvetica-Bold", 20, 72, 700, "Removing"), (H, 11, 72, 670, "Delete /opt/widget.")])
+    sections, notes = load_noting(write_pdf(tmp_path / "manual.pdf", [first, second]))
+    assert notes == []
+    assert [(s.heading, s.path, s.page) for s in sections] == [
+        ("Installing", (), 1), ("From source", ("Installing",), 1), ("Removing", (), 2)]
+    assert sections[0].text == ("Fetch the sources and build them with the usual commands. Then install the "
+                                "widget_daemon_configuration file as root.")
+    assert sections[1].text == ("Run:\n\n```\n# ./configure --prefix=/opt\nmake\n\nfor f in *.conf; do\n"
+                                "  cp $f /etc/widget/\ndone\n```\n\n"
+                                "- the daemon starts at boot\n- logs go to /var/log/widget")
+    assert sections[2].text == "Delete /opt/widget."
+
+
+def test_every_format_gives_each_section_its_heading_path(tmp_path, embedder):
+    from searchr3.ingestion.pipeline import _metadata
+    (tmp_path / "a.md").write_text("# Guide\n\nIntro.\n\n## Setup\n\nSet.\n\n### Proxy\n\nProx.\n\n## Use\n\nUse.\n")
+    (tmp_path / "a.rst").write_text("=====\nGuide\n=====\n\nIntro.\n\nSetup\n=====\n\nSet.\n\n"
+                                     "Proxy\n-----\n\nProx.\n\nUse\n===\n\nUse.\n")
+    (tmp_path / "a.html").write_text("<h1>Guide</h1><p>Intro.</p><h2>Setup</h2><p>Set.</p><h3>Proxy</h3>"
+                                     "<p>Prox.</p><h2>Use</h2><p>Use.</p>")
+    from docx import Document
+
+    doc = Document()
+    outline = [(1, "Guide", "Intro."), (2, "Setup", "Set."), (3, "Proxy", "Prox."), (2, "Use", "Use.")]
+    for level, title, text in outline:
+        doc.add_heading(title, level=level)
+        doc.add_paragraph(text)
+    doc.save(str(tmp_path / "a.docx"))
+    expected = [("Guide", ()), ("Setup", ("Guide",)), ("Proxy", ("Guide", "Setup")), ("Use", ("Guide",))]
+    for name in ("a.md", "a.rst", "a.html", "a.docx"):
+        assert [(s.heading, s.path) for s in load(tmp_path / name)] == expected, name
+    chunks = Chunker(embedder.tokenizer, max_tokens=64, overlap=0).chunk(load(tmp_path / "a.md"))
+    assert _metadata("a.md", "sha", 4, chunks[2], "now")["heading_path"] == "Guide › Setup › Proxy"
+    assert "heading_path" not in _metadata("a.md", "sha", 4, chunks[0], "now")  # a top heading: its heading says it
+    assert chunks[2].embedding_text == "Proxy\nProx."  # what is embedded is unchanged
+
+
+def test_parser_warnings_are_collected_not_printed(tmp_path, capfd):
+    sections, notes = load_noting(write_pdf(tmp_path / "off.pdf", ["The ferry leaves at noon."], startxref_off=7))
+    assert "ferry" in sections[0].text
+    assert notes and any("startxref" in n for n in notes)
+    out, err = capfd.readouterr()
+    assert "startxref" not in out + err

@@ -322,7 +322,11 @@ def test_documents_keep_code_and_tables_and_passages_link_to_their_section(clien
     written, tables as rows with their header, no table-of-contents passage, and links to the section."""
     from tests.docs import STRUCTURED, write_pdf
 
-    pdf = write_pdf(tmp_path / "rescue.pdf", ["Rescue disks boot a broken system from a USB stick."])
+    pdf = write_pdf(tmp_path / "rescue.pdf", [[
+        ("Helvetica-Bold", 18, 72, 720, "Rescue disks"),
+        ("Helvetica", 11, 72, 690, "Rescue disks boot a broken system from a USB stick. Write one with:"),
+        ("Courier", 11, 90, 670, "# dd if=rescue.img of=/dev/sdb bs=4M"),
+        ("Courier", 11, 90, 657, "# sync")]])
     files = [("files", ("manual.html", STRUCTURED.encode(), "text/html")),
              ("files", ("note.md", b"# Backups\n\nCopy the folder:\n\n```sh\n# rsync -a /etc /backup\n```\n",
                         "text/markdown")),
@@ -348,3 +352,5 @@ def test_documents_keep_code_and_tables_and_passages_link_to_their_section(clien
     assert note["metadata"]["file_name"] == "note.md" and "```sh\n# rsync -a /etc /backup\n```" in note["text"]
     rescue = top("rescue disks boot broken system usb")[0]
     assert rescue["metadata"]["page"] == 1 and rescue["link"].endswith("#page=1")
+    assert rescue["metadata"]["heading"] == "Rescue disks"  # a PDF's heading, told by its type size
+    assert "```\n# dd if=rescue.img of=/dev/sdb bs=4M\n# sync\n```" in rescue["text"]  # its code, by typeface

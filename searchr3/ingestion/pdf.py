@@ -1,0 +1,220 @@
+"""PDF pages read as their authors laid them out: headings by type size, code by typeface.
+
+pypdf hands each run of text to a visitor with its font, size and position. From those, lines
+are rebuilt and read: a line set wholly in a monospaced face is code (consecutive ones one fenced
+block, indentation and blank lines recovered from the positions); a short line set clearly larger
+than the body text (or bold and larger) is a heading, its level the rank of its size; the running
+head and foot of a page (a line at its top or bottom that holds the page's number, or repeats on
+several pages) is dropped; prose lines are joined into paragraphs (a line broken after a hyphen
+rejoined, ligatures spelled out), a bulleted or numbered line keeps its own line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+MONOSPACED = re.compile(r"mono|courier|consol|menlo|cmtt|typewriter|inconsolata|fixed|code|lmtt|\btt", re.IGNORECASE)
+BOLD = re.compile(r"bold|cmbx|black|heavy|semibold|demi", re.IGNORECASE)
+_BULLET = re.compile(r"^\s*([•◦▪‣·\-–*]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s+")
+_HYPHENATED = re.compile(r"[a-z]-$")
+_LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
+HEADING_RATIO = 1.15  # a heading's size over the body's (1.05 when set in bold)
+MAX_HEADING_CHARS = 120
+
+
+@dataclass
+class Line:
+    """One line of a page: its text, where it starts, and what it is set in."""
+
+    text: str = ""
+    x: float | None = None
+    y: float | None = None
+    size: float = 0.0
+    mono: int = 0  # characters set in a monospaced face
+    bold: int = 0
+    chars: int = 0
+    sizes: Counter = field(default_factory=Counter)
+
+    def add(self, text: str, font: str, size: float, x: float, y: float) -> None:
+        if self.x is None and text.strip():
+            self.x, self.y = x, y
+        text = text.translate(_LIGATURES)  # "conﬁguration" is searched as "configuration"
+        self.text += text
+        visible = len(text.replace(" ", ""))
+        self.chars += visible
+        self.mono += visible if MONOSPACED.search(font) else 0
+        self.bold += visible if BOLD.search(font) else 0
+        self.sizes[round(size * 2) / 2] += visible
+
+    code: bool | None = None  # set by mark_code
+
+    @property
+    def is_code(self) -> bool:
+        """Set in a monospaced face (and, alone, set apart from the prose: see :func:`mark_code`)."""
+        if self.code is not None:
+            return self.code
+        return self.chars > 0 and self.mono >= 0.9 * self.chars
+
+    @property
+    def main_size(self) -> float:
+        return self.sizes.most_common(1)[0][0] if self.sizes else 0.0
+
+
+def page_lines(page) -> list[Line]:
+    """The non-empty lines of a pypdf page, in reading order, with font, size and position."""
+    lines = [Line()]
+
+    def visit(text, cm, tm, font, size):
+        if not text:
+            return
+        name = str((font or {}).get("/BaseFont", "")) if hasattr(font, "get") else ""
+        scale = abs(tm[3] * cm[3]) or abs(tm[0] * cm[0]) or 1.0
+        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+        y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+        for k, piece in enumerate(text.split("\n")):
+            if k:
+                lines.append(Line())
+            if piece:
+                lines[-1].add(piece, name, float(size) * scale, x, y)
+
+    page.extract_text(visitor_text=visit)
+    return [line for line in lines if line.text.strip()]
+
+
+def _end_number(line: Line) -> int | None:
+    words = line.text.split()
+    for word in (words[0], words[-1]) if words else ():
+        if word.isdigit() and len(word) <= 4:
+            return int(word)
+    return None
+
+
+def running_lines(pages: list[list[Line]], labels: list[str]) -> list[set[int]]:
+    """Per page, the indexes of its running head and foot: a short first or last line that holds
+    the page's printed number as a word at either end (its label, or a number that runs in step
+    with the page on many pages), or that repeats (digits aside) as a first or last line on at
+    least three pages."""
+    def shape(line: Line) -> str:
+        return re.sub(r"\d+", "#", line.text.strip())
+
+    def ends(lines: list[Line]) -> list[int]:
+        return [i for i in {0, len(lines) - 1} if lines and len(lines[i].text) <= MAX_HEADING_CHARS]
+
+    shapes = Counter(shape(p[i]) for p in pages for i in ends(p))
+    steps = Counter(n - index for index, p in enumerate(pages) for i in ends(p)
+                    if (n := _end_number(p[i])) is not None)
+    in_step = {step for step, count in steps.items() if count >= max(3, 0.2 * len(pages))}
+    drop = []
+    for index, (lines, label) in enumerate(zip(pages, labels)):
+        found = set()
+        for i in ends(lines):
+            words, number = lines[i].text.split(), _end_number(lines[i])
+            if (label and label in (words[0], words[-1])) or shapes[shape(lines[i])] >= 3 \
+                    or (number is not None and number - index in in_step):
+                found.add(i)
+        drop.append(found)
+    return drop
+
+
+def mark_code(lines: list[Line]) -> None:
+    """A lone monospaced line flush with the prose around it, at the usual spacing, is a wrapped
+    piece of a sentence (a long identifier), not a code block: mark it prose."""
+    for i, line in enumerate(lines):
+        if not line.is_code or line.x is None:
+            continue
+        around = [lines[j] for j in (i - 1, i + 1) if 0 <= j < len(lines)]
+        if not around or any(n.is_code for n in around):
+            continue
+        size = line.main_size or 10
+        flush = all(n.x is not None and abs(n.x - line.x) < 0.3 * size for n in around)
+        close = all(n.y is not None and line.y is not None and abs(n.y - line.y) < 1.6 * size for n in around)
+        if flush and close:
+            line.code = False
+
+
+def body_size(pages: list[list[Line]]) -> float:
+    """The size most characters are set in."""
+    sizes = Counter()
+    for lines in pages:
+        for line in lines:
+            sizes.update(line.sizes)
+    return sizes.most_common(1)[0][0] if sizes else 0.0
+
+
+def is_heading(line: Line, body: float) -> bool:
+    text = line.text.strip()
+    if not body or line.is_code or len(text) > MAX_HEADING_CHARS or text.endswith((".", ",", ";")):
+        return False
+    ratio = line.main_size / body
+    return ratio >= HEADING_RATIO or (ratio >= 1.05 and line.bold >= 0.8 * line.chars)
+
+
+def code_block(lines: list[Line]) -> str:
+    """Consecutive code lines as written: indentation from their left edges (in character widths),
+    a blank line where the gap between two lines is well over the block's line pitch."""
+    size = lines[0].main_size or 10.0
+    width = size * 0.55  # a monospaced character is 0.5 to 0.6 of the size
+    left = min((line.x for line in lines if line.x is not None), default=0.0)
+    gaps = [a.y - b.y for a, b in zip(lines, lines[1:]) if a.y is not None and b.y is not None and a.y > b.y]
+    pitch = min(gaps) if gaps else None
+    out = []
+    for i, line in enumerate(lines):
+        if i and pitch and line.y is not None and lines[i - 1].y is not None \
+                and lines[i - 1].y - line.y > 1.6 * pitch:
+            out.append("")
+        indent = round((line.x - left) / width) if line.x is not None else 0
+        out.append(" " * max(indent, 0) + line.text.strip())
+    return "\n".join(out)
+
+
+def paragraphs(lines: list[Line]) -> list[str]:
+    """Prose lines joined into paragraphs: a new one after a gap over the usual line pitch or at
+    an indented first line; a bulleted or numbered line starts its own line (the lines under it
+    continue it); a word hyphenated across lines is rejoined."""
+    gaps = [a.y - b.y for a, b in zip(lines, lines[1:]) if a.y is not None and b.y is not None and a.y > b.y]
+    pitch = sorted(gaps)[len(gaps) // 2] if gaps else None
+    lefts = Counter(round(line.x) for line in lines if line.x is not None)
+    left = lefts.most_common(1)[0][0] if lefts else None
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        text = line.text.strip()
+        prev = lines[i - 1] if i else None
+        gap = bool(prev is not None and pitch and prev.y is not None and line.y is not None
+                   and prev.y - line.y > 1.15 * pitch)
+        in_item = bool(out) and _BULLET.match(out[-1].rsplit("\n", 1)[-1]) is not None
+        indented = left is not None and line.x is not None and line.x - left >= 0.8 * (line.main_size or 10)
+        if not out or gap or (indented and not in_item):
+            out.append(text)
+        elif _BULLET.match(text):
+            out[-1] += "\n" + text
+        elif _HYPHENATED.search(out[-1]) and text[:1].islower():
+            out[-1] = out[-1][:-1] + text
+        else:
+            out[-1] += " " + text
+    return out
+
+
+def page_blocks(lines: list[Line], body: float) -> Iterator[Line | str]:
+    """A page's lines (running head and foot dropped) as headings (their :class:`Line`) and
+    blocks of text: fenced code blocks and prose paragraphs, in reading order."""
+    mark_code(lines)
+    run: list[Line] = []
+    for line in [*lines, None]:
+        if run and (line is None or is_heading(line, body) or run[0].is_code != line.is_code):
+            yield from ([fenced(code_block(run))] if run[0].is_code else paragraphs(run))
+            run = []
+        if line is not None and is_heading(line, body):
+            yield line
+        elif line is not None:
+            run.append(line)
+
+
+def fenced(code: str) -> str:
+    """Code as a fenced block (a longer fence where the code holds one)."""
+    fence = "```"
+    while fence in code:
+        fence += "`"
+    return f"{fence}\n{code}\n{fence}"
