@@ -434,6 +434,7 @@ def load_pdf(path: Path) -> list[Section]:
         if reader.is_encrypted:
             raise LoadError("encrypted PDF")
         pages = [pdf.page_lines(page) for page in reader.pages]
+        layouts = [page.extract_text(extraction_mode="layout") for page in reader.pages]
         try:
             labels = list(reader.page_labels)
         except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError):
@@ -442,21 +443,21 @@ def load_pdf(path: Path) -> list[Section]:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError, AttributeError, IndexError) as exc:
         raise LoadError(f"corrupt PDF ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
-    return _pdf_sections(pages, labels)
+    return _pdf_sections(pages, labels, layouts)
 
 
-def _pdf_sections(pages: list[list[pdf.Line]], labels: list[str]) -> list[Section]:
+def _pdf_sections(pages: list[list[pdf.Line]], labels: list[str], layouts: list[str]) -> list[Section]:
     body = pdf.body_size(pages)
     running = pdf.running_lines(pages, labels)
     sizes = sorted({line.main_size for lines in pages for line in lines if pdf.is_heading(line, body)}, reverse=True)
     sections: list[Section] = []
     outline, heading, path = Outline(), None, ()
-    for number, (lines, drop) in enumerate(zip(pages, running), start=1):
+    for number, (lines, drop, layout) in enumerate(zip(pages, running, layouts), start=1):
         parts: list[str] = []
         title_size = None  # the size of the heading just read, while no text has followed it
-        for block in pdf.page_blocks([line for i, line in enumerate(lines) if i not in drop], body):
-            if isinstance(block, str):
-                parts.append(block)
+        for block in pdf.page_blocks([line for i, line in enumerate(lines) if i not in drop], body, layout):
+            if not isinstance(block, pdf.Line):
+                parts.extend([block] if isinstance(block, str) else markdown_rows(block.rows, block.header))
                 title_size = None
                 continue
             title = re.sub(r"\s+", " ", block.text).strip()

@@ -5,8 +5,10 @@ are rebuilt and read: a line set wholly in a monospaced face is code (consecutiv
 block, indentation and blank lines recovered from the positions); a short line set clearly larger
 than the body text (or bold and larger) is a heading, its level the rank of its size; the running
 head and foot of a page (a line at its top or bottom that holds the page's number, or repeats on
-several pages) is dropped; prose lines are joined into paragraphs (a line broken after a hyphen
-rejoined, ligatures spelled out), a bulleted or numbered line keeps its own line.
+several pages) is dropped, and so are the entries of a table of contents (dot leaders to a page
+number); three or more lines whose cells start at the same columns of pypdf's layout text are a
+table; prose lines are joined into paragraphs (a line broken after a hyphen rejoined, ligatures
+spelled out), a bulleted or numbered line keeps its own line.
 """
 
 from __future__ import annotations
@@ -16,13 +18,18 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-MONOSPACED = re.compile(r"mono|courier|consol|menlo|cmtt|typewriter|inconsolata|fixed|code|lmtt|\btt", re.IGNORECASE)
+MONOSPACED = re.compile(r"mono|nimbusmon|courier|consol|menlo|cmtt|typewriter|inconsolata|fixed|code|lmtt|\btt",
+                        re.IGNORECASE)
 BOLD = re.compile(r"bold|cmbx|black|heavy|semibold|demi", re.IGNORECASE)
 _BULLET = re.compile(r"^\s*([•◦▪‣·\-–*]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s+")
 _HYPHENATED = re.compile(r"[a-z]-$")
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
 HEADING_RATIO = 1.15  # a heading's size over the body's (1.05 when set in bold)
 MAX_HEADING_CHARS = 120
+_LEADERS = re.compile(r"(?:\.\s?){5,}\s*[\divxlc]{0,6}\s*$", re.IGNORECASE)  # a contents entry's dots to its page
+COLUMN_SLACK = 2  # characters of the layout text: cells that start this close are in one column
+MIN_ROWS = 3
+MAX_CELL = 60  # characters: a longer "cell" is a line of prose with a gap in it
 
 
 @dataclass
@@ -32,11 +39,12 @@ class Line:
     text: str = ""
     x: float | None = None
     y: float | None = None
-    size: float = 0.0
     mono: int = 0  # characters set in a monospaced face
     bold: int = 0
     chars: int = 0
     sizes: Counter = field(default_factory=Counter)
+    code: bool | None = None  # set by mark_code
+    cells: list[str] | None = None  # set by mark_tables
 
     def add(self, text: str, font: str, size: float, x: float, y: float) -> None:
         if self.x is None and text.strip():
@@ -48,8 +56,6 @@ class Line:
         self.mono += visible if MONOSPACED.search(font) else 0
         self.bold += visible if BOLD.search(font) else 0
         self.sizes[round(size * 2) / 2] += visible
-
-    code: bool | None = None  # set by mark_code
 
     @property
     def is_code(self) -> bool:
@@ -135,6 +141,58 @@ def mark_code(lines: list[Line]) -> None:
             line.code = False
 
 
+def layout_cells(layout: str) -> dict[str, list[tuple[int, str]]]:
+    """The cells of each line of a page's layout text (pypdf's ``extraction_mode="layout"``, which
+    places text by its real widths): runs apart by three spaces or more, each with its column;
+    keyed by their text without spaces, for every run of neighbouring cells (a page set in two
+    columns holds two lines on one line of layout text)."""
+    out: dict[str, list[tuple[int, str]]] = {}
+    for row in layout.splitlines():
+        cells = [(m.start(), m.group(0)) for m in re.finditer(r"\S+(?: {1,2}\S+)*", row)]
+        for start in range(len(cells)):
+            for end in range(start + 1, len(cells) + 1):
+                out.setdefault(re.sub(r"\s+", "", "".join(t for _, t in cells[start:end])), cells[start:end])
+    return out
+
+
+def _aligned(a: list[tuple[int, str]], b: list[tuple[int, str]]) -> bool:
+    """Two lines' cells that read as rows of one table: several cells each, words in two of them,
+    none as long as a line of prose, the same left edge, the later cells of one all where the
+    other's start (one may lack a cell)."""
+    for row in (a, b):
+        worded = sum(bool(re.search(r"\w\w", text)) for _, text in row)
+        if len(row) < 2 or worded < 2 or max(len(text) for _, text in row) > MAX_CELL:
+            return False
+    if abs(a[0][0] - b[0][0]) > COLUMN_SLACK:
+        return False
+    xa, xb = [x for x, _ in a[1:]], [x for x, _ in b[1:]]
+    fewer, more = sorted((xa, xb), key=len)
+    return all(any(abs(x - m) <= COLUMN_SLACK for m in more) for x in fewer)
+
+
+def mark_tables(lines: list[Line], layout: str) -> None:
+    """Rows of a table: three or more consecutive prose lines whose cells in the page's layout
+    text (:func:`layout_cells`) start at the same columns. A row's cells go column by column."""
+    known = layout_cells(layout)
+    found = [[] if line.is_code else known.get(re.sub(r"\s+", "", line.text), []) for line in lines]
+    i = 0
+    while i < len(lines):
+        j = i + 1
+        while j < len(lines) and _aligned(found[j - 1], found[j]):
+            j += 1
+        if j - i >= MIN_ROWS:
+            columns: list[int] = []
+            for x in sorted(x for row in found[i:j] for x, _ in row):
+                if not columns or x - columns[-1] > COLUMN_SLACK:
+                    columns.append(x)
+            for line, row in zip(lines[i:j], found[i:j]):
+                line.cells = [""] * len(columns)
+                for x, text in row:
+                    k = max(n for n, c in enumerate(columns) if c <= x + COLUMN_SLACK)
+                    line.cells[k] = f"{line.cells[k]} {text}".strip()
+        i = j
+
+
 def body_size(pages: list[list[Line]]) -> float:
     """The size most characters are set in."""
     sizes = Counter()
@@ -197,16 +255,34 @@ def paragraphs(lines: list[Line]) -> list[str]:
     return out
 
 
-def page_blocks(lines: list[Line], body: float) -> Iterator[Line | str]:
-    """A page's lines (running head and foot dropped) as headings (their :class:`Line`) and
-    blocks of text: fenced code blocks and prose paragraphs, in reading order."""
+@dataclass(frozen=True)
+class Table:
+    """Rows of cells; ``header``: the first row is set in bold (it names the columns)."""
+
+    rows: list[list[str]]
+    header: bool
+
+
+def page_blocks(lines: list[Line], body: float, layout: str = "") -> Iterator[Line | str | Table]:
+    """A page's lines (running head and foot dropped) in reading order as headings (their
+    :class:`Line`), tables (:class:`Table`, found in ``layout``: :func:`mark_tables`) and blocks of
+    text (fenced code, prose paragraphs)."""
+    lines = [line for line in lines if not _LEADERS.search(line.text)]  # a table of contents is not indexed
     mark_code(lines)
+    mark_tables(lines, layout)
+
+    def kind(line: Line) -> str:
+        return "code" if line.is_code else "table" if line.cells is not None else "prose"
+
     run: list[Line] = []
     for line in [*lines, None]:
-        if run and (line is None or is_heading(line, body) or run[0].is_code != line.is_code):
-            yield from ([fenced(code_block(run))] if run[0].is_code else paragraphs(run))
+        if run and (line is None or is_heading(line, body) or kind(run[0]) != kind(line)):
+            if kind(run[0]) == "table":
+                yield Table([row.cells for row in run], run[0].bold >= 0.8 * run[0].chars)
+            else:
+                yield from ([fenced(code_block(run))] if run[0].is_code else paragraphs(run))
             run = []
-        if line is not None and is_heading(line, body):
+        if line is not None and is_heading(line, body) and line.cells is None:
             yield line
         elif line is not None:
             run.append(line)

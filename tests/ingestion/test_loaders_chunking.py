@@ -239,7 +239,8 @@ def _manual_page(number: int, lines: list) -> list:
 def test_pdf_reads_headings_code_and_prose_as_laid_out(tmp_path):
     """Headings by type size (their level by size), code by typeface with its indentation and blank
     lines, prose lines joined (a hyphenated word rejoined, a long identifier wrapped onto its own
-    line kept in the sentence), list items on their own lines, running heads and page numbers dropped."""
+    line kept in the sentence), list items on their own lines, a table as rows under its header,
+    running heads, page numbers and a table of contents dropped."""
     H, B, C = "Helvetica", "Helvetica-Bold", "Courier"
     first = _manual_page(1, [
         (B, 20, 72, 700, "Installing"),
@@ -258,17 +259,28 @@ def test_pdf_reads_headings_code_and_prose_as_laid_out(tmp_path):
         (H, 11, 72, 460, "- the daemon starts at boot"),
         (H, 11, 72, 447, "- logs go to /var/log/widget"),
     ])
-    second = _manual_page(2, [("Helvetica-Bold", 20, 72, 700, "Removing"), (H, 11, 72, 670, "Delete /opt/widget.")])
-    sections, notes = load_noting(write_pdf(tmp_path / "manual.pdf", [first, second]))
+    second = _manual_page(2, [
+        (B, 20, 72, 700, "Ports"), (H, 11, 72, 680, "The daemon listens on these ports:"),
+        (B, 11, 72, 660, "Service"), (B, 11, 200, 660, "Port"), (B, 11, 300, 660, "Protocol"),
+        (H, 11, 72, 647, "widgetd"), (H, 11, 200, 647, "7070"), (H, 11, 300, 647, "TCP"),
+        (H, 11, 72, 634, "widget-discovery"), (H, 11, 200, 634, "7071"), (H, 11, 300, 634, "UDP"),
+        (B, 20, 72, 600, "Removing"), (H, 11, 72, 570, "Delete /opt/widget.")])
+    contents = _manual_page(3, [(B, 20, 72, 700, "Contents"), (H, 11, 72, 670, "Installing . . . . . . . . . . . 1"),
+                                (H, 11, 72, 657, "From source . . . . . . . . . . 1"),
+                                (H, 11, 72, 644, "Ports . . . . . . . . . . . . . . 2")])
+    sections, notes = load_noting(write_pdf(tmp_path / "manual.pdf", [first, second, contents]))
     assert notes == []
     assert [(s.heading, s.path, s.page) for s in sections] == [
-        ("Installing", (), 1), ("From source", ("Installing",), 1), ("Removing", (), 2)]
+        ("Installing", (), 1), ("From source", ("Installing",), 1), ("Ports", (), 2), ("Removing", (), 2)]
+    assert sections[2].text == ("The daemon listens on these ports:\n\n| Service | Port | Protocol |\n"
+                                "| --- | --- | --- |\n| widgetd | 7070 | TCP |\n"
+                                "| widget-discovery | 7071 | UDP |")  # a table, its header in bold
     assert sections[0].text == ("Fetch the sources and build them with the usual commands. Then install the "
                                 "widget_daemon_configuration file as root.")
     assert sections[1].text == ("Run:\n\n```\n# ./configure --prefix=/opt\nmake\n\nfor f in *.conf; do\n"
                                 "  cp $f /etc/widget/\ndone\n```\n\n"
                                 "- the daemon starts at boot\n- logs go to /var/log/widget")
-    assert sections[2].text == "Delete /opt/widget."
+    assert sections[3].text == "Delete /opt/widget."  # and the contents page's dotted entries are not indexed
 
 
 def test_every_format_gives_each_section_its_heading_path(tmp_path, embedder):
