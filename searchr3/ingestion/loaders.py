@@ -213,8 +213,10 @@ _HEADINGS = ["h1", "h2", "h3", "h4", "h5", "h6"]
 # Apache's toplang/bottomlang language bars and footer).
 _FURNITURE_TAGS = ["script", "style", "nav", "header", "footer", "noscript", "template"]
 _FURNITURE = re.compile(r"\b(nav|navbar|navigation|navheader|navfooter|toc|breadcrumbs?|sidebar|sphinxsidebar"
-                        r"|related|headerlink|skip-?link|footer|toplang|bottomlang|language-?(bar|selector))\b",
-                        re.IGNORECASE)
+                        r"|related|headerlink|skip-?link|footer|toplang|bottomlang|language-?(bar|selector)"
+                        r"|page-?header|menu|menubar)\b", re.IGNORECASE)
+# ids that name a page's furniture whatever the site (Apache's manual: page-header, its menu, the "path" trail)
+_FURNITURE_IDS = re.compile(r"^(path|trail|header|page-?header|masthead|topbar|menu)$", re.IGNORECASE)
 _DOCX_CODE = re.compile(r"\b(code|source|preformatted|macro)\b", re.IGNORECASE)  # paragraph styles of code
 TABLE_GROUP_CHARS = 600  # a long table is cut into groups of rows of about this size, each with its header
 
@@ -223,7 +225,7 @@ def _is_furniture(tag) -> bool:
     if tag.name in ("html", "body", "main", "article"):
         return False
     marks = " ".join([*(tag.get("class") or []), tag.get("id") or "", tag.get("role") or ""])
-    return bool(marks.strip()) and bool(_FURNITURE.search(marks))
+    return bool(marks.strip()) and bool(_FURNITURE.search(marks) or _FURNITURE_IDS.match(tag.get("id") or ""))
 
 
 def _only_local_links(lst) -> bool:
@@ -449,7 +451,8 @@ def load_pdf(path: Path) -> list[Section]:
 def _pdf_sections(pages: list[list[pdf.Line]], labels: list[str], layouts: list[str]) -> list[Section]:
     body = pdf.body_size(pages)
     running = pdf.running_lines(pages, labels)
-    sizes = sorted({line.main_size for lines in pages for line in lines if pdf.is_heading(line, body)}, reverse=True)
+    sizes = sorted({line.heading_size for lines in pages for line in lines if pdf.is_heading(line, body)},
+                   reverse=True)
     sections: list[Section] = []
     outline, heading, path = Outline(), None, ()
     for number, (lines, drop, layout) in enumerate(zip(pages, running, layouts), start=1):
@@ -461,14 +464,15 @@ def _pdf_sections(pages: list[list[pdf.Line]], labels: list[str], layouts: list[
                 title_size = None
                 continue
             title = re.sub(r"\s+", " ", block.text).strip()
-            if title_size == block.main_size and not parts:
+            if title_size == block.heading_size and not parts:
                 heading = f"{heading} {title}"  # a title set on two lines
                 outline.retitle(heading)
                 continue
             if parts:
                 sections.append(Section("\n\n".join(parts), heading, number, path=path))
                 parts = []
-            heading, path, title_size = title, outline.enter(sizes.index(block.main_size), title), block.main_size
+            heading, title_size = title, block.heading_size
+            path = outline.enter(sizes.index(title_size), title)
         if parts:
             sections.append(Section("\n\n".join(parts), heading, number, path=path))
     return sections

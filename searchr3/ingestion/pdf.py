@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 MONOSPACED = re.compile(r"mono|nimbusmon|courier|consol|menlo|cmtt|typewriter|inconsolata|fixed|code|lmtt|\btt",
                         re.IGNORECASE)
-BOLD = re.compile(r"bold|cmbx|black|heavy|semibold|demi", re.IGNORECASE)
+BOLD = re.compile(r"bold|cmbx|bx\d|black|heavy|semibold|demi", re.IGNORECASE)
 _BULLET = re.compile(r"^\s*([•◦▪‣·\-–*]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s+")
 _HYPHENATED = re.compile(r"[a-z]-$")
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
@@ -45,6 +45,7 @@ class Line:
     sizes: Counter = field(default_factory=Counter)
     code: bool | None = None  # set by mark_code
     cells: list[str] | None = None  # set by mark_tables
+    lead: tuple[float, bool] | None = None  # the size of its first characters, and whether they are bold
 
     def add(self, text: str, font: str, size: float, x: float, y: float) -> None:
         if self.x is None and text.strip():
@@ -55,6 +56,8 @@ class Line:
         self.chars += visible
         self.mono += visible if MONOSPACED.search(font) else 0
         self.bold += visible if BOLD.search(font) else 0
+        if self.lead is None and visible:
+            self.lead = (round(size * 2) / 2, bool(BOLD.search(font)))
         self.sizes[round(size * 2) / 2] += visible
 
     @property
@@ -63,6 +66,12 @@ class Line:
         if self.code is not None:
             return self.code
         return self.chars > 0 and self.mono >= 0.9 * self.chars
+
+    @property
+    def heading_size(self) -> float:
+        """The size a heading is told by: its first characters' when larger (a section number in
+        the heading's size before words set smaller), else the size most of it is set in."""
+        return max(self.main_size, self.lead[0] if self.lead else 0.0)
 
     @property
     def main_size(self) -> float:
@@ -126,8 +135,9 @@ def running_lines(pages: list[list[Line]], labels: list[str]) -> list[set[int]]:
 
 
 def mark_code(lines: list[Line]) -> None:
-    """A lone monospaced line flush with the prose around it, at the usual spacing, is a wrapped
-    piece of a sentence (a long identifier), not a code block: mark it prose."""
+    """A lone monospaced line flush with the prose around it at the usual spacing, or one that
+    ends a sentence (not after a colon), is a wrapped piece of a sentence (a long identifier), not
+    a code block: mark it prose."""
     for i, line in enumerate(lines):
         if not line.is_code or line.x is None:
             continue
@@ -137,7 +147,9 @@ def mark_code(lines: list[Line]) -> None:
         size = line.main_size or 10
         flush = all(n.x is not None and abs(n.x - line.x) < 0.3 * size for n in around)
         close = all(n.y is not None and line.y is not None and abs(n.y - line.y) < 1.6 * size for n in around)
-        if flush and close:
+        ends_sentence = line.text.rstrip().endswith((".", ",", ";")) and not (
+            i and lines[i - 1].text.rstrip().endswith(":"))
+        if (flush and close) or ends_sentence:
             line.code = False
 
 
@@ -206,8 +218,9 @@ def is_heading(line: Line, body: float) -> bool:
     text = line.text.strip()
     if not body or line.is_code or len(text) > MAX_HEADING_CHARS or text.endswith((".", ",", ";")):
         return False
-    ratio = line.main_size / body
-    return ratio >= HEADING_RATIO or (ratio >= 1.05 and line.bold >= 0.8 * line.chars)
+    ratio = line.heading_size / body
+    bold = line.bold >= 0.8 * line.chars or bool(line.lead and line.lead[1] and line.lead[0] > body)
+    return ratio >= HEADING_RATIO or (ratio >= 1.05 and bold)
 
 
 def code_block(lines: list[Line]) -> str:

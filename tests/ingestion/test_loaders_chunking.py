@@ -313,3 +313,17 @@ def test_parser_warnings_are_collected_not_printed(tmp_path, capfd):
     assert notes and any("startxref" in n for n in notes)
     out, err = capfd.readouterr()
     assert "startxref" not in out + err
+
+
+def test_a_page_header_menu_and_breadcrumb_trail_are_not_indexed(tmp_path):
+    """Apache's manual: a page-header div with a menu paragraph, and a div id="path" trail."""
+    page = tmp_path / "cgi.html"
+    page.write_text('<html><head><title>CGI - Server Version 2.4</title></head><body>'
+                    '<div id="page-header"><p class="menu"><a href="m.html">Modules</a> | '
+                    '<a href="s.html">Sitemap</a></p>'
+                    '<p class="apache">Server Version 2.4</p></div>'
+                    '<div id="path"><a href="/">Server</a> &gt; <a href="d.html">Documentation</a></div>'
+                    '<div id="page-content"><h1>Dynamic Content with CGI</h1><h2 id="intro">Introduction</h2>'
+                    '<p>CGI defines how a web server runs programs.</p></div></body></html>')
+    assert [(s.heading, s.path, s.text) for s in load(page)] == [
+        ("Introduction", ("Dynamic Content with CGI",), "CGI defines how a web server runs programs.")]
