@@ -179,8 +179,10 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
             summary = service.upload(paths, collection, Bar())
         except SearchR3Error as exc:  # e.g. another process is writing to the index
             return f"⚠️ {exc}"
+        files = "file" if summary.files_indexed == 1 else "files"
+        chunks = "chunk" if summary.chunks_added == 1 else "chunks"
         lines = [
-            f"Indexed {summary.files_indexed} files ({summary.chunks_added} chunks added), "
+            f"Indexed {summary.files_indexed} {files} ({summary.chunks_added} {chunks} added), "
             f"{summary.files_unchanged} unchanged, {summary.files_failed} failed, {summary.files_skipped} skipped."
         ]
         lines += [f"⚠️ {os.path.basename(f['path'])}: {f['error']}" for f in summary.failures]

@@ -1,7 +1,9 @@
 """Do answers answer? On the answer dev set (:mod:`searchr3.eval.qa`: 250 questions about the
 PostgreSQL and Bash manuals, each with the literal a correct answer holds), index the 34 pages
-through the real ingest pipeline, retrieve k passages per question once, and have each answer
-mode answer from the same passages. Per mode:
+through the real ingest pipeline, retrieve k passages per question once as the chat does (the
+search's best 8, the k with the best evidence kept: ``searchr3.answers.evidence.rerank``;
+``--no-rerank``: the search's first k), and have each answer mode answer from the same passages.
+Per mode:
 
 - **holds the answer**: the answer contains one of the question's literals (a command, option,
   value, path or name), as a whole token;
@@ -36,6 +38,7 @@ from rich.table import Table
 from searchr3 import Embedder, SearchOptions
 from searchr3.answers.answer_model import DEFAULT_ANSWER_MODEL, load_answer_model
 from searchr3.answers.answerers import EXCERPT_WORDS, ExtractiveAnswerer, GenerativeAnswerer
+from searchr3.answers.evidence import RERANK_DEPTH, rerank
 from searchr3.answers.grounding import cited, unsupported_terms
 from searchr3.answers.local_chat import LocalChatModel
 from searchr3.eval.qa import QAItem, contains_answer, holds_evidence, load_qa, qa_pages
@@ -108,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--db", type=Path, default=DB, help="where the pages' index is kept between runs")
     p.add_argument("--markdown", type=Path, help="also write the table to this file")
     p.add_argument("--answers", type=Path, help="write every answer (JSON lines) to this file")
+    p.add_argument("--no-rerank", action="store_true",
+                   help="answer from the search's first k, not the chat's evidence re-ranking of its best 8")
     args = p.parse_args(argv)
 
     items = load_qa()
@@ -128,9 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     with Progress(console=console) as bar:
         task = bar.add_task("questions", total=len(items))
         for item in items:
-            hits = searcher.search(item.question, options).hits
+            if args.no_rerank:
+                hits = searcher.search(item.question, options).hits
+            else:  # as the chat does: the best RERANK_DEPTH, the k with the best evidence kept
+                deep = searcher.search(item.question, options.merged(k=max(args.k, RERANK_DEPTH))).hits
+                hits = rerank(item.question, deep, args.k)
             retrieved.append(any(holds_evidence(h.text, h.metadata.get("source"), item) for h in hits))
-            top1[item.id] = hits[0].dense_score if hits else 0.0
+            top1[item.id] = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
             for way in ranks:
                 ten = searcher.search(item.question, SearchOptions(k=10, hybrid=way == "hybrid")).hits
                 found = [i for i, h in enumerate(ten) if holds_evidence(h.text, h.metadata.get("source"), item)]

@@ -57,7 +57,7 @@ def test_upload_ask_and_see_answer_trace_and_passage(shipped_server, tmp_path): 
 
         page.locator("#upload input[type=file]").set_input_files(str(doc))
         page.locator("#index").click()
-        expect(page.locator("#upload-status")).to_contain_text("Indexed 1 files", timeout=180_000)
+        expect(page.locator("#upload-status")).to_contain_text("Indexed 1 file ", timeout=180_000)
         expect(page.locator("#stats")).to_contain_text("1 files", timeout=30_000)
 
         page.locator("#reasoning input[type=checkbox]").check()  # off by default; the trace shows when on
@@ -143,7 +143,7 @@ def test_documents_list_and_remove(shipped_server, tmp_path):  # noqa: F811
         page.goto(shipped_server)
         page.locator("#upload input[type=file]").set_input_files(str(doc))
         page.locator("#index").click()
-        expect(page.locator("#upload-status")).to_contain_text("Indexed 1 files", timeout=180_000)
+        expect(page.locator("#upload-status")).to_contain_text("Indexed 1 file ", timeout=180_000)
         page.locator("#documents").get_by_text("Documents").first.click()
         table = page.locator("#documents-table")
         expect(table).to_contain_text("kiln.txt", timeout=30_000)
@@ -180,7 +180,7 @@ def test_a_manual_page_shows_its_code_and_table_as_written(shipped_server, tmp_p
         page = browser.new_page(viewport={"width": 1400, "height": 1300})
         page.goto(shipped_server)
         upload_into(page, "manual", str(page_file))
-        expect(page.locator("#upload-status")).to_contain_text("Indexed 1 files", timeout=180_000)
+        expect(page.locator("#upload-status")).to_contain_text("Indexed 1 file ", timeout=180_000)
         page.locator("#question textarea").fill("How do I mount the old system as root, and which grub packages?")
         page.locator("#ask").click()
         code = page.locator("#passages pre.passage-code").first
@@ -221,5 +221,5 @@ def test_an_upload_shows_its_progress_while_it_runs(server, tmp_path):  # noqa: 
         expect(status).to_contain_text(" chunks (0 of 1 files)", timeout=60_000)  # moving, before it is done
         text = status.inner_text()
         assert "crafts.txt: " in text and " of 400 chunks" in text and status.bounding_box()["height"] >= 40
-        expect(status).to_contain_text("Indexed 1 files (400 chunks added)", timeout=180_000)
+        expect(status).to_contain_text("Indexed 1 file (400 chunks added)", timeout=180_000)
         browser.close()

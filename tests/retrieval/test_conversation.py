@@ -186,3 +186,20 @@ def test_invented_paths_and_options_are_unsupported():
     assert unsupported_terms("Run htpasswd -c /usr/local/apache/passwd/passwords bob.", passages) == []
     assert unsupported_terms("Use --jobs, or --format custom.", passages) == ["--format"]
     assert unsupported_terms("Put it in ~/.bashrc.", ["Add the line to ~/.bashrc"]) == []
+
+
+def test_the_passages_answered_from_are_reranked_by_their_evidence():
+    """Of the search's best 8, the k kept for answering favour the passage whose sentence holds what
+    a how-to question asks for, over one that only scored a little higher in search."""
+    from searchr3.answers.evidence import RERANK_DEPTH, rerank
+    from searchr3.retrieval.searcher import RankedHit
+
+    texts = ["The psql program is the interactive terminal of PostgreSQL; it has many options.",
+             "Backups are written by pg_dump, one database at a time.",
+             r"To list all databases, type \l at the psql prompt; \l+ shows their sizes too.",
+             "Roles own databases and schemas."]
+    hits = [RankedHit(str(i), t, {}, i + 1, score) for i, (t, score) in enumerate(zip(texts, (0.62, 0.60, 0.58, 0.3)))]
+    kept = rerank("How do I list all databases from the psql prompt?", hits, 2)
+    assert kept[0].id == "2" and [h.rank for h in kept] == [1, 2] and "3" not in {h.id for h in kept}
+    assert kept[0].score == 0.58  # the search's score is kept; only the order and ranks change
+    assert RERANK_DEPTH == 8 and [h.id for h in rerank("", hits, 4)] == ["0", "1", "2", "3"]  # no evidence: as found
