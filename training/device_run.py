@@ -1,7 +1,7 @@
 """The prepared run for a lent accelerator: stage 1 at scale, its trace-target continuation, then
 GRPO, each on the clock, each stage's adapter sent back the moment it ends.
 
-``python3 -m training.device_run --kit $KIT --out $OUT --minutes 6.5`` (inside ``training.kit
+``python3 -m training.device_run --kit $KIT --out $OUT --minutes 5.5`` (inside ``training.kit
 exec``, on the device) runs, in order of value:
 
 1. ``stage1``: stage 1 (``training.sft``) on the kit's whole pair mix (``$KIT/pairs.jsonl``, its
@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tarfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from searchr3.cli import print_error
@@ -54,14 +54,13 @@ class Plan:
     kit: Path
     out: Path
     work: Path
-    minutes: float = 6.5
+    minutes: float = 5.5
     shares: tuple[float, ...] = SHARES
     batch_size: int = 128
     negatives: int = 3
     rl_queries: int = 16
     rl_group: int = 8
     dry_run: bool = False
-    extra: dict[str, list[str]] = field(default_factory=dict)  # more arguments per stage
 
     def minutes_for(self, stage: str) -> float:
         return self.minutes * self.shares[STAGES.index(stage)]
@@ -93,7 +92,7 @@ class Plan:
                 options["--w-lm"] = 0.5
             flags = ["--fit-schedule"]
         args = [sys.executable, "-m", module, *(str(x) for kv in options.items() for x in kv), *flags]
-        return args + self.extra.get(stage, []), per_step
+        return args, per_step
 
 
 def pack_stage(run: Path, out: Path, stage: str) -> Path | None:
@@ -162,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path(os.environ["OUT"]) if os.environ.get("OUT") else None,
                     help="where the stages' results go (default $OUT)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/searchr3-device-run"), help="the stages' run folders")
-    ap.add_argument("--minutes", type=float, default=6.5, help="training minutes for all stages together")
+    ap.add_argument("--minutes", type=float, default=5.5, help="training minutes for all stages together")
     ap.add_argument("--shares", type=float, nargs=3, default=list(SHARES), metavar=("STAGE1", "TRACES", "RL"))
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--negatives", type=int, default=3)

@@ -126,7 +126,7 @@ def test_the_prepared_device_run_dry_runs_end_to_end_inside_the_kit(kit, tmp_pat
     py = sys.executable
     where = f"import importlib.util as u; print('model from', u.find_spec('{DEFAULT_PACKAGE}').origin)"
     command = (f"{py} -c \"{where}\" && "
-               f"{py} -m training.device_run --dry-run --minutes 3 --work {work}")
+               f"{py} -m training.device_run --dry-run --minutes 10 --work {work}")  # minutes: upper bounds
     done = _kit(["receive", str(d / "parts" / "p2")], home)
     assert done.returncode == 0 and "2 of 2 parts here; complete" in done.stdout
     done = _kit(["exec", "--out", str(out), "--", command], home, timeout=900)
