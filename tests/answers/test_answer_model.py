@@ -86,3 +86,4 @@ def test_the_answer_model_writes_a_cited_answer_holding_the_command(qwen):
     assert qwen.sequence_decoder is not None  # the int8 decoder, not generate
     answer = "".join(writer.stream("How do I delete a remote branch in git?", _hits(GIT)))
     assert "git push origin --delete" in answer and "[2]" in answer
+    assert "\n\n> " in answer  # the passages' best sentence quoted under the written answer

@@ -153,8 +153,11 @@ def test_attributed_citations_never_land_inside_a_code_block():
 
     hits = [RankedHit("c1", "Pretty printing: json.dumps(obj, indent=4) indents nested objects.", {}, 1, 0.8, 0.8)]
     model = FakeListChatModel(responses=["Use this:\n\n```python\njson.dumps(obj, indent=4)"])
-    answer = "".join(GenerativeAnswerer(model).stream("How do I pretty-print JSON?", hits))
+    answer = "".join(GenerativeAnswerer(model, quote=0).stream("How do I pretty-print JSON?", hits))
     assert answer.endswith("json.dumps(obj, indent=4)\n```\n\n[1]")
+    again = FakeListChatModel(responses=["Use this:\n\n```python\njson.dumps(obj, indent=4)"])
+    quoted = "".join(GenerativeAnswerer(again).stream("How do I pretty-print JSON?", hits))
+    assert quoted.endswith("```\n\n[1]\n\n> Pretty printing: json.dumps(obj, indent=4) indents nested objects. [1]")
 
 
 def test_a_how_to_question_gets_the_sentence_with_the_command_from_any_passage():
@@ -203,3 +206,24 @@ def test_the_passages_answered_from_are_reranked_by_their_evidence():
     assert kept[0].id == "2" and [h.rank for h in kept] == [1, 2] and "3" not in {h.id for h in kept}
     assert kept[0].score == 0.58  # the search's score is kept; only the order and ranks change
     assert RERANK_DEPTH == 8 and [h.id for h in rerank("", hits, 4)] == ["0", "1", "2", "3"]  # no evidence: as found
+
+
+def test_a_written_answer_is_followed_by_the_passages_best_sentence_unless_it_says_it():
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from searchr3.answers.answerers import GenerativeAnswerer
+    from searchr3.retrieval.searcher import RankedHit
+
+    hits = [RankedHit("a", "Branches are cheap in git: a branch is a pointer to a commit.", {}, 1, 0.9),
+            RankedHit("b", "To delete a branch on a server, run git push origin --delete NAME. A local one goes "
+                           "with git branch -d NAME.", {}, 2, 0.8)]
+    question = "How do I delete a branch on the server?"
+    written = "".join(GenerativeAnswerer(FakeListChatModel(responses=["Push the deletion to the server. [2]"]))
+                      .stream(question, hits))
+    assert written == ("Push the deletion to the server. [2]\n\n"
+                       "> To delete a branch on a server, run git push origin --delete NAME. [2]")
+    said = "To delete a branch on a server, run git push origin --delete NAME. [2]"
+    again = "".join(GenerativeAnswerer(FakeListChatModel(responses=[said])).stream(question, hits))
+    assert again == said  # the answer holds the sentence already: no quote
+    bare = "".join(GenerativeAnswerer(FakeListChatModel(responses=[said]), quote=0).stream(question, hits))
+    assert bare == said
