@@ -101,7 +101,7 @@ def _table_part(text: str, a: int, b: int, begin: int, end: int) -> str:
     return _table([line for line, _ in header + body]) if body or (header and begin <= a < end) else ""
 
 
-def passage_html(text: str, spans: list[tuple[int, int]], limit: int = 700) -> str:
+def passage_html(text: str, spans: list[tuple[int, int]], limit: int = 1200) -> str:
     """``text`` as HTML (see the module), cut to about ``limit`` characters around the first of
     ``spans`` (the sentences to mark), with no newline left in it."""
     begin, end = window(text, spans, limit)

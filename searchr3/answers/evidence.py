@@ -135,14 +135,16 @@ RERANK_WEIGHT = 0.1
 
 
 def rerank(query: str, hits: Sequence[RankedHit], k: int) -> list[RankedHit]:
-    """The ``k`` passages to answer ``query`` from: ``hits`` ordered by their search score plus
-    :data:`RERANK_WEIGHT` times their best sentence's evidence (:func:`score_sentences`, so a
-    passage holding the command a how-to question asks for rises), ranks renumbered, scores kept."""
+    """The ``k`` passages to answer ``query`` from: those of ``hits`` with the highest search score
+    plus :data:`RERANK_WEIGHT` times their best sentence's evidence (:func:`score_sentences`, so a
+    passage holding the command a how-to question asks for gets in), shown in the order of their
+    search scores (which stay as they were), ranks renumbered."""
     def best(hit: RankedHit) -> float:
         return max((e.score for e in score_sentences(query, [hit.text])[0]), default=0.0)
 
-    ranked = sorted(hits, key=lambda h: -(h.score + RERANK_WEIGHT * best(h)))[:k]
-    return [replace(h, rank=r) for r, h in enumerate(ranked, 1)]
+    chosen = sorted(hits, key=lambda h: -(h.score + RERANK_WEIGHT * best(h)))[:k]
+    shown = sorted(chosen, key=lambda h: -h.score)
+    return [replace(h, rank=r) for r, h in enumerate(shown, 1)]
 
 
 def best_sentences(query: str, passages: Sequence[str], per_passage: int = 2) -> list[list[Evidence]]:

@@ -203,8 +203,9 @@ def test_the_passages_answered_from_are_reranked_by_their_evidence():
              "Roles own databases and schemas."]
     hits = [RankedHit(str(i), t, {}, i + 1, score) for i, (t, score) in enumerate(zip(texts, (0.62, 0.60, 0.58, 0.3)))]
     kept = rerank("How do I list all databases from the psql prompt?", hits, 2)
-    assert kept[0].id == "2" and [h.rank for h in kept] == [1, 2] and "3" not in {h.id for h in kept}
-    assert kept[0].score == 0.58  # the search's score is kept; only the order and ranks change
+    assert "2" in {h.id for h in kept} and "3" not in {h.id for h in kept}  # the passage with the command got in
+    assert [h.score for h in kept] == sorted((h.score for h in kept), reverse=True)  # shown by search score
+    assert [h.rank for h in kept] == [1, 2] and kept[-1].score == 0.58  # scores as the search gave them
     assert RERANK_DEPTH == 8 and [h.id for h in rerank("", hits, 4)] == ["0", "1", "2", "3"]  # no evidence: as found
 
 
