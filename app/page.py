@@ -104,9 +104,14 @@ def message_text(content) -> str:
     return ""
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 file``, ``2 files``."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def stats_markdown(stats: dict) -> str:
     return (
-        f"**Index** `{stats['collection']}`: {stats['files']} files, {stats['chunks']} chunks"
+        f"**Index** `{stats['collection']}`: {counted(stats['files'], 'file')}, {counted(stats['chunks'], 'chunk')}"
         f" · model `{stats['model']}`"
     )
 
@@ -179,10 +184,8 @@ def build(service: ChatService, defaults: SearchOptions = DEFAULT_OPTIONS) -> gr
             summary = service.upload(paths, collection, Bar())
         except SearchR3Error as exc:  # e.g. another process is writing to the index
             return f"⚠️ {exc}"
-        files = "file" if summary.files_indexed == 1 else "files"
-        chunks = "chunk" if summary.chunks_added == 1 else "chunks"
         lines = [
-            f"Indexed {summary.files_indexed} {files} ({summary.chunks_added} {chunks} added), "
+            f"Indexed {counted(summary.files_indexed, 'file')} ({counted(summary.chunks_added, 'chunk')} added), "
             f"{summary.files_unchanged} unchanged, {summary.files_failed} failed, {summary.files_skipped} skipped."
         ]
         lines += [f"⚠️ {os.path.basename(f['path'])}: {f['error']}" for f in summary.failures]

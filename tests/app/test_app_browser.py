@@ -58,7 +58,7 @@ def test_upload_ask_and_see_answer_trace_and_passage(shipped_server, tmp_path): 
         page.locator("#upload input[type=file]").set_input_files(str(doc))
         page.locator("#index").click()
         expect(page.locator("#upload-status")).to_contain_text("Indexed 1 file ", timeout=180_000)
-        expect(page.locator("#stats")).to_contain_text("1 files", timeout=30_000)
+        expect(page.locator("#stats")).to_contain_text("1 file,", timeout=30_000)
 
         page.locator("#reasoning input[type=checkbox]").check()  # off by default; the trace shows when on
         page.locator("#question textarea").fill("When was the Fastnet lighthouse first lit?")
