@@ -38,7 +38,7 @@ from rich.table import Table
 from searchr3 import Embedder, SearchOptions
 from searchr3.answers.answer_model import DEFAULT_ANSWER_MODEL, load_answer_model
 from searchr3.answers.answerers import EXCERPT_WORDS, ExtractiveAnswerer, GenerativeAnswerer
-from searchr3.answers.evidence import RERANK_DEPTH, rerank
+from searchr3.answers.evidence import search_to_answer
 from searchr3.answers.grounding import cited, unsupported_terms
 from searchr3.answers.local_chat import LocalChatModel
 from searchr3.eval.qa import QAItem, contains_answer, holds_evidence, load_qa, qa_pages
@@ -135,9 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         for item in items:
             if args.no_rerank:
                 hits = searcher.search(item.question, options).hits
-            else:  # as the chat does: the best RERANK_DEPTH, the k with the best evidence kept
-                deep = searcher.search(item.question, options.merged(k=max(args.k, RERANK_DEPTH))).hits
-                hits = rerank(item.question, deep, args.k)
+            else:  # as the chat does
+                hits = search_to_answer(searcher, item.question, options).hits
             retrieved.append(any(holds_evidence(h.text, h.metadata.get("source"), item) for h in hits))
             top1[item.id] = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
             for way in ranks:

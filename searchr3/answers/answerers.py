@@ -64,9 +64,9 @@ QUOTED = 1
 
 def _said(quote: str, answer: str) -> bool:
     """Whether ``answer`` already holds the quote's sentence (its words, without the ``> `` and
-    the citation)."""
+    the citation; spacing aside)."""
     body = re.sub(r"\s*\[\d+\]$", "", quote[2:].strip())
-    return " ".join(body.split()) in answer
+    return " ".join(body.split()) in " ".join(answer.split())
 
 
 class ExtractiveAnswerer:
@@ -138,8 +138,7 @@ class GenerativeAnswerer:
         if shown.strip() and self.quote and not settings.get("max_tokens"):  # (a caller's length limit holds)
             # the manual's words under the answer, unless it says them already
             quoted = "".join(ExtractiveAnswerer(sentences=self.quote).stream(question, hits))
-            said = " ".join(shown.split())
-            if quoted != NOTHING_MATCHES and quoted.startswith("> ") and not _said(quoted, said):
+            if quoted.startswith("> ") and not _said(quoted, shown):  # (not NOTHING_MATCHES)
                 yield "\n\n" + quoted
         notes = check.report.notes()
         if notes:

@@ -14,8 +14,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from searchr3.embedding.reasoning import TraceCallback
 from searchr3.retrieval.conversation import content_terms, split_search
-from searchr3.retrieval.searcher import RankedHit
+from searchr3.retrieval.options import SearchOptions
+from searchr3.retrieval.searcher import RankedHit, Searcher, SearchResult
 
 # A sentence ends at . ! ? (with closing quotes/brackets) followed by space and a capital,
 # digit or opening quote, or at a blank line.
@@ -145,6 +147,14 @@ def rerank(query: str, hits: Sequence[RankedHit], k: int) -> list[RankedHit]:
     chosen = sorted(hits, key=lambda h: -(h.score + RERANK_WEIGHT * best(h)))[:k]
     shown = sorted(chosen, key=lambda h: -h.score)
     return [replace(h, rank=r) for r, h in enumerate(shown, 1)]
+
+
+def search_to_answer(searcher: Searcher, query: str, options: SearchOptions,
+                     on_trace: TraceCallback | None = None) -> SearchResult:
+    """What a chat answers ``query`` from: ``searcher``'s best :data:`RERANK_DEPTH` (or
+    ``options.k``, if more), the ``options.k`` of them :func:`rerank` keeps."""
+    found = searcher.search(query, options.merged(k=max(options.k, RERANK_DEPTH)), on_trace=on_trace)
+    return replace(found, hits=rerank(query, found.hits, options.k))
 
 
 def best_sentences(query: str, passages: Sequence[str], per_passage: int = 2) -> list[list[Evidence]]:

@@ -292,7 +292,11 @@ def markdown_rows(rows: list[list[str]], header: bool) -> list[str]:
 def _fenced(code: str) -> str:
     """A ``<pre>`` block's text as a fenced code block (a longer fence where the code holds one),
     so chunks and the page keep it code: its lines, indentation and ``# comments`` as written."""
-    return pdf.fenced(code.strip("\n"))
+    code = code.strip("\n")
+    fence = "```"
+    while fence in code:
+        fence += "`"
+    return f"{fence}\n{code}\n{fence}"
 
 
 def _list(lst) -> str:
@@ -460,7 +464,10 @@ def _pdf_sections(pages: list[list[pdf.Line]], labels: list[str], layouts: list[
         title_size = None  # the size of the heading just read, while no text has followed it
         for block in pdf.page_blocks([line for i, line in enumerate(lines) if i not in drop], body, layout):
             if not isinstance(block, pdf.Line):
-                parts.extend([block] if isinstance(block, str) else markdown_rows(block.rows, block.header))
+                if isinstance(block, pdf.Table):
+                    parts.extend(markdown_rows(block.rows, block.header))
+                else:
+                    parts.append(_fenced(block.text) if isinstance(block, pdf.Code) else block)
                 title_size = None
                 continue
             title = re.sub(r"\s+", " ", block.text).strip()

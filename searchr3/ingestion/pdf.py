@@ -223,13 +223,18 @@ def is_heading(line: Line, body: float) -> bool:
     return ratio >= HEADING_RATIO or (ratio >= 1.05 and bold)
 
 
+def _gaps(lines: list[Line]) -> list[float]:
+    """The vertical steps down from each line to the next (a step up: another column, left out)."""
+    return [a.y - b.y for a, b in zip(lines, lines[1:]) if a.y is not None and b.y is not None and a.y > b.y]
+
+
 def code_block(lines: list[Line]) -> str:
     """Consecutive code lines as written: indentation from their left edges (in character widths),
     a blank line where the gap between two lines is well over the block's line pitch."""
     size = lines[0].main_size or 10.0
     width = size * 0.55  # a monospaced character is 0.5 to 0.6 of the size
     left = min((line.x for line in lines if line.x is not None), default=0.0)
-    gaps = [a.y - b.y for a, b in zip(lines, lines[1:]) if a.y is not None and b.y is not None and a.y > b.y]
+    gaps = _gaps(lines)
     pitch = min(gaps) if gaps else None
     out = []
     for i, line in enumerate(lines):
@@ -245,7 +250,7 @@ def paragraphs(lines: list[Line]) -> list[str]:
     """Prose lines joined into paragraphs: a new one after a gap over the usual line pitch or at
     an indented first line; a bulleted or numbered line starts its own line (the lines under it
     continue it); a word hyphenated across lines is rejoined."""
-    gaps = [a.y - b.y for a, b in zip(lines, lines[1:]) if a.y is not None and b.y is not None and a.y > b.y]
+    gaps = _gaps(lines)
     pitch = sorted(gaps)[len(gaps) // 2] if gaps else None
     lefts = Counter(round(line.x) for line in lines if line.x is not None)
     left = lefts.most_common(1)[0][0] if lefts else None
@@ -276,10 +281,17 @@ class Table:
     header: bool
 
 
-def page_blocks(lines: list[Line], body: float, layout: str = "") -> Iterator[Line | str | Table]:
+@dataclass(frozen=True)
+class Code:
+    """A block of code as written (:func:`code_block`): its lines, indentation and blank lines."""
+
+    text: str
+
+
+def page_blocks(lines: list[Line], body: float, layout: str = "") -> Iterator[Line | str | Table | Code]:
     """A page's lines (running head and foot dropped) in reading order as headings (their
-    :class:`Line`), tables (:class:`Table`, found in ``layout``: :func:`mark_tables`) and blocks of
-    text (fenced code, prose paragraphs)."""
+    :class:`Line`), tables (:class:`Table`, found in ``layout``: :func:`mark_tables`), code
+    (:class:`Code`) and prose paragraphs (text)."""
     lines = [line for line in lines if not _LEADERS.search(line.text)]  # a table of contents is not indexed
     mark_code(lines)
     mark_tables(lines, layout)
@@ -289,21 +301,16 @@ def page_blocks(lines: list[Line], body: float, layout: str = "") -> Iterator[Li
 
     run: list[Line] = []
     for line in [*lines, None]:
-        if run and (line is None or is_heading(line, body) or kind(run[0]) != kind(line)):
+        heading = line is not None and line.cells is None and is_heading(line, body)
+        if run and (line is None or heading or kind(run[0]) != kind(line)):
             if kind(run[0]) == "table":
                 yield Table([row.cells for row in run], run[0].bold >= 0.8 * run[0].chars)
+            elif kind(run[0]) == "code":
+                yield Code(code_block(run))
             else:
-                yield from ([fenced(code_block(run))] if run[0].is_code else paragraphs(run))
+                yield from paragraphs(run)
             run = []
-        if line is not None and is_heading(line, body) and line.cells is None:
+        if heading:
             yield line
         elif line is not None:
             run.append(line)
-
-
-def fenced(code: str) -> str:
-    """Code as a fenced block (a longer fence where the code holds one)."""
-    fence = "```"
-    while fence in code:
-        fence += "`"
-    return f"{fence}\n{code}\n{fence}"

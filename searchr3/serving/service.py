@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from searchr3.answers.answerers import Answerer, ExtractiveAnswerer
-from searchr3.answers.evidence import RERANK_DEPTH, best_sentences, rerank
+from searchr3.answers.evidence import best_sentences, search_to_answer
 from searchr3.answers.grounding import cited
 from searchr3.answers.local_chat import LocalChatModel
 from searchr3.config import DEFAULT_ADAPTER, DEFAULT_MODEL
@@ -263,14 +263,12 @@ class ChatService:
 
     def _search(self, search: str, options: SearchOptions, collection: str | None,
                 on_trace: TraceCallback | None = None) -> SearchResult | None:
-        """The passages to answer the standalone ``search`` from in ``collection``: the search's
-        best :data:`RERANK_DEPTH`, the ``options.k`` with the best evidence kept (:func:`rerank`);
-        ``None`` when the collection is missing or empty."""
+        """The passages to answer the standalone ``search`` from in ``collection``
+        (:func:`~searchr3.answers.evidence.search_to_answer`); ``None`` when it is missing or empty."""
         searcher = self._searcher(collection)
         if searcher is None or searcher.index.count() == 0:
             return None
-        found = searcher.search(search, options.merged(k=max(options.k, RERANK_DEPTH)), on_trace=on_trace)
-        return replace(found, hits=rerank(search, found.hits, options.k))
+        return search_to_answer(searcher, search, options, on_trace)
 
     def ask(
         self, question: str, options: SearchOptions = DEFAULT_OPTIONS, collection: str | None = None,
