@@ -123,6 +123,10 @@ def run_plan(plan: Plan, log=print) -> dict:
         raise DeviceRunError(f"--shares needs {len(STAGES)} non-negative numbers that add up to 1")
     plan.out.mkdir(parents=True, exist_ok=True)
     report = {"minutes": plan.minutes, "dry_run": plan.dry_run, "stages": []}
+
+    def save() -> None:
+        (plan.out / "plan.json").write_text(json.dumps(report, indent=2))
+
     init = "default"
     for stage in STAGES:
         command = plan.argv(stage, init)
@@ -130,7 +134,7 @@ def run_plan(plan: Plan, log=print) -> dict:
         report["stages"].append(entry)
         if command is None or plan.minutes_for(stage) <= 0:
             entry["status"] = "skipped: nothing to train on" if command is None else "skipped: no time given"
-            (plan.out / "plan.json").write_text(json.dumps(report, indent=2))
+            save()
             continue
         argv, per_step = command
         log(f"== {stage}: {plan.minutes_for(stage):.1f} min from {init}: {' '.join(argv[1:])}")
@@ -149,7 +153,7 @@ def run_plan(plan: Plan, log=print) -> dict:
             init = str(run / "adapter")
         else:
             entry["status"] = f"failed (exit {entry['exit']}): the next stage starts from {init}"
-        (plan.out / "plan.json").write_text(json.dumps(report, indent=2))
+        save()
         log(f"== {stage}: {entry['status']} in {entry['wall_minutes']} min")
     return report
 

@@ -77,10 +77,17 @@ def travelling_mib() -> float:
     return sum(Path(n).stat().st_size for n in names if n and Path(n).is_file()) / MiB
 
 
-def auto_part_mib() -> float:
-    """The largest part that fits beside the travelling checkout under the carry limit, less 1 MiB
-    (for the manifest and stray files)."""
-    return max(1.0, CARRY_LIMIT_MIB - travelling_mib() - 1)
+def auto_part_mib(checkout_mib: float | None = None) -> float:
+    """The largest part that fits beside the travelling checkout (``checkout_mib``, default
+    :func:`travelling_mib`) under the carry limit, less 1 MiB (for the manifest and stray files)."""
+    return max(1.0, CARRY_LIMIT_MIB - (travelling_mib() if checkout_mib is None else checkout_mib) - 1)
+
+
+def _xz(src: Path, dest: Path, preset: int = 9) -> Path:
+    """``src`` xz-compressed into ``dest``."""
+    with open(src, "rb") as f, lzma.open(dest, "wb", preset=preset) as xz:
+        shutil.copyfileobj(f, xz, 1 << 20)
+    return dest
 
 
 def packed_model(preset: int = MODEL_PRESET) -> Path:
@@ -91,10 +98,7 @@ def packed_model(preset: int = MODEL_PRESET) -> Path:
     packed = cache_dir() / "kit" / f"{sha256_file(gguf)[:16]}-{preset}.gguf.xz"
     if not packed.is_file():
         packed.parent.mkdir(parents=True, exist_ok=True)
-        part = packed.with_suffix(".part")
-        with open(gguf, "rb") as f, lzma.open(part, "wb", preset=preset) as xz:
-            shutil.copyfileobj(f, xz, 1 << 20)
-        part.replace(packed)
+        _xz(gguf, packed.with_suffix(".part"), preset).replace(packed)
     return packed
 
 
@@ -106,12 +110,6 @@ def download_wheels(dest: Path) -> list[Path]:
     if done.returncode:
         raise KitError(f"pip download {' '.join(pins)} failed: {done.stderr.strip().splitlines()[-1:]}")
     return sorted(dest.glob("*.whl"))
-
-
-def _xz(src: Path, dest: Path) -> Path:
-    with open(src, "rb") as f, lzma.open(dest, "wb", preset=9) as xz:
-        shutil.copyfileobj(f, xz)
-    return dest
 
 
 def pack(pairs: Path, out: Path, *, calls: int = 2, traces: Path | None = None, dev: tuple[Path, ...] = (),
@@ -156,11 +154,12 @@ def pack(pairs: Path, out: Path, *, calls: int = 2, traces: Path | None = None, 
                 tar.add(w, f"wheels/{w.name}")
         total = blob.stat().st_size
         if part_mib is None:
-            room = auto_part_mib()
+            checkout = travelling_mib()
+            room = auto_part_mib(checkout)
             size = -(-total // calls)
             if size > room * MiB:
                 raise KitError(f"the kit is {total / MiB:.1f} MiB: {calls} call(s) carry at most {room:.1f} MiB "
-                               f"each beside the {travelling_mib():.1f} MiB checkout ({calls * room:.1f} MiB); "
+                               f"each beside the {checkout:.1f} MiB checkout ({calls * room:.1f} MiB); "
                                "carry fewer dev sets or pairs, or make the checkout smaller")
         else:
             size = int(part_mib * MiB)
