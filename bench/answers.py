@@ -7,6 +7,8 @@ Per mode:
 
 - **holds the answer**: the answer contains one of the question's literals (a command, option,
   value, path or name), as a whole token;
+- **its written part holds it**: the same, for a written answer without the sentences quoted
+  under it;
 - **cites its passage**: the answer cites ``[n]`` a passage from the answer's page that holds it;
 - **unsupported**: the answer states a number or name found in neither the question nor the
   passages shown (:func:`searchr3.answers.grounding.unsupported_terms`);
@@ -64,8 +66,10 @@ def score(item: QAItem, answer: str, hits) -> dict:
     """The figures of one answer (notes in italics, which say what the check removed, excluded)."""
     body = "\n".join(line for line in answer.splitlines() if not line.startswith("_"))
     refs = cited(body, len(hits))
+    written = body.split("\n\n> ")[0]  # (what a reader wrote, before the quoted sentences)
     return {
         "holds": contains_answer(body, item),
+        "written_holds": contains_answer(written, item),
         "cites": any(holds_evidence(hits[i - 1].text, hits[i - 1].metadata.get("source"), item) for i in refs),
         "unsupported": bool(unsupported_terms(body, [item.question] + [h.text for h in hits])),
         "words": len(body.split()),
@@ -161,16 +165,18 @@ def main(argv: list[str] | None = None) -> int:
 
     title = f"Answers on the answer dev set ({len(items)} questions, k={args.k}; written modes on {len(sample)})"
     table = Table(title=title)
-    header = ["mode", "questions", "holds the answer", "cites its passage", "unsupported", "words (p50)",
-              "first text s (p50)", "whole s (p50)"]
+    header = ["mode", "questions", "holds the answer", "its written part holds it", "cites its passage", "unsupported",
+              "words (p50)", "first text s (p50)", "whole s (p50)"]
     for col in header:
         table.add_column(col, justify="left" if col == "mode" else "right")
     lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
     for name, rows in results.items():
-        share = {key: float(np.mean([r[key] for r in rows])) for key in ("holds", "cites", "unsupported")}
+        share = {key: float(np.mean([r[key] for r in rows]))
+                 for key in ("holds", "written_holds", "cites", "unsupported")}
         p50 = {key: statistics.median(r[key] for r in rows) for key in ("words", "first", "total")}
-        cells = [name, str(len(rows)), f"{share['holds']:.1%}", f"{share['cites']:.1%}", f"{share['unsupported']:.1%}",
-                 f"{p50['words']:.0f}", f"{p50['first']:.2f}", f"{p50['total']:.2f}"]
+        written = f"{share['written_holds']:.1%}" if name != "extract" else "–"
+        cells = [name, str(len(rows)), f"{share['holds']:.1%}", written, f"{share['cites']:.1%}",
+                 f"{share['unsupported']:.1%}", f"{p50['words']:.0f}", f"{p50['first']:.2f}", f"{p50['total']:.2f}"]
         table.add_row(*cells)
         lines.append("| " + " | ".join(cells) + " |")
     console.print(table)

@@ -36,19 +36,28 @@ class Sentence:
 
 
 def sentences(text: str) -> list[Sentence]:
-    """The sentences of ``text`` with their character spans (blank ones dropped)."""
+    """The sentences of ``text`` with their character spans (blank ones dropped). A term paragraph
+    (:func:`is_term`: an option or command entry's "-Z --analyze-only") belongs to the sentence after
+    it: the two are one sentence, so a sentence describing an option is found, quoted and
+    highlighted with the option it describes."""
     found, start = [], 0
     for m in _BOUNDARY.finditer(text):
         found.append((start, m.start()))
         start = m.end()
     found.append((start, len(text)))
-    out = []
+    out: list[Sentence] = []
     for a, b in found:
         piece = text[a:b]
         lead = len(piece) - len(piece.lstrip())
         body = piece.strip()
-        if body:
-            out.append(Sentence(a + lead, a + lead + len(body), body))
+        if not body:
+            continue
+        here = Sentence(a + lead, a + lead + len(body), body)
+        prev = out[-1] if out else None
+        if prev and is_term(prev.text) and "\n\n" in text[prev.end : here.start]:
+            out[-1] = Sentence(prev.start, here.end, text[prev.start : here.end])
+        else:
+            out.append(here)
     return out
 
 
@@ -89,6 +98,20 @@ _COMMAND_SYNTAX = re.compile(
     r"|\b[a-z]+_[a-z_]+\b|\b[A-Z]{3,}(?: [A-Z]{2,})+\b"  # snake_case names, SQL keyword runs
 )
 COMMAND_WEIGHT = 1.0
+# A question about what happens when nothing is set ("out of the box", "if I don't specify one")
+# asks for a default: the manual's sentence says "The default is …", so "default" counts as a term.
+_ASKS_FOR_DEFAULT = re.compile(
+    r"\b(by default|out of the box|if (I|you|we) (don't|do not|didn't|never) (give|set|specify|say|pass|use|choose)"
+    r"|without (giving|setting|specifying|passing)|unless (I|you) (give|set|specify|say|pass))\b", re.IGNORECASE)
+
+
+_DEFAULT = re.compile(r"\bdefaults?\b", re.IGNORECASE)
+DEFAULT_WEIGHT = 1.0
+
+
+def asks_for_default(question: str) -> bool:
+    """Whether ``question`` asks what happens when nothing is set (a default), in other words."""
+    return bool(_ASKS_FOR_DEFAULT.search(question))
 
 
 def asks_for_command(question: str) -> bool:
@@ -109,8 +132,11 @@ def score_sentences(query: str, passages: Sequence[str]) -> list[list[Evidence]]
     more. One list per passage, in passage order; sentences in text order."""
     question, context = split_search(query)
     boost = 1 + COMMAND_WEIGHT if asks_for_command(question) else 1.0
+    wants_default = asks_for_default(question) or bool(_DEFAULT.search(question))
     weight = {stem(t): CONTEXT_WEIGHT for t in context}
     weight.update({stem(t): 1.0 for t in content_terms(question)})
+    if wants_default:
+        weight[stem("default")] = 1.0
     terms = set(weight)
     split = [sentences(p) for p in passages]
     bags = [[_stems(s.text) for s in group] for group in split]
@@ -123,7 +149,11 @@ def score_sentences(query: str, passages: Sequence[str]) -> list[list[Evidence]]
         for s, bag in zip(group, group_bags):
             hit = sum(idf[t] for t in bag & terms)
             score = hit / (1 + math.log1p(len(bag) / 12)) if hit else 0.0
-            row.append(Evidence(i, s, score * boost if score and holds_command(s.text) else score))
+            if score and holds_command(s.text):
+                score *= boost
+            if score and wants_default and _DEFAULT.search(s.text):
+                score *= 1 + DEFAULT_WEIGHT
+            row.append(Evidence(i, s, score))
         scored.append(row)
     return scored
 
@@ -167,10 +197,31 @@ def best_sentences(query: str, passages: Sequence[str], per_passage: int = 2) ->
     return out
 
 
+# A term paragraph names what the text after it describes: one short line, no sentence end, not
+# code or a table row (a manual's option or command entry: "\\ef [ function_description ]", "-j njobs").
+_TERM_WORDS = 12
+
+
+def is_term(piece: str) -> bool:
+    """Whether ``piece`` reads as a term: one line of at most :data:`_TERM_WORDS` words that does not
+    end a sentence and is not code (a fence or backticks) or a table row."""
+    piece = piece.strip()
+    return (bool(piece) and "\n" not in piece and len(piece.split()) <= _TERM_WORDS
+            and piece[-1] not in ".!?:" and piece[0] not in "`|")
+
+
+def term_line(text: str) -> str | None:
+    """The first line of ``text`` when it is a term (:func:`is_term`) and more text follows, else ``None``."""
+    first, _, rest = text.strip().partition("\n")
+    return first.strip() if rest.strip() and is_term(first) else None
+
+
 def excerpt(query: str, text: str, max_words: int = 90) -> str:
     """The part of ``text`` a reader needs for ``query``: its best-matching sentence, widened by
     the sentences around it (next, then previous, in turn) up to about ``max_words`` words; the
-    start of the text when no sentence matches. Whitespace inside is kept (code keeps its lines)."""
+    start of the text when no sentence matches. Whitespace inside is kept (code keeps its lines).
+    An excerpt that starts later than a passage's term line (:func:`term_line`) is led by it, so
+    the reader knows which option or command the sentences describe."""
     found = sentences(text)
     if not found or len(text.split()) <= max_words:
         return text.strip()
@@ -189,4 +240,6 @@ def excerpt(query: str, text: str, max_words: int = 90) -> str:
         if not grown:
             break
     body = text[found[lo].start : found[hi].end]
-    return ("… " if lo > 0 else "") + body + (" …" if hi < len(found) - 1 else "")
+    term = term_line(text) if lo > 0 else None
+    lead = "" if lo == 0 else (f"{term}\n… " if term else "… ")
+    return lead + body + (" …" if hi < len(found) - 1 else "")

@@ -46,6 +46,33 @@ def test_a_reader_sees_the_sentences_around_the_match():
     assert "\\l at the psql prompt" in prompt and len(prompt.split()) < EXCERPT_WORDS + 30
 
 
+def test_an_option_entry_excerpt_keeps_the_option_it_describes():
+    """A manual's option entry opens with its term line; the sentences a question matches sit further down.
+    The reader gets the term line too (else "which option …" has no option to give)."""
+    from searchr3.answers.evidence import term_line
+
+    entry = ("\\ef [ function_description [ line_number ] ]\n\nThis command fetches the definition of a function. "
+             + "Filler sentence about nothing in particular. " * 12
+             + "The function opens in your editor for editing its source. " + "More filler follows. " * 12)
+    cut = excerpt("How do I edit the source of a function in my editor?", entry, max_words=30)
+    assert cut.startswith("\\ef [ function_description [ line_number ] ]\n… ") and "editor for editing" in cut
+    assert term_line("A sentence that ends.\n\nMore.") is None and term_line("-j njobs") is None
+    assert term_line("-j njobs --jobs= njobs\nRun in parallel.") == "-j njobs --jobs= njobs"
+
+
+def test_a_question_about_what_is_unset_asks_for_the_default():
+    """"Out of the box" and "if I don't specify one" ask for a default: the sentence saying it is preferred."""
+    from searchr3.answers.evidence import asks_for_default, score_sentences
+
+    assert asks_for_default("Out of the box, which address does PostgreSQL listen on?")
+    assert asks_for_default("What output format does pg_dump use if I don't specify one?")
+    assert not asks_for_default("Which address does PostgreSQL listen on?")
+    text = ("Specifies the TCP/IP addresses on which the server listens for connections. "
+            "The default value is localhost, which allows only local connections.")
+    ((names, default),) = score_sentences("Out of the box, which address does the server listen on?", [text])
+    assert default.score > names.score
+
+
 @pytest.fixture(scope="module")
 def qwen() -> AnswerModel:
     return load_answer_model(QWEN_CODER_05B.name, precision="bfloat16")

@@ -228,3 +228,35 @@ def test_a_written_answer_is_followed_by_the_passages_best_sentence_unless_it_sa
     assert again == said  # the answer holds the sentence already: no quote
     bare = "".join(GenerativeAnswerer(FakeListChatModel(responses=[said]), quote=0).stream(question, hits))
     assert bare == said
+
+
+def test_an_option_entry_is_quoted_with_the_option_it_describes():
+    """A manual's option entry is a term paragraph and its description: a how-to question quotes both,
+    so the quote gives the option, not only what it does."""
+    from searchr3.answers.answerers import ExtractiveAnswerer
+    from searchr3.retrieval.searcher import RankedHit
+
+    text = ("-z --analyze\n\nAlso calculate statistics for use by the optimizer.\n\n"
+            "-Z --analyze-only\n\nOnly calculate statistics for use by the optimizer (no vacuum).\n\n"
+            "```\n$ vacuumdb mydb\n```\n\nVacuums one database.")
+    found = [s.text for s in sentences(text)]
+    assert found == ["-z --analyze\n\nAlso calculate statistics for use by the optimizer.",
+                     "-Z --analyze-only\n\nOnly calculate statistics for use by the optimizer (no vacuum).",
+                     "```\n$ vacuumdb mydb\n```", "Vacuums one database."]  # a code block is no term
+    (quote,) = ExtractiveAnswerer(sentences=1).stream("How do I only calculate statistics, without vacuuming?",
+                                                      [RankedHit("a", text, {}, 1, 0.9)])
+    assert quote == "> -Z --analyze-only Only calculate statistics for use by the optimizer (no vacuum). [1]"
+
+
+def test_quotes_the_written_answer_already_holds_are_left_out_one_by_one():
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from searchr3.answers.answerers import GenerativeAnswerer
+    from searchr3.retrieval.searcher import RankedHit
+
+    hits = [RankedHit("a", "Run pg_dump -Fd to write a directory-format dump of the database.", {}, 1, 0.9),
+            RankedHit("b", "The directory format is the only format that supports a parallel dump.", {}, 2, 0.8)]
+    said = "The directory format is the only format that supports a parallel dump. [2]"
+    answer = "".join(GenerativeAnswerer(FakeListChatModel(responses=[said])).stream(
+        "Which dump format do I need for a parallel dump of a database?", hits))
+    assert answer == said + "\n\n> Run pg_dump -Fd to write a directory-format dump of the database. [1]"
