@@ -51,12 +51,22 @@ class Answerer(Protocol):
 
 
 def _joined(text: str, evidence) -> str:
-    """The chosen sentences of ``text`` in text order, whitespace collapsed; " … " marks a gap."""
+    """The chosen sentences of ``text`` in text order, whitespace collapsed; " … " marks a gap. A
+    fenced code block keeps its lines (and stands on lines of its own)."""
     spans = sorted((e.sentence.start, e.sentence.end) for e in evidence)
-    out = text[spans[0][0]:spans[0][1]]
-    for (_, end), (start, stop) in zip(spans, spans[1:]):
-        out += (" " if not text[end:start].strip() else " … ") + text[start:stop]
-    return " ".join(out.split())
+    pieces = [text[a:b] if "```" in text[a:b] else " ".join(text[a:b].split()) for a, b in spans]
+    code = any("```" in piece for piece in pieces)
+    out = pieces[0]
+    for (_, end), (start, _), piece in zip(spans, spans[1:], pieces[1:]):
+        gap = bool(text[end:start].strip())
+        out += ("\n…\n" if gap else "\n\n") + piece if code else (" … " if gap else " ") + piece
+    return out
+
+
+def _quoted(body: str, rank: int) -> str:
+    """``body`` as a Markdown quote with its citation (after a code block, on a line of its own)."""
+    lines = "\n".join(f"> {line}".rstrip() for line in body.splitlines())
+    return lines + (f"\n> [{rank}]" if body.rstrip().endswith("```") else f" [{rank}]")
 
 
 # Sentences quoted under a written answer (a second only when it scores at least QUOTE_RELATIVE of the
@@ -67,9 +77,9 @@ QUOTE_RELATIVE = 0.5
 
 
 def _said(quote: str, answer: str) -> bool:
-    """Whether ``answer`` already holds the quote's sentence (its words, without the ``> `` and
+    """Whether ``answer`` already holds the quote's sentence (its words, without the ``> `` marks and
     the citation; spacing aside)."""
-    body = re.sub(r"\s*\[\d+\]$", "", quote[2:].strip())
+    body = re.sub(r"\s*\[\d+\]$", "", "\n".join(line[1:] for line in quote.strip().splitlines()).strip())
     return " ".join(body.split()) in " ".join(answer.split())
 
 
@@ -99,7 +109,7 @@ class ExtractiveAnswerer:
                 chosen[e.passage].append(e)
         for i, (passage, evidence) in enumerate(chosen.items()):
             hit = hits[passage]
-            yield ("\n\n" if i else "") + f"> {_joined(hit.text, evidence)} [{hit.rank}]"
+            yield ("\n\n" if i else "") + _quoted(_joined(hit.text, evidence), hit.rank)
 
 
 class GenerativeAnswerer:
@@ -143,7 +153,7 @@ class GenerativeAnswerer:
             # the manual's words under the answer, unless it says them already
             quoted = "".join(ExtractiveAnswerer(sentences=self.quote, relative=QUOTE_RELATIVE).stream(question, hits))
             # (each quote on its own; NOTHING_MATCHES is no quote)
-            fresh = [q for q in quoted.split("\n\n") if q.startswith("> ") and not _said(q, shown)]
+            fresh = [q for q in re.split(r"\n\n(?=> )", quoted) if q.startswith("> ") and not _said(q, shown)]
             if fresh:
                 yield "\n\n" + "\n\n".join(fresh)
         notes = check.report.notes()

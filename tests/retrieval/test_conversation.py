@@ -260,3 +260,17 @@ def test_quotes_the_written_answer_already_holds_are_left_out_one_by_one():
     answer = "".join(GenerativeAnswerer(FakeListChatModel(responses=[said])).stream(
         "Which dump format do I need for a parallel dump of a database?", hits))
     assert answer == said + "\n\n> Run pg_dump -Fd to write a directory-format dump of the database. [1]"
+
+
+def test_a_quoted_code_block_keeps_its_lines():
+    """A code block the quote picks stays a code block, line by line, inside the quote."""
+    from searchr3.answers.answerers import ExtractiveAnswerer
+    from searchr3.retrieval.searcher import RankedHit
+
+    text = ("To allow only some directives in .htaccess files, list them:\n\n"
+            "```\n# Allow only specific directives\nAllowOverride None\nAllowOverrideList Redirect RewriteRule\n```")
+    (quote,) = ExtractiveAnswerer(sentences=2, relative=0.1).stream(
+        "How do I allow only specific directives in .htaccess files?", [RankedHit("a", text, {}, 1, 0.9)])
+    assert quote == ("> To allow only some directives in .htaccess files, list them:\n>\n> ```\n"
+                     "> # Allow only specific directives\n> AllowOverride None\n> AllowOverrideList Redirect RewriteRule\n"
+                     "> ```\n> [1]")
