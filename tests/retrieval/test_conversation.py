@@ -272,5 +272,5 @@ def test_a_quoted_code_block_keeps_its_lines():
     (quote,) = ExtractiveAnswerer(sentences=2, relative=0.1).stream(
         "How do I allow only specific directives in .htaccess files?", [RankedHit("a", text, {}, 1, 0.9)])
     assert quote == ("> To allow only some directives in .htaccess files, list them:\n>\n> ```\n"
-                     "> # Allow only specific directives\n> AllowOverride None\n> AllowOverrideList Redirect RewriteRule\n"
-                     "> ```\n> [1]")
+                     "> # Allow only specific directives\n> AllowOverride None\n"
+                     "> AllowOverrideList Redirect RewriteRule\n> ```\n> [1]")
