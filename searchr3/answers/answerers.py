@@ -96,8 +96,8 @@ class ExtractiveAnswerer:
         self.sentences, self.per_passage, self.relative = sentences, per_passage, relative
 
     def stream(self, question: str, hits: Sequence[RankedHit], **settings) -> Iterator[str]:
-        ranked = sorted((e for row in score_sentences(question, [h.text for h in hits]) for e in row if e.score > 0),
-                        key=lambda e: -e.score)
+        rows = score_sentences(question, [h.text for h in hits])
+        ranked = sorted((e for row in rows for e in row if e.score > 0), key=lambda e: -e.score)
         if not ranked:
             yield NOTHING_MATCHES
             return
@@ -109,7 +109,20 @@ class ExtractiveAnswerer:
                 chosen[e.passage].append(e)
         for i, (passage, evidence) in enumerate(chosen.items()):
             hit = hits[passage]
-            yield ("\n\n" if i else "") + _quoted(_joined(hit.text, evidence), hit.rank)
+            quote = _joined(hit.text, _with_lead_ins(evidence, rows[passage]))
+            yield ("\n\n" if i else "") + _quoted(quote, hit.rank)
+
+
+def _with_lead_ins(evidence: list, row: list) -> list:
+    """``evidence`` and, before each code block in it, the sentence that introduces the block (the one
+    just before it, ending with a colon: "add the following directive to your apache2.conf file:")."""
+    out = list(evidence)
+    for e in evidence:
+        at = row.index(e)
+        lead = row[at - 1] if at else None
+        if e.sentence.text.startswith("```") and lead and lead.sentence.text.endswith(":") and lead not in out:
+            out.append(lead)
+    return out
 
 
 class GenerativeAnswerer:

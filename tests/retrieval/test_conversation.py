@@ -274,3 +274,15 @@ def test_a_quoted_code_block_keeps_its_lines():
     assert quote == ("> To allow only some directives in .htaccess files, list them:\n>\n> ```\n"
                      "> # Allow only specific directives\n> AllowOverride None\n"
                      "> AllowOverrideList Redirect RewriteRule\n> ```\n> [1]")
+
+
+def test_a_quoted_code_block_comes_with_the_sentence_that_introduces_it():
+    from searchr3.answers.answerers import ExtractiveAnswerer
+    from searchr3.retrieval.searcher import RankedHit
+
+    text = ("To enable SSI processing, add the following directive to your apache2.conf file:\n\n"
+            "```\nOptions +Includes\n```\n\nThis tells httpd to parse files for SSI directives.")
+    (quote,) = ExtractiveAnswerer(sentences=1).stream("How do I include another file in a page with SSI?",
+                                                      [RankedHit("a", text, {}, 1, 0.9)])
+    assert quote == ("> To enable SSI processing, add the following directive to your apache2.conf file:\n>\n"
+                     "> ```\n> Options +Includes\n> ```\n> [1]")
