@@ -164,9 +164,9 @@ class GenerativeAnswerer:
                 yield ("\n\n" if left_open or shown.rstrip().endswith("```") else " ") + markers
         if shown.strip() and self.quote and not settings.get("max_tokens"):  # (a caller's length limit holds)
             # the manual's words under the answer, unless it says them already
-            quoted = "".join(ExtractiveAnswerer(sentences=self.quote, relative=QUOTE_RELATIVE).stream(question, hits))
-            # (each quote on its own; NOTHING_MATCHES is no quote)
-            fresh = [q for q in re.split(r"\n\n(?=> )", quoted) if q.startswith("> ") and not _said(q, shown)]
+            quotes = ExtractiveAnswerer(sentences=self.quote, relative=QUOTE_RELATIVE).stream(question, hits)
+            # (one piece a passage's quote; NOTHING_MATCHES is no quote)
+            fresh = [q for q in (piece.lstrip("\n") for piece in quotes) if q.startswith("> ") and not _said(q, shown)]
             if fresh:
                 yield "\n\n" + "\n\n".join(fresh)
         notes = check.report.notes()

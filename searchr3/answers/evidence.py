@@ -242,5 +242,5 @@ def excerpt(query: str, text: str, max_words: int = 90) -> str:
             break
     body = text[found[lo].start : found[hi].end]
     term = term_line(text) if lo > 0 else None
-    lead = "" if lo == 0 else (f"{term}\n… " if term else "… ")
+    lead = f"{term}\n… " if term else ("… " if lo > 0 else "")
     return lead + body + (" …" if hi < len(found) - 1 else "")
