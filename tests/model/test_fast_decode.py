@@ -238,3 +238,4 @@ def test_the_same_prompt_decodes_to_the_same_text_whatever_was_copied(shipped):
             assert decoder.shared_prompt_tokens(prompt) == block_edge(len(prompt) - 1) >= 32
         texts.append(decoder.generate(prompt, 96))
     assert len(texts[0]) > 40 and texts[0] == texts[1] == texts[2]
+

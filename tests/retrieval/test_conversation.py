@@ -192,7 +192,7 @@ def test_invented_paths_and_options_are_unsupported():
 
 
 def test_the_passages_answered_from_are_reranked_by_their_evidence():
-    """Of the search's best 8, the k kept for answering favour the passage whose sentence holds what
+    """Of the search's best 16, the k kept for answering favour the passage whose sentence holds what
     a how-to question asks for, over one that only scored a little higher in search."""
     from searchr3.answers.evidence import RERANK_DEPTH, rerank
     from searchr3.retrieval.searcher import RankedHit
@@ -206,7 +206,7 @@ def test_the_passages_answered_from_are_reranked_by_their_evidence():
     assert "2" in {h.id for h in kept} and "3" not in {h.id for h in kept}  # the passage with the command got in
     assert [h.score for h in kept] == sorted((h.score for h in kept), reverse=True)  # shown by search score
     assert [h.rank for h in kept] == [1, 2] and kept[-1].score == 0.58  # scores as the search gave them
-    assert RERANK_DEPTH == 8 and [h.id for h in rerank("", hits, 4)] == ["0", "1", "2", "3"]  # no evidence: as found
+    assert RERANK_DEPTH == 16 and [h.id for h in rerank("", hits, 4)] == ["0", "1", "2", "3"]  # no evidence: as found
 
 
 def test_a_written_answer_is_followed_by_the_passages_best_sentence_unless_it_says_it():
@@ -228,6 +228,29 @@ def test_a_written_answer_is_followed_by_the_passages_best_sentence_unless_it_sa
     assert again == said  # the answer holds the sentence already: no quote
     bare = "".join(GenerativeAnswerer(FakeListChatModel(responses=[said]), quote=0).stream(question, hits))
     assert bare == said
+
+
+def test_quotes_first_come_before_the_written_answer_and_stand_alone_when_it_says_nothing():
+    """A slow reader (the 1.5 B answer model on a CPU) shows the manual's sentences at once, then its
+    own answer under them; when the check leaves nothing of what it wrote, the quotes stand alone."""
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from searchr3.answers.answerers import GenerativeAnswerer
+    from searchr3.retrieval.searcher import RankedHit
+
+    hits = [RankedHit("a", "Branches are cheap in git: a branch is a pointer to a commit.", {}, 1, 0.9),
+            RankedHit("b", "To delete a branch on a server, run git push origin --delete NAME. A local one goes "
+                           "with git branch -d NAME.", {}, 2, 0.8)]
+    question = "How do I delete a branch on the server?"
+    quote = "> To delete a branch on a server, run git push origin --delete NAME. [2]"
+    said = "Run git push origin --delete NAME. [2]"
+    pieces = list(GenerativeAnswerer(FakeListChatModel(responses=[said]), quotes_first=True).stream(question, hits))
+    assert pieces[0] == quote  # before a word is written
+    assert "".join(pieces) == quote + "\n\n" + said  # (kept though the answer says much the same)
+    invented = "It was deleted in 1999 by Linus Torvalds."
+    alone = "".join(GenerativeAnswerer(FakeListChatModel(responses=[invented]), quotes_first=True).stream(question,
+                                                                                                          hits))
+    assert alone.startswith(quote + "\n\n_Left out 1 sentence") and "What the passages say" not in alone
 
 
 def test_an_option_entry_is_quoted_with_the_option_it_describes():
