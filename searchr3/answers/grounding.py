@@ -20,6 +20,8 @@ _LETTER = re.compile(r"[A-Za-z]")
 _PATH = re.compile(r"(?<![\w/~.])(?:~|\.{1,2})?/[\w.-]+(?:/[\w.-]+)+")
 _OPTION = re.compile(r"(?<![\w-])--[A-Za-z][\w-]+")
 _LIST_NUMBER = re.compile(r"(?m)^[\s>*-]*\d+[.)]\s")  # "1. " opening a numbered line
+# Code in a sentence: a code span, a backslash command, an option, a dotted, slashed or underscored name.
+_CODELIKE = re.compile(r"`|\\\w|(?<!\w)--?\w|\w[_/.]\w")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n\s*\n")
 # Capitalized words that name nothing.
 _COMMON = {"I", "A", "An", "The", "In", "On", "It", "If", "This", "That", "These", "Those", "You",
@@ -107,7 +109,9 @@ class SupportFilter:
 
     :meth:`feed` takes generated text and returns what may be shown so far: whole sentences
     whose numbers and names all appear in the question or the passages, with markers to
-    missing passages removed. :meth:`flush` checks the last, unfinished sentence.
+    missing passages removed; a sentence that introduces the next with a colon ("For example:") is
+    held until that one is checked, and left out with it unless it names code of its own.
+    :meth:`flush` checks the last, unfinished sentence.
     """
 
     def __init__(self, question: str, passages: Sequence[str]):
@@ -115,28 +119,51 @@ class SupportFilter:
         self.sources = [question, *passages]
         self.report = SupportReport()
         self._pending = ""
+        self._lead = ""  # a kept sentence that introduces the next ("For example:"), held until that is checked
 
-    def _check(self, sentence: str, end: str = "") -> str:
+    def _check(self, sentence: str, end: str = "") -> str | None:
+        """The sentence as it may be shown, or ``None`` when it is left out."""
         text, bad = strip_bad_citations(sentence, self.n)
         self.report.bad_citations += bad
         missing = unsupported_terms(text, self.sources)
         if missing:
             self.report.dropped.append((text.strip(), missing))
-            return ""
+            return None
         return text + end
+
+    def _kept(self, checked: str | None) -> str:
+        """What may be shown after a sentence was checked (``checked``: it, or ``None`` when left out):
+        a sentence ending with a colon waits for the one it introduces and is left out with it, unless
+        it names code of its own (``\\l``, ``--jobs``, ``pg_dump``)."""
+        if checked is None:  # (a lead-in naming a command or option of its own stays)
+            lead, self._lead = self._lead, ""
+            return lead if _CODELIKE.search(lead) else ""
+        if self._lead and not checked.strip():  # blank space after a lead-in waits with it
+            self._lead += checked
+            return ""
+        lead, self._lead = self._lead, ""
+        if checked.rstrip().endswith(":"):
+            self._lead = lead + checked
+            return ""
+        return lead + checked
 
     def feed(self, piece: str) -> str:
         self._pending += piece
         out, start = [], 0
         for m in _SENTENCE_END.finditer(self._pending):
-            out.append(self._check(self._pending[start:m.start()], m.group(0)))
+            out.append(self._kept(self._check(self._pending[start:m.start()], m.group(0))))
             start = m.end()
         self._pending = self._pending[start:]
         return "".join(out)
 
     def flush(self) -> str:
         rest, self._pending = self._pending, ""
-        return self._check(rest) if rest.strip() else rest
+        if not rest.strip():  # (a lead-in at the very end: nothing came to leave it out for)
+            lead, self._lead = self._lead, ""
+            return lead + rest
+        shown = self._kept(self._check(rest))
+        lead, self._lead = self._lead, ""
+        return shown + lead
 
     def stream(self, pieces: Iterable[str]) -> Iterator[str]:
         """Filter a whole stream of pieces (what :meth:`feed` and :meth:`flush` let through)."""

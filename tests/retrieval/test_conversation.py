@@ -75,6 +75,21 @@ def test_support_filter_streams_only_backed_sentences_and_says_what_it_removed()
                                     "Left out 1 sentence(s) stating what the passages do not say (Bob, Monday)."]
 
 
+def test_a_lead_in_is_left_out_with_what_it_introduces():
+    """"For example:" before an example the check removes goes too; before one it keeps, it stays."""
+    passage = "If indent is a non-negative integer, JSON array elements are pretty-printed with that indent level."
+    invented = "Use indent [1]. For example:\n\n```\njson.dumps(data, indent=7)\n```\n\nThat is all."
+    check = SupportFilter("How do I pretty-print JSON?", [passage])
+    assert "".join(check.stream([invented[:20], invented[20:]])) == "Use indent [1]. That is all."
+    assert len(check.report.dropped) == 1  # the example; its lead-in is not a claim
+    backed = "Use indent [1]. For example:\n\n```\njson.dumps(data, indent=4)\n```"
+    kept = SupportFilter("How do I pretty-print JSON?", [passage + " json.dumps(data, indent=4)"])
+    assert "".join(kept.stream([backed])) == backed
+    assert "".join(SupportFilter("q", [passage]).stream(["Try this:"])) == "Try this:"  # nothing follows
+    named = "Call `json.dumps` with indent:\n\n```\njson.dumps(data, indent=7)\n```"
+    assert "".join(SupportFilter("q", [passage]).stream([named])) == "Call `json.dumps` with indent:\n\n"  # (code)
+
+
 def test_citations_to_missing_passages_are_stripped():
     assert strip_bad_citations("A [1] and B [4] and C [0].", 2) == ("A [1] and B and C.", [4, 0])
     assert cited("A [2] [1] [9]", 2) == [1, 2]
