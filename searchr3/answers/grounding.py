@@ -158,12 +158,9 @@ class SupportFilter:
 
     def flush(self) -> str:
         rest, self._pending = self._pending, ""
-        if not rest.strip():  # (a lead-in at the very end: nothing came to leave it out for)
-            lead, self._lead = self._lead, ""
-            return lead + rest
-        shown = self._kept(self._check(rest))
-        lead, self._lead = self._lead, ""
-        return shown + lead
+        shown = self._kept(self._check(rest)) if rest.strip() else rest
+        lead, self._lead = self._lead, ""  # (a lead-in at the very end: nothing came to leave it out for)
+        return lead + shown
 
     def stream(self, pieces: Iterable[str]) -> Iterator[str]:
         """Filter a whole stream of pieces (what :meth:`feed` and :meth:`flush` let through)."""
