@@ -15,13 +15,14 @@ Per mode:
 - seconds to the first piece of text, to the first written piece (not a quote) and to the whole
   answer (medians).
 
-Modes: ``extract`` (quotes the best-matching sentences), ``smollm2`` (the 135 M search model
-writes, checked) and the shipped answer models by name (``qwen2.5-coder-1.5b``, the default, and
-``qwen2.5-coder-0.5b``, also ``qwen``), which write from excerpts of the passages, checked, after the
-quoted sentences, as the chat runs them; ``--answer-model PATH`` adds another model (a folder or
-``.gguf``). Also reports how often the answer passage was retrieved, and the top-1 cosine of
-answered questions against 20 questions from other domains (the low-relevance warning's threshold:
-the highest that flags at most :data:`MAX_FLAGGED` of the questions answered correctly).
+Modes: ``extract`` (quotes the best-matching sentences), ``smollm2`` (the 135 M search model writes,
+checked) and the shipped answer models by name (``qwen2.5-coder-1.5b``, the default where the CPU
+computes bfloat16 natively, and ``qwen2.5-coder-0.5b``, the default elsewhere, also ``qwen``), which
+write from excerpts of the passages, checked, after the quoted sentences, as the chat runs them;
+``--answer-model PATH`` adds another model (a folder or ``.gguf``). Also reports how often the answer
+passage was retrieved, and the top-1 cosine of answered questions against 20 questions from other
+domains (the low-relevance warning's threshold: the highest that flags at most :data:`MAX_FLAGGED` of
+the questions answered correctly).
 
     python -m bench.answers [--modes extract,qwen2.5-coder-0.5b] [--sample 100] [--markdown docs/answers.md]
 """
@@ -40,7 +41,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from searchr3 import Embedder, SearchOptions
-from searchr3.answers.answer_model import DEFAULT_ANSWER_MODEL, QWEN_CODER_05B, SHIPPED, load_answer_model
+from searchr3.answers.answer_model import QWEN_CODER_05B, SHIPPED, default_answer_model, load_answer_model
 from searchr3.answers.answerers import ANSWER_TOKENS, EXCERPT_WORDS, ExtractiveAnswerer, GenerativeAnswerer
 from searchr3.answers.evidence import search_to_answer
 from searchr3.answers.grounding import cited, unsupported_terms
@@ -114,7 +115,7 @@ def answerers(names: list[str], embedder: Embedder, extra: str | None) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.answers", description=__doc__.split("\n\n")[0])
-    p.add_argument("--modes", default=f"extract,{DEFAULT_ANSWER_MODEL}",
+    p.add_argument("--modes", default=f"extract,{default_answer_model()}",
                    help=f"comma-separated: extract, smollm2, {', '.join(SHIPPED)} (qwen: the 0.5 B)")
     p.add_argument("--answer-model", default=None, help="also a mode for this answer model (folder or .gguf)")
     p.add_argument("--sample", type=int, default=0, help="questions for the written modes (0: all)")

