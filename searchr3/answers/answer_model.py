@@ -58,7 +58,7 @@ QWEN_CODER_15B = _in_parts("qwen2.5-coder-1.5b", "Qwen2.5-Coder-1.5B-Instruct", 
 SHIPPED = {m.name: m for m in (QWEN_CODER_05B, QWEN_CODER_15B)}
 # Where the CPU lacks native bfloat16 (AVX2 only), prefill runs in float32 at about a third of the speed:
 # a 740-token prompt takes the 1.5 B 24-31 s and the 0.5 B 8-9 s there (int8 decoding: 5 and 12 tokens/s),
-# against 2.3 s and ~0.8 s with AMX.
+# against 2.3 s for the 1.5 B with AMX (docs/answers.md).
 def default_answer_model(device: str | None = None) -> str:
     """The shipped answer model a chat uses unless told otherwise: Qwen2.5-Coder-1.5B where the
     machine computes bfloat16 natively (AVX512-BF16 or AMX, or a GPU), which answers more questions
